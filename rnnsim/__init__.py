@@ -1,0 +1,8 @@
+"""rnnsim: an educational simulator of recurrent neural networks.
+
+SimpleRNN, LSTM and GRU cells compiled with Numba that record every gate of every unit at
+every timestep, backpropagation through time written out by hand that measures the gradient
+reaching each timestep, and a Keras-style API to train them on real data.
+"""
+
+__version__ = "0.1.0"

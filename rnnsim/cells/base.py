@@ -1,0 +1,398 @@
+"""What the three cells share: validation, weights, and the parts of BPTT that are plain BLAS.
+
+Each cell file (`simple_rnn.py`, `lstm.py`, `gru.py`) holds its equations, its Numba forward
+kernel and its Numba backward kernel. This module holds the Python around them:
+
+    forward:  validate -> x W + b for all timesteps as one matrix product (BLAS)
+              -> the cell's time loop (Numba, one batch row per thread) -> ForwardResult
+    backward: the cell's reverse time loop (Numba) gives dL/d(pre-activations) at every step
+              -> weight and input gradients as a few large matrix products (BLAS)
+
+The time loop is the only part that must be sequential, so it is the only part in Numba;
+everything that can be one big matrix product is one.
+
+Internal buffers are batch-major like the public arrays, (B, T, ...), and indexed by input
+position t. A kernel reading the sequence backwards (`go_backwards`) visits t = T-1 ... 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rnnsim import activations, initializers
+from rnnsim.errors import InputError
+from rnnsim.trace import GATE_NAMES, Trace
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+@dataclass
+class ForwardResult:
+    """What a cell's forward pass returns; `backward` needs it back."""
+
+    outputs: np.ndarray  # (B, T, U) h after each processing step, Keras order
+    final_states: tuple  # (h,) or (h, c), each (B, U)
+    trace: Trace | None  # filled when record_trace=True
+    cache: dict = field(default_factory=dict, repr=False)  # everything backward needs
+
+
+@dataclass
+class CellGradients:
+    """Gradients from a cell's backward pass."""
+
+    weights: dict  # same keys and shapes as the weights
+    inputs: np.ndarray  # (B, T, D) dL/dx
+    initial_state: tuple  # dL/dh_0 (and dL/dc_0), each (B, U)
+    grad_hidden_norm: np.ndarray  # (B, T) ||dL/dh_t|| by input position
+    grad_cell_norm: np.ndarray | None  # (B, T) ||dL/dc_t|| (LSTM)
+
+
+class RecurrentCell:
+    """One recurrent cell type: weights in Keras's layout, a forward and a backward pass.
+
+    Subclasses set `name`, `n_blocks` (gate blocks in the kernel: 1, 4 or 3), `state_names`,
+    and implement `_run_forward` / `_run_backward` around their Numba kernels.
+    """
+
+    name = ""
+    n_blocks = 1
+    state_names: tuple[str, ...] = ("hidden",)
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True):
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise InputError(f"units must be a positive integer, got {units!r}")
+        self.units = int(units)
+        self.activation = "linear" if activation is None else str(activation)
+        self.recurrent_activation = "linear" if recurrent_activation is None else str(recurrent_activation)
+        self.activation_code = activations.code(self.activation)
+        self.recurrent_activation_code = activations.code(self.recurrent_activation)
+        self.use_bias = bool(use_bias)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(units={self.units})"
+
+    # -- weights ---------------------------------------------------------------------------
+
+    def weight_shapes(self, input_dim: int) -> dict:
+        """Keras's layout: kernel (D, G*U), recurrent_kernel (U, G*U), bias (G*U,)."""
+        width = self.n_blocks * self.units
+        shapes = {"kernel": (int(input_dim), width), "recurrent_kernel": (self.units, width)}
+        if self.use_bias:
+            shapes["bias"] = (width,)
+        return shapes
+
+    def count_params(self, input_dim: int) -> int:
+        return int(sum(np.prod(shape) for shape in self.weight_shapes(input_dim).values()))
+
+    def init_weights(
+        self,
+        input_dim,
+        rng,
+        dtype=np.float32,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+    ) -> dict:
+        """Fresh weights with Keras's default initializers.
+
+        Args:
+            input_dim: features per timestep, D.
+            rng: a `numpy.random.Generator`.
+            dtype: float32 (default) or float64.
+            kernel_initializer: default 'glorot_uniform'.
+            recurrent_initializer: default 'orthogonal'.
+            bias_initializer: default 'zeros'.
+            unit_forget_bias: LSTM only: forget-gate bias starts at 1 (default True).
+        """
+        shapes = self.weight_shapes(input_dim)
+        weights = {
+            "kernel": initializers.get(kernel_initializer)(shapes["kernel"], rng, dtype),
+            "recurrent_kernel": initializers.get(recurrent_initializer)(shapes["recurrent_kernel"], rng, dtype),
+        }
+        if self.use_bias:
+            weights["bias"] = initializers.get(bias_initializer)(shapes["bias"], rng, dtype)
+        return weights
+
+    # -- validation ------------------------------------------------------------------------
+
+    def _check_weights(self, weights, input_dim):
+        if not isinstance(weights, dict):
+            raise InputError("weights must be a dict with 'kernel', 'recurrent_kernel' (and 'bias')")
+        shapes = self.weight_shapes(input_dim)
+        missing = [key for key in shapes if key not in weights]
+        if missing:
+            raise InputError(f"{self.name} weights are missing {', '.join(missing)}")
+        dtype = np.asarray(weights["kernel"]).dtype
+        if dtype not in FLOAT_DTYPES:
+            raise InputError(f"{self.name} weights must be float32 or float64, got {dtype}")
+        checked = {}
+        for key, shape in shapes.items():
+            value = np.asarray(weights[key])
+            if value.shape != shape:
+                raise InputError(
+                    f"{self.name} {key} has shape {value.shape}, expected {shape} "
+                    f"for {input_dim} input features and {self.units} units"
+                )
+            if value.dtype != dtype:
+                raise InputError(f"{self.name} weights mix dtypes: {key} is {value.dtype}, kernel is {dtype}")
+            checked[key] = np.ascontiguousarray(value)
+        return checked, dtype
+
+    def _check_inputs(self, x, weights, initial_state, mask, input_dropout_mask, recurrent_dropout_mask):
+        x = np.asarray(x)
+        if x.ndim != 3:
+            raise InputError(
+                f"{self.name} expects input of shape (batch, timesteps, features), got {x.ndim} dimensions "
+                f"{x.shape}"
+            )
+        batch, timesteps, features = x.shape
+        if batch == 0 or timesteps == 0:
+            raise InputError(f"{self.name} got an empty input of shape {x.shape}")
+        kernel = weights.get("kernel") if isinstance(weights, dict) else None
+        if kernel is not None and np.ndim(kernel) == 2 and np.shape(kernel)[0] != features:
+            raise InputError(
+                f"{self.name} input has {features} features per timestep but the kernel expects "
+                f"{np.shape(kernel)[0]}"
+            )
+        weights, dtype = self._check_weights(weights, features)
+        if not np.issubdtype(x.dtype, np.number) or x.dtype == np.complex128:
+            raise InputError(f"{self.name} input must be numeric, got dtype {x.dtype}")
+        x = np.ascontiguousarray(x, dtype=dtype)
+        if not np.isfinite(x).all():
+            raise InputError(f"{self.name} input contains NaN or infinite values")
+
+        states = []
+        n_states = len(self.state_names)
+        if initial_state is None:
+            states = [np.zeros((batch, self.units), dtype) for _ in range(n_states)]
+        else:
+            if not isinstance(initial_state, (tuple, list)):
+                initial_state = (initial_state,)
+            if len(initial_state) != n_states:
+                raise InputError(f"{self.name} needs {n_states} initial state array(s), got {len(initial_state)}")
+            for name, state in zip(self.state_names, initial_state):
+                state = np.ascontiguousarray(state, dtype=dtype)
+                if state.shape != (batch, self.units):
+                    raise InputError(
+                        f"{self.name} initial {name} state has shape {state.shape}, expected {(batch, self.units)}"
+                    )
+                states.append(state)
+
+        if mask is None:
+            step_mask = np.ones((batch, timesteps), np.uint8)
+        else:
+            mask = np.asarray(mask)
+            if mask.shape != (batch, timesteps):
+                raise InputError(f"{self.name} mask has shape {mask.shape}, expected {(batch, timesteps)}")
+            step_mask = np.ascontiguousarray(mask.astype(bool), dtype=np.uint8)
+
+        def dropout(array, width, what):
+            if array is None:
+                return None
+            array = np.ascontiguousarray(array, dtype=dtype)
+            if array.shape != (batch, width):
+                raise InputError(f"{self.name} {what} mask has shape {array.shape}, expected {(batch, width)}")
+            return array
+
+        input_dropout_mask = dropout(input_dropout_mask, features, "input dropout")
+        recurrent_dropout_mask = dropout(recurrent_dropout_mask, self.units, "recurrent dropout")
+        return x, weights, dtype, states, step_mask, mask, input_dropout_mask, recurrent_dropout_mask
+
+    # -- forward ---------------------------------------------------------------------------
+
+    def forward(
+        self,
+        x,
+        weights,
+        initial_state=None,
+        mask=None,
+        input_dropout_mask=None,
+        recurrent_dropout_mask=None,
+        go_backwards=False,
+        record_trace=False,
+    ) -> ForwardResult:
+        """Run the cell over a whole sequence.
+
+        Args:
+            x: (B, T, D) inputs; cast to the weights' dtype.
+            weights: dict in Keras's layout (see `weight_shapes`).
+            initial_state: tuple of (B, U) arrays, or None for zeros (default).
+            mask: (B, T) bool, False at padded steps (the state is carried over); default None.
+            input_dropout_mask: (B, D) inverted-dropout mask for the inputs; default None.
+            recurrent_dropout_mask: (B, U) mask for h_{t-1} in the recurrent product; default None.
+            go_backwards: read the sequence last-to-first (default False).
+            record_trace: also keep pre-activations and return a `Trace` (default False).
+        """
+        x, weights, dtype, states, step_mask, user_mask, input_drop, recurrent_drop = self._check_inputs(
+            x, weights, initial_state, mask, input_dropout_mask, recurrent_dropout_mask
+        )
+        batch, timesteps, features = x.shape
+        width = self.n_blocks * self.units
+
+        x_in = x if input_drop is None else x * input_drop[:, None, :]  # (B, T, D)
+        # The input projection of every timestep at once: one BLAS call instead of T small ones.
+        x_proj = (x_in.reshape(batch * timesteps, features) @ weights["kernel"]).reshape(batch, timesteps, width)
+        self._add_input_bias(x_proj, weights)  # (B, T, G*U)
+
+        recurrent_drop_arg = (
+            recurrent_drop if recurrent_drop is not None else np.ones((1, 1), dtype)
+        )  # a dummy when off: the kernels test a flag, not the array
+        cache = dict(
+            x_in=x_in,
+            weights=weights,
+            dtype=dtype,
+            states=states,
+            step_mask=step_mask,
+            input_drop=input_drop,
+            recurrent_drop=recurrent_drop,
+            recurrent_drop_arg=recurrent_drop_arg,
+            go_backwards=bool(go_backwards),
+            fast=dtype == np.float32,
+        )
+        buffers = self._run_forward(x_proj, cache, bool(record_trace))
+        cache.update(buffers)
+
+        hidden = buffers["hidden"]  # (B, T, U) by input position
+        last = 0 if go_backwards else timesteps - 1
+        final_states = (hidden[:, last].copy(),)
+        if "cell_state" in buffers:
+            final_states += (buffers["cell_state"][:, last].copy(),)
+        outputs = hidden[:, ::-1] if go_backwards else hidden
+
+        trace = None
+        if record_trace:
+            trace = self._make_trace(buffers, user_mask, bool(go_backwards))
+        cache["trace"] = trace
+        return ForwardResult(outputs=outputs, final_states=final_states, trace=trace, cache=cache)
+
+    def _add_input_bias(self, x_proj, weights):
+        if self.use_bias:
+            x_proj += weights["bias"]
+
+    def _make_trace(self, buffers, user_mask, go_backwards) -> Trace:
+        units = self.units
+        names = GATE_NAMES[self.name]
+        gates = buffers["gates"]
+        pre = buffers["preactivations"]
+        return Trace(
+            cell=self.name,
+            gates={name: gates[:, :, k * units : (k + 1) * units] for k, name in enumerate(names)},
+            preactivations={name: pre[:, :, k * units : (k + 1) * units] for k, name in enumerate(names)},
+            hidden=buffers["hidden"],
+            cell_state=buffers.get("cell_state"),
+            mask=None if user_mask is None else np.asarray(user_mask, bool),
+            go_backwards=go_backwards,
+        )
+
+    # -- backward --------------------------------------------------------------------------
+
+    def backward(self, result: ForwardResult, grad_outputs=None, grad_final_states=None) -> CellGradients:
+        """Backpropagation through time.
+
+        Args:
+            result: what `forward` returned.
+            grad_outputs: (B, T, U) dL/d(outputs), in the order of `result.outputs`; default None.
+            grad_final_states: tuple like `result.final_states` (entries may be None); default None.
+        """
+        cache = result.cache
+        dtype = cache["dtype"]
+        batch, timesteps, units = cache["hidden"].shape
+        go_backwards = cache["go_backwards"]
+
+        if grad_outputs is None:
+            grad_hidden_seq = np.zeros((1, 1, 1), dtype)
+            has_grad_seq = False
+        else:
+            grad_outputs = np.asarray(grad_outputs)
+            if grad_outputs.shape != (batch, timesteps, units):
+                raise InputError(
+                    f"{self.name} output gradient has shape {grad_outputs.shape}, "
+                    f"expected {(batch, timesteps, units)}"
+                )
+            # back to input order, the order of the kernels' buffers
+            grad_hidden_seq = np.ascontiguousarray(grad_outputs[:, ::-1] if go_backwards else grad_outputs, dtype)
+            has_grad_seq = True
+
+        final_grads = []
+        grad_final_states = tuple(grad_final_states or ())
+        for k, _ in enumerate(self.state_names):
+            given = grad_final_states[k] if k < len(grad_final_states) else None
+            final_grads.append(
+                np.zeros((batch, units), dtype) if given is None else np.ascontiguousarray(given, dtype)
+            )
+
+        out = self._run_backward(cache, grad_hidden_seq, has_grad_seq, final_grads)
+        grads = self._weight_gradients(cache, out)
+
+        trace = cache.get("trace")
+        if trace is not None:
+            trace.grad_hidden_norm = out["grad_hidden_norm"]
+            trace.grad_cell_norm = out.get("grad_cell_norm")
+        return CellGradients(
+            weights=grads["weights"],
+            inputs=grads["inputs"],
+            initial_state=out["initial_state"],
+            grad_hidden_norm=out["grad_hidden_norm"],
+            grad_cell_norm=out.get("grad_cell_norm"),
+        )
+
+    def _previous_hidden(self, cache) -> np.ndarray:
+        """h_{t-1} as it entered the recurrent product at each input position t, (B, T, U)."""
+        hidden = cache["hidden"]
+        h0 = cache["states"][0]
+        previous = np.empty_like(hidden)
+        if cache["go_backwards"]:
+            previous[:, :-1] = hidden[:, 1:]
+            previous[:, -1] = h0
+        else:
+            previous[:, 1:] = hidden[:, :-1]
+            previous[:, 0] = h0
+        if cache["recurrent_drop"] is not None:
+            previous *= cache["recurrent_drop"][:, None, :]
+        return previous
+
+    def _weight_gradients(self, cache, out) -> dict:
+        """dW, dU, db and dx from the per-step pre-activation gradients, as BLAS products.
+
+        out["grad_input_preact"] is dL/d(x W + b) and out["grad_recurrent_preact"] is
+        dL/d(h_{t-1} U), both (B, T, G*U); they are the same array except in the GRU.
+        """
+        weights = cache["weights"]
+        x_in = cache["x_in"]
+        batch, timesteps, features = x_in.shape
+        width = self.n_blocks * self.units
+        rows = batch * timesteps
+        grad_in = out["grad_input_preact"].reshape(rows, width)  # (B*T, G*U)
+        grad_rec = out["grad_recurrent_preact"].reshape(rows, width)
+        previous = self._previous_hidden(cache).reshape(rows, self.units)  # (B*T, U)
+
+        grads = {
+            "kernel": x_in.reshape(rows, features).T @ grad_in,  # (D, G*U)
+            "recurrent_kernel": previous.T @ grad_rec,  # (U, G*U)
+        }
+        if self.use_bias:
+            grads["bias"] = grad_in.sum(axis=0)
+        self._adjust_weight_gradients(cache, out, grads, previous, grad_rec)
+        grad_x = (grad_in @ weights["kernel"].T).reshape(batch, timesteps, features)  # (B, T, D)
+        if cache["input_drop"] is not None:
+            grad_x *= cache["input_drop"][:, None, :]
+        return {"weights": grads, "inputs": grad_x}
+
+    def _adjust_weight_gradients(self, cache, out, grads, previous, grad_rec):
+        """Hook for cells whose weight gradients differ from the plain form (the GRU)."""
+
+    # -- subclass interface ----------------------------------------------------------------
+
+    def _run_forward(self, x_proj, cache, record_trace) -> dict:
+        raise NotImplementedError
+
+    def _run_backward(self, cache, grad_hidden_seq, has_grad_seq, final_grads) -> dict:
+        raise NotImplementedError
+
+
+def trace_buffer(record_trace, shape, dtype):
+    """A real pre-activation buffer when recording, a 1-element dummy when not."""
+    return np.empty(shape, dtype) if record_trace else np.empty((1, 1, 1), dtype)

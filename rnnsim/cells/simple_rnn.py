@@ -1,0 +1,185 @@
+"""SimpleRNN: the plainest recurrent cell, and the one whose gradient vanishes.
+
+Equations (Keras 3 layout; x_t is (D,), h_t is (U,)):
+
+    a_t = x_t W + h_{t-1} U + b          pre-activation                     W (D, U), U (U, U), b (U,)
+    h_t = tanh(a_t)                      new hidden state = output
+
+Backpropagation through time, for a loss L, with dh_t the total gradient reaching h_t
+(from the output at t, and from step t+1):
+
+    da_t     = dh_t * (1 - h_t^2)        tanh'(a) written with its output
+    dh_{t-1} = da_t U^T                  the only path back in time
+    dW = sum_t x_t^T da_t,  dU = sum_t h_{t-1}^T da_t,  db = sum_t da_t,  dx_t = da_t W^T
+
+Why it forgets: dh_{t-1} = (dh_t * tanh'(a_t)) U^T multiplies, at every step back, by a
+Jacobian whose norm is usually below one (tanh' <= 1, an orthogonal U has norm 1), so
+||dL/dh_t|| shrinks geometrically with the distance to the loss. The trace's
+`grad_hidden_norm` shows exactly this curve.
+
+Options, as Keras: masked (padded) steps carry h over unchanged; go_backwards reads the
+sequence last-to-first; input dropout multiplies x_t by a per-sequence mask; recurrent
+dropout multiplies h_{t-1} by a per-sequence mask where it enters h_{t-1} U.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from rnnsim.activations import activate, derivative_scalar
+from rnnsim.cells.base import RecurrentCell, trace_buffer
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _simple_rnn_forward(
+    x_proj,  # (B, T, U) x_t W + b for every step
+    recurrent_kernel,  # (U, U)
+    h0,  # (B, U)
+    step_mask,  # (B, T) uint8, 0 = carry the state over
+    recurrent_drop,  # (B, U) or a (1, 1) dummy
+    use_recurrent_drop,
+    go_backwards,
+    act,
+    fast,
+    record,
+    hidden,  # out (B, T, U)
+    preactivations,  # out (B, T, U) when record, else a dummy
+):
+    batch, timesteps, units = x_proj.shape
+    for b in prange(batch):  # each sample's time loop is independent: one row per thread
+        h_prev = h0[b].copy()
+        a = np.empty(units, x_proj.dtype)
+        for s in range(timesteps):
+            t = timesteps - 1 - s if go_backwards else s
+            if step_mask[b, t] == 0:
+                hidden[b, t, :] = h_prev
+                if record:
+                    preactivations[b, t, :] = 0.0
+                continue
+            a[:] = x_proj[b, t]
+            for k in range(units):  # a += h_{t-1} U, row by row so the inner loop vectorizes
+                h_k = h_prev[k] * recurrent_drop[b, k] if use_recurrent_drop else h_prev[k]
+                for j in range(units):
+                    a[j] += h_k * recurrent_kernel[k, j]
+            if record:
+                preactivations[b, t, :] = a
+            activate(act, fast, a, 0, units)
+            hidden[b, t, :] = a
+            h_prev[:] = a
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _simple_rnn_backward(
+    recurrent_kernel_t,  # (U, U) U^T, contiguous so the inner loop runs along memory
+    step_mask,
+    recurrent_drop,
+    use_recurrent_drop,
+    go_backwards,
+    act,
+    hidden,  # (B, T, U) from the forward pass
+    grad_hidden_seq,  # (B, T, U) dL/dh_t from the outputs, or a dummy
+    has_grad_seq,
+    grad_h_final,  # (B, U)
+    grad_preact,  # out (B, T, U) dL/da_t
+    grad_h0,  # out (B, U)
+    grad_hidden_norm,  # out (B, T)
+):
+    batch, timesteps, units = hidden.shape
+    for b in prange(batch):
+        dh = grad_h_final[b].copy()
+        da = np.empty(units, hidden.dtype)
+        for s in range(timesteps - 1, -1, -1):
+            t = timesteps - 1 - s if go_backwards else s
+            if has_grad_seq:
+                for u in range(units):
+                    dh[u] += grad_hidden_seq[b, t, u]
+            norm = 0.0
+            for u in range(units):
+                norm += dh[u] * dh[u]
+            grad_hidden_norm[b, t] = math.sqrt(norm)
+            if step_mask[b, t] == 0:  # h was carried over: the gradient passes straight through
+                grad_preact[b, t, :] = 0.0
+                continue
+            for u in range(units):
+                da[u] = dh[u] * derivative_scalar(act, hidden[b, t, u])
+            grad_preact[b, t, :] = da
+            dh[:] = 0.0
+            for j in range(units):  # dh_{t-1} = da U^T
+                da_j = da[j]
+                for k in range(units):
+                    dh[k] += da_j * recurrent_kernel_t[j, k]
+            if use_recurrent_drop:
+                for k in range(units):
+                    dh[k] *= recurrent_drop[b, k]
+        grad_h0[b, :] = dh
+
+
+class SimpleRNNCell(RecurrentCell):
+    """Keras's SimpleRNN cell: h_t = activation(x_t W + h_{t-1} U + b).
+
+    Args:
+        units: U, the size of the hidden state.
+        activation: default 'tanh'.
+        use_bias: default True.
+    """
+
+    name = "simple_rnn"
+    n_blocks = 1
+    state_names = ("hidden",)
+
+    def __init__(self, units, activation="tanh", use_bias=True):
+        super().__init__(units, activation=activation, recurrent_activation=None, use_bias=use_bias)
+
+    def _run_forward(self, x_proj, cache, record_trace):
+        batch, timesteps, units = x_proj.shape
+        dtype = cache["dtype"]
+        hidden = np.empty((batch, timesteps, units), dtype)
+        preactivations = trace_buffer(record_trace, (batch, timesteps, units), dtype)
+        _simple_rnn_forward(
+            x_proj,
+            cache["weights"]["recurrent_kernel"],
+            cache["states"][0],
+            cache["step_mask"],
+            cache["recurrent_drop_arg"],
+            cache["recurrent_drop"] is not None,
+            cache["go_backwards"],
+            self.activation_code,
+            cache["fast"],
+            record_trace,
+            hidden,
+            preactivations,
+        )
+        # For a SimpleRNN the one "gate" is the candidate, which is h_t itself.
+        return {"hidden": hidden, "gates": hidden, "preactivations": preactivations}
+
+    def _run_backward(self, cache, grad_hidden_seq, has_grad_seq, final_grads):
+        hidden = cache["hidden"]
+        batch, timesteps, units = hidden.shape
+        dtype = cache["dtype"]
+        grad_preact = np.empty((batch, timesteps, units), dtype)
+        grad_h0 = np.empty((batch, units), dtype)
+        grad_hidden_norm = np.empty((batch, timesteps), dtype)
+        _simple_rnn_backward(
+            np.ascontiguousarray(cache["weights"]["recurrent_kernel"].T),
+            cache["step_mask"],
+            cache["recurrent_drop_arg"],
+            cache["recurrent_drop"] is not None,
+            cache["go_backwards"],
+            self.activation_code,
+            hidden,
+            grad_hidden_seq,
+            has_grad_seq,
+            final_grads[0],
+            grad_preact,
+            grad_h0,
+            grad_hidden_norm,
+        )
+        return {
+            "grad_input_preact": grad_preact,
+            "grad_recurrent_preact": grad_preact,
+            "initial_state": (grad_h0,),
+            "grad_hidden_norm": grad_hidden_norm,
+        }
