@@ -1,0 +1,54 @@
+"""The help screen (`?`): every key, what each view shows, and how to read the colours."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP = """\
+# rnnsim: keys
+
+| key | does |
+|---|---|
+| `s` | start training with the settings of the Setup tab (or resume) |
+| `p` | pause / resume |
+| `x` | stop |
+| `c` | compare: train SimpleRNN, LSTM and GRU briefly on the same data and seed, overlay their gradients |
+| `n` | next cell (SimpleRNN → LSTM → GRU) |
+| `←` `→` | previous / next timestep (`shift` for 10) |
+| `↑` `↓` | previous / next unit |
+| `g` `G` | next / previous gate or state |
+| `[` `]` | previous / next probe sample |
+| `1`–`4` | tabs: Train, Gates, Compare, Setup |
+| `o` | open a checkpoint saved by `rnnsim train` / `model.save` |
+| `ctrl+p` | command palette |
+| `?` | this help;  `q` quit |
+
+# Reading the views
+
+* **Train**: loss and metric per batch (training) and per epoch (validation); the dashed line is
+  the task's baseline (what a model that learnt nothing scores). Beside it, **||dL/dh_t||**:
+  how much gradient reaches timestep *t* from the loss, on a log scale.
+* **Gates**: heatmaps, units down and timesteps across, of each gate, the candidate, the cell state
+  and the hidden state for one probe sample. Sigmoid gates (i, f, o, z, r) use the sequential
+  scale 0 (purple) → 1 (yellow); tanh-range values use the diverging scale −1 (blue) → 0 (grey) →
+  +1 (red). Each character holds two units (upper and lower half). Below: the selected step's input,
+  every value of the selected unit, and the cell's equations with those numbers.
+* **Compare**: the gradient norm by timestep for the three cells. On the adding problem with 100
+  steps, SimpleRNN's curve falls by many orders of magnitude towards t=0: the vanishing gradient.
+  LSTM's stays within a few.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-body"):
+            yield Markdown(HELP)
+
+    def action_dismiss(self) -> None:
+        self.dismiss(None)

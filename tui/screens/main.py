@@ -1,0 +1,456 @@
+"""The main screen: tabs Train, Gates, Compare, Setup; training runs in a worker thread.
+
+The worker iterates a headless `TrainingSession` and appends its events to a buffer; it posts one
+`ProgressAvailable` message when the buffer goes from empty to non-empty (messages coalesce), and
+the UI thread drains the whole buffer at once. So a fast training loop never floods the UI, and
+nothing heavy runs in the UI thread: drawing works on arrays the worker already computed.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane, Tabs
+from textual.worker import get_current_worker
+
+from rnnsim.errors import InputError
+from rnnsim.inspect import mean_gradient_norm, quantities
+from tui.messages import ProgressAvailable, SessionReady, TrainingFinished, WorkerFailed
+from tui.session import (
+    CELLS,
+    BatchEvent,
+    DoneEvent,
+    EpochEvent,
+    ProbeEvent,
+    Settings,
+    TrainingSession,
+    load_checkpoint,
+)
+from tui.widgets.curves import CurvesView
+from tui.widgets.gates import GatesView
+from tui.widgets.gradient import GradientView
+from tui.widgets.inspector import StepInspector
+from tui.widgets.setup_form import SetupForm
+from tui.widgets.status import StatusLine
+
+TABS = ("train", "gates", "compare", "setup")
+CELL_ORDER = tuple(CELLS)  # simple_rnn, lstm, gru
+
+
+class MainScreen(Screen):
+    BINDINGS = [
+        Binding("s", "start", "Start"),
+        Binding("p", "pause", "Pause"),
+        Binding("x", "stop", "Stop"),
+        Binding("c", "compare", "Compare"),
+        Binding("n", "next_cell", "Cell"),
+        Binding("o", "open", "Open"),
+        Binding("question_mark", "help", "Help"),
+        Binding("left", "move_time(-1)", "t-1", show=False),
+        Binding("right", "move_time(1)", "t+1", show=False),
+        Binding("shift+left", "move_time(-10)", "t-10", show=False),
+        Binding("shift+right", "move_time(10)", "t+10", show=False),
+        Binding("up", "move_unit(-1)", "unit-1", show=False),
+        Binding("down", "move_unit(1)", "unit+1", show=False),
+        Binding("g", "move_gate(1)", "Gate", show=False),
+        Binding("G", "move_gate(-1)", "Gate back", show=False),
+        Binding("left_square_bracket", "move_sample(-1)", "Sample-1", show=False),
+        Binding("right_square_bracket", "move_sample(1)", "Sample+1", show=False),
+        Binding("1", "tab('train')", "Train", show=False),
+        Binding("2", "tab('gates')", "Gates", show=False),
+        Binding("3", "tab('compare')", "Compare", show=False),
+        Binding("4", "tab('setup')", "Setup", show=False),
+    ]
+
+    def __init__(self, settings: Settings, session_factory=TrainingSession, checkpoint: str | None = None):
+        super().__init__()
+        self.settings = settings
+        self.session_factory = session_factory
+        self.checkpoint = checkpoint
+        # What the views show.
+        self.traces = []
+        self.tokens: list[list[str]] | None = None
+        self.sample = self.t = self.unit = self.selected = 0
+        self.step = 0
+        self.epoch = 0
+        self.last_loss = float("nan")
+        self.state = "idle"  # idle | preparing | training | paused | stopped | finished | comparing
+        self.compare_curves: dict[str, np.ndarray] = {}
+        # Shared with the worker thread.
+        self._buffer: list = []
+        self._buffer_lock = threading.Lock()
+        self._resume = threading.Event()
+        self._resume.set()
+        self._stop = threading.Event()
+
+    # -- layout -------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+        with TabbedContent(initial="train", id="tabs"):
+            with TabPane("1 Train", id="train"):
+                with Grid(id="train-grid"):
+                    with Vertical(id="curves"):
+                        yield CurvesView("loss", id="loss-curve")
+                        yield CurvesView("metric", id="metric-curve")
+                    yield GradientView(
+                        "||dL/dh_t|| by timestep (log)", "Gradients appear at the first probe.", id="gradient"
+                    )
+            with TabPane("2 Gates", id="gates"):
+                with Grid(id="gates-grid"):
+                    yield GatesView(id="gates-view")
+                    yield StepInspector(id="inspector")
+            with TabPane("3 Compare", id="compare"):
+                yield GradientView(
+                    "||dL/dh_t||: SimpleRNN vs LSTM vs GRU (log)",
+                    "Press c to train the three cells briefly on this task and seed, and overlay their gradients.",
+                    id="compare-view",
+                )
+            with TabPane("4 Setup", id="setup"):
+                yield SetupForm(self.settings, id="setup-form")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        # Arrow keys belong to the views; tabs are switched with 1-4 or the mouse.
+        self.query_one(Tabs).can_focus = False
+        self.update_layout_class()
+        self.update_status()
+        self.reset_curves()
+        if self.checkpoint:
+            self.load_checkpoint_worker(self.checkpoint)
+
+    def on_resize(self) -> None:
+        self.update_layout_class()
+
+    def update_layout_class(self) -> None:
+        wide = self.size.width >= 120
+        self.set_class(wide, "-wide")
+        self.set_class(self.size.height >= 40, "-tall")
+
+    # -- status -------------------------------------------------------------------------------
+    def update_status(self) -> None:
+        s = self.settings
+        text = (
+            f"{CELLS.get(s.cell, s.cell)} · {s.task} · {s.units} units · T={s.seq_len} · lr {s.learning_rate:g}"
+            f" · seed {s.seed} │ {self.state}"
+        )
+        if self.step:
+            text += f" · epoch {self.epoch + 1} · step {self.step} · loss {self.last_loss:.4g}"
+        if self.checkpoint and self.state == "checkpoint":
+            text = f"checkpoint {self.checkpoint} │ " + text
+        self.query_one(StatusLine).update(text)
+
+    def reset_curves(self, info=None) -> None:
+        loss_name = getattr(info, "loss", "loss") if info else "loss"
+        metric_names = list(getattr(info, "metrics", []) or []) if info else []
+        baseline = getattr(info, "baseline", None) if info else None
+        metric_name = metric_names[0] if metric_names else None
+        loss_base = metric_base = None
+        if baseline:
+            pair = (str(baseline.get("name", "baseline")), float(baseline["value"]))
+            if baseline.get("metric") in (None, "loss", loss_name) or metric_name is None:
+                loss_base = pair
+            if metric_name and baseline.get("metric") == metric_name:
+                metric_base, loss_base = pair, None
+        self.metric_name = metric_name
+        self.query_one("#loss-curve", CurvesView).reset(f"loss ({loss_name})", loss_base)
+        self.query_one("#metric-curve", CurvesView).reset(
+            metric_name or "metric: none for this task", metric_base
+        )
+        self.query_one("#metric-curve").display = metric_name is not None
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_start(self) -> None:
+        if self.state == "paused":
+            self.action_pause()
+            return
+        if self.state in ("training", "preparing", "comparing"):
+            self.notify("Training is already running: p pauses, x stops.")
+            return
+        try:
+            self.settings = self.query_one(SetupForm).read()
+        except InputError as error:
+            self.notify(str(error), severity="error", title="Setup")
+            return
+        self.start_training(compare=False)
+
+    def action_compare(self) -> None:
+        if self.state in ("training", "preparing", "comparing", "paused"):
+            self.action_stop()
+        try:
+            self.settings = self.query_one(SetupForm).read()
+        except InputError as error:
+            self.notify(str(error), severity="error", title="Setup")
+            return
+        self.compare_curves = {}
+        self.query_one("#compare-view", GradientView).set_series({}, note="training…")
+        self.action_tab("compare")
+        self.start_training(compare=True)
+
+    def start_training(self, compare: bool) -> None:
+        self._stop.clear()
+        self._resume.set()
+        with self._buffer_lock:
+            self._buffer.clear()
+        self.step = self.epoch = 0
+        self.state = "comparing" if compare else "preparing"
+        self.checkpoint = None if not compare else self.checkpoint
+        self.update_status()
+        self.train_worker(self.settings, compare)
+
+    def action_pause(self) -> None:
+        if self.state == "training":
+            self._resume.clear()
+            self.state = "paused"
+        elif self.state == "paused":
+            self._resume.set()
+            self.state = "training"
+        else:
+            self.notify("Nothing to pause: press s to start training.")
+        self.update_status()
+
+    def action_stop(self) -> None:
+        if self.state in ("training", "paused", "preparing", "comparing"):
+            self._stop.set()
+            self._resume.set()
+            self.workers.cancel_group(self, "train")
+            self.state = "stopped"
+            self.update_status()
+
+    def action_next_cell(self) -> None:
+        index = (CELL_ORDER.index(self.settings.cell) + 1) % len(CELL_ORDER)
+        self.set_cell(CELL_ORDER[index])
+
+    def set_cell(self, cell: str) -> None:
+        self.settings.cell = cell
+        self.query_one(SetupForm).write_cell(cell)
+        self.update_status()
+        self.notify(f"Cell: {CELLS[cell]}. Press s to train it.")
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        if tab == "gates":
+            self.query_one(GatesView).focus()
+        elif tab == "setup":
+            self.query_one("#cell").focus()
+        else:
+            self.set_focus(None)
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        self.app.push_screen(HelpScreen())
+
+    def action_open(self) -> None:
+        from tui.screens.open_checkpoint import OpenCheckpointScreen
+
+        def opened(path: str | None) -> None:
+            if path:
+                self.load_checkpoint_worker(path)
+
+        self.app.push_screen(OpenCheckpointScreen(), opened)
+
+    # -- moving through time -------------------------------------------------------------------
+    @property
+    def trace(self):
+        return self.traces[0] if self.traces else None
+
+    def action_move_time(self, delta: int) -> None:
+        if self.trace is not None:
+            self.t = int(np.clip(self.t + delta, 0, self.trace.timesteps - 1))
+            self.refresh_gates()
+
+    def action_move_unit(self, delta: int) -> None:
+        if self.trace is not None:
+            self.unit = int(np.clip(self.unit + delta, 0, self.trace.units - 1))
+            self.refresh_gates()
+
+    def action_move_gate(self, delta: int) -> None:
+        if self.trace is not None:
+            self.selected = (self.selected + delta) % len(quantities(self.trace))
+            self.refresh_gates()
+
+    def action_move_sample(self, delta: int) -> None:
+        if self.trace is not None:
+            self.sample = int(np.clip(self.sample + delta, 0, self.trace.batch_size - 1))
+            self.refresh_gates()
+            self.refresh_gradient()
+
+    def refresh_gates(self) -> None:
+        trace = self.trace
+        gates = self.query_one(GatesView)
+        if trace is None:
+            gates.set_trace(None)
+            return
+        self.t = min(self.t, trace.timesteps - 1)
+        self.unit = min(self.unit, trace.units - 1)
+        self.sample = min(self.sample, trace.batch_size - 1)
+        self.selected = min(self.selected, len(quantities(trace)) - 1)
+        gates.trace = trace
+        gates.set_cursor(self.t, self.unit, self.selected, self.sample)
+        tokens = self.tokens[self.sample] if self.tokens and self.sample < len(self.tokens) else None
+        self.query_one(StepInspector).show(trace, tokens, self.sample, self.t, self.unit)
+        self.query_one("#gradient", GradientView).set_cursor(self.t)
+
+    def refresh_gradient(self) -> None:
+        trace = self.trace
+        if trace is None or trace.grad_hidden_norm is None:
+            return
+        norms = mean_gradient_norm(trace)
+        name = f"{CELLS.get(trace.cell, trace.cell)} (mean of {trace.batch_size} samples)"
+        self.query_one("#gradient", GradientView).set_series(
+            {name: norms}, note=f"step {self.step}" if self.step else ""
+        )
+
+    # -- the worker ---------------------------------------------------------------------------
+    def push_event(self, event) -> None:
+        """Called in the worker thread: buffer the event, post a message if none is pending."""
+        with self._buffer_lock:
+            was_empty = not self._buffer
+            self._buffer.append(event)
+        if was_empty:
+            self.post_message(ProgressAvailable())
+
+    def wait_if_paused(self) -> bool:
+        """In the worker: block while paused; True when the run should stop."""
+        worker = get_current_worker()
+        while not self._resume.wait(0.05):
+            if self._stop.is_set() or worker.is_cancelled:
+                return True
+        return self._stop.is_set() or worker.is_cancelled
+
+    @work(thread=True, exclusive=True, group="train")
+    def train_worker(self, settings: Settings, compare: bool) -> None:
+        cells = CELL_ORDER if compare else (settings.cell,)
+        try:
+            for cell in cells:
+                run_settings = Settings(**{**settings.__dict__, "cell": cell})
+                if compare:
+                    run_settings.epochs = max(
+                        1, -(-settings.compare_batches * settings.batch_size // settings.n_samples)
+                    )
+                    run_settings.probe_every = max(1, settings.compare_batches // 3)
+                session = self.session_factory(run_settings)
+                info = session.prepare()
+                self.post_message(SessionReady(info, cell, compare))
+                steps = 0
+                for event in session.events(self.wait_if_paused):
+                    if isinstance(event, DoneEvent):
+                        if event.reason == "stopped":
+                            self.post_message(TrainingFinished("stopped", compare))
+                            return
+                        continue
+                    if isinstance(event, ProbeEvent):
+                        event.cell = cell
+                    self.push_event(event)
+                    if isinstance(event, BatchEvent):
+                        steps += 1
+                        if compare and steps >= settings.compare_batches:
+                            break
+                    if self.wait_if_paused():
+                        self.post_message(TrainingFinished("stopped", compare))
+                        return
+                if compare:
+                    # A last probe after the brief training, so every cell's curve is current.
+                    final = getattr(session, "final_probe", None)
+                    if final is not None:
+                        self.push_event(final())
+            self.post_message(TrainingFinished("finished", compare))
+        except InputError as error:
+            self.post_message(WorkerFailed(str(error)))
+        except FileNotFoundError as error:
+            self.post_message(WorkerFailed(f"file not found: {error}"))
+
+    @work(thread=True, exclusive=True, group="train")
+    def load_checkpoint_worker(self, path: str) -> None:
+        try:
+            result = load_checkpoint(path)
+        except InputError as error:
+            self.post_message(WorkerFailed(str(error)))
+            return
+        self.app.call_from_thread(self.show_checkpoint, path, result)
+
+    def show_checkpoint(self, path: str, result) -> None:
+        self.checkpoint = path
+        self.settings = result.settings
+        self.query_one(SetupForm).write_cell(self.settings.cell)
+        self.state = "checkpoint"
+        self.traces, self.tokens = result.traces, result.tokens
+        self.reset_curves(result.info)
+        self.refresh_gradient()
+        self.refresh_gates()
+        self.update_status()
+        self.action_tab("gates")
+        self.notify(f"Opened {path}: {len(self.traces[0].hidden)} samples of {result.settings.task}.")
+
+    # -- messages from the worker -------------------------------------------------------------
+    def on_session_ready(self, message: SessionReady) -> None:
+        if not message.compare:
+            self.state = "training"
+            self.reset_curves(message.info)
+        else:
+            self.query_one("#compare-view", GradientView).note = f"training {CELLS[message.cell]}…"
+        self.update_status()
+
+    def on_progress_available(self, message: ProgressAvailable) -> None:
+        with self._buffer_lock:
+            events, self._buffer = self._buffer, []
+        if not events:
+            return
+        loss_view = self.query_one("#loss-curve", CurvesView)
+        metric_view = self.query_one("#metric-curve", CurvesView)
+        comparing = self.state == "comparing"
+        last_probe = None
+        for event in events:
+            if isinstance(event, BatchEvent):
+                self.step += 1
+                self.epoch = event.epoch
+                self.last_loss = event.loss
+                if not comparing:
+                    loss_view.add_train(event.loss)
+                    if self.metric_name and self.metric_name in event.metrics:
+                        metric_view.add_train(event.metrics[self.metric_name])
+            elif isinstance(event, EpochEvent) and not comparing:
+                self.epoch = event.epoch
+                if event.val_loss is not None:
+                    loss_view.add_val(event.val_loss)
+                if self.metric_name and self.metric_name in event.val_metrics:
+                    metric_view.add_val(event.val_metrics[self.metric_name])
+            elif isinstance(event, ProbeEvent):
+                last_probe = event
+                if comparing and event.traces and event.traces[0].grad_hidden_norm is not None:
+                    self.compare_curves[CELLS.get(event.cell, event.cell)] = mean_gradient_norm(
+                        event.traces[0]
+                    )
+        loss_view.changed()
+        metric_view.changed()
+        if last_probe is not None:
+            self.traces, self.tokens = last_probe.traces, last_probe.tokens
+            self.refresh_gradient()
+            self.refresh_gates()
+            if comparing:
+                self.query_one("#compare-view", GradientView).set_series(
+                    dict(self.compare_curves),
+                    note=f"after up to {self.settings.compare_batches} batches each",
+                )
+        self.update_status()
+
+    def on_training_finished(self, message: TrainingFinished) -> None:
+        self.on_progress_available(ProgressAvailable())
+        if self.state != "stopped":
+            self.state = "finished" if not message.compare else "compared"
+        self.update_status()
+        if message.compare and message.reason == "finished":
+            self.notify("Compare done: see the Compare tab (3).")
+
+    def on_worker_failed(self, message: WorkerFailed) -> None:
+        from tui.screens.message import MessageScreen
+
+        self.state = "idle"
+        self.update_status()
+        self.app.push_screen(MessageScreen("Could not do that", message.text))

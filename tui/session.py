@@ -1,0 +1,330 @@
+"""The headless side of the app: settings, and a training session that yields plain events.
+
+Nothing here imports textual: a `TrainingSession` wraps the model API (`rnnsim.models`) and turns
+its reports into the few event records the app draws (`BatchEvent`, `EpochEvent`, `ProbeEvent`).
+The app runs `session.events()` in a worker thread; tests can drive it without any app.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from rnnsim.errors import InputError
+from rnnsim.trace import Trace
+
+CELLS = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+CELL_ALIASES = {
+    "simplernn": "simple_rnn",
+    "simple_rnn": "simple_rnn",
+    "rnn": "simple_rnn",
+    "lstm": "lstm",
+    "gru": "gru",
+}
+TASKS = ("adding", "copy", "sine", "imdb", "beijing", "sentiment", "vowels")
+
+
+def normalise_cell(name: str) -> str:
+    """'SimpleRNN', 'simple_rnn', 'rnn' -> 'simple_rnn'; raises InputError for anything else."""
+    key = str(name).strip().lower().replace("-", "_")
+    if key not in CELL_ALIASES:
+        raise InputError(f"unknown cell {name!r}; choose one of SimpleRNN, LSTM, GRU")
+    return CELL_ALIASES[key]
+
+
+@dataclass
+class Settings:
+    """What the user chose in the setup panel (or on the command line)."""
+
+    cell: str = "lstm"  # 'simple_rnn' | 'lstm' | 'gru'
+    task: str = "adding"  # a rnnsim.datasets task name
+    units: int = 16  # recurrent units
+    seq_len: int = 100  # timesteps per sequence
+    learning_rate: float = 1e-2
+    seed: int = 0
+    epochs: int = 20
+    batch_size: int = 32
+    n_samples: int = 1024  # training sequences generated or loaded
+    probe_every: int = 5  # batches between two probes (traces + gradient norms of the probe sample)
+    compare_batches: int = 30  # batches each cell trains for in "compare"
+
+    def validated(self) -> Settings:
+        """A copy with the cell name normalised; raises InputError naming the first bad field."""
+        cell = normalise_cell(self.cell)
+        if self.task not in TASKS:
+            raise InputError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+        for name in ("units", "seq_len", "epochs", "batch_size", "n_samples", "probe_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise InputError(
+                    f"{name.replace('_', ' ')} must be a whole number of at least 1, not {value!r}"
+                )
+        if not (
+            isinstance(self.learning_rate, float)
+            and math.isfinite(self.learning_rate)
+            and self.learning_rate > 0
+        ):
+            raise InputError(f"learning rate must be a positive number, not {self.learning_rate!r}")
+        return replace(self, cell=cell)
+
+
+@dataclass
+class TaskInfo:
+    """What the app shows about the task before training starts."""
+
+    name: str
+    description: str = ""
+    loss: str = "loss"
+    metrics: list[str] = field(default_factory=list)
+    baseline: dict | None = None  # dict(name, metric, value, description)
+
+
+@dataclass
+class BatchEvent:
+    epoch: int
+    batch: int
+    step: int
+    loss: float
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class EpochEvent:
+    epoch: int
+    loss: float
+    val_loss: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    val_metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ProbeEvent:
+    """Traces (with gradient norms) of the probe samples, after `step` optimizer steps."""
+
+    epoch: int
+    batch: int
+    step: int
+    loss: float
+    traces: list[Trace]
+    tokens: list[list[str]] | None = None  # decoded inputs per probe sample and timestep, when known
+    cell: str = ""  # which cell produced it (the compare run trains several)
+
+
+@dataclass
+class DoneEvent:
+    reason: str  # 'finished' | 'stopped'
+
+
+Event = BatchEvent | EpochEvent | ProbeEvent | DoneEvent
+
+
+def _get(report, *names, default=None):
+    """Read the first attribute (or key) present among `names` on a report object."""
+    for name in names:
+        if isinstance(report, dict) and name in report:
+            return report[name]
+        if hasattr(report, name):
+            return getattr(report, name)
+    return default
+
+
+def _float_dict(values) -> dict[str, float]:
+    if not values:
+        return {}
+    return {str(key): float(value) for key, value in dict(values).items() if value is not None}
+
+
+def convert_report(report, cell: str = "", tokens=None) -> Event | None:
+    """Turn a model report (rnnsim.reports BatchReport, EpochReport, ProbeReport) into an event."""
+    kind = type(report).__name__
+    logs = dict(_get(report, "logs", default=None) or {})
+    if kind == "ProbeReport":
+        return ProbeEvent(
+            epoch=int(report.epoch),
+            batch=int(report.batch),
+            step=int(report.step),
+            loss=float(report.loss),
+            traces=list(report.traces),
+            tokens=tokens,
+            cell=cell,
+        )
+    if kind == "EpochReport":
+        return EpochEvent(
+            epoch=int(report.epoch),
+            loss=float(logs.get("loss", float("nan"))),
+            val_loss=None if logs.get("val_loss") is None else float(logs["val_loss"]),
+            metrics=_float_dict({k: v for k, v in logs.items() if not k.startswith("val_") and k != "loss"}),
+            val_metrics=_float_dict(
+                {k[4:]: v for k, v in logs.items() if k.startswith("val_") and k != "val_loss"}
+            ),
+        )
+    if kind == "BatchReport":
+        # logs hold running means over the epoch; the curve plots each batch's own loss.
+        return BatchEvent(
+            epoch=int(report.epoch),
+            batch=int(report.batch),
+            step=int(report.step),
+            loss=float(report.loss),
+            metrics=_float_dict({k: v for k, v in logs.items() if k != "loss"}),
+        )
+    return None
+
+
+class TrainingSession:
+    """One model on one task, trained by the model API's `fit_iter` generator.
+
+    `prepare()` loads the task and builds the model (slow: call it off the UI thread);
+    `events(should_stop)` yields events until training ends or `should_stop()` returns True.
+    """
+
+    def __init__(self, settings: Settings, model=None, task=None):
+        self.settings = settings.validated()
+        self.model = model
+        self.task = task
+        self.probe_tokens: list[list[str]] | None = None
+
+    # -- set-up -------------------------------------------------------------------------------
+    def prepare(self) -> TaskInfo:
+        from rnnsim.datasets import load_task
+
+        s = self.settings
+        if self.task is None:
+            self.task = load_task(s.task, seq_len=s.seq_len, n_samples=s.n_samples, seed=s.seed)
+        if self.model is None:
+            self.model = build_model(self.task, s)
+        self.probe_tokens = decode_tokens(self.task, self.probe_inputs()[0], sample_indices=[0])
+        return task_info(self.task, s.task)
+
+    def probe_inputs(self):
+        x_val = _get(self.task, "x_val", "x_test")
+        y_val = _get(self.task, "y_val", "y_test")
+        if x_val is None:
+            x_val, y_val = self.task.x_train, self.task.y_train
+        return x_val[:1], y_val[:1]
+
+    # -- training -----------------------------------------------------------------------------
+    def events(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[Event]:
+        s = self.settings
+        task = self.task
+        x_val = _get(task, "x_val", "x_test")
+        y_val = _get(task, "y_val", "y_test")
+        validation = None if x_val is None else (x_val, y_val)
+        probe = self.probe_inputs()
+        reports = self.model.fit_iter(
+            task.x_train,
+            task.y_train,
+            epochs=s.epochs,
+            batch_size=s.batch_size,
+            validation_data=validation,
+            probe=probe,
+            probe_every=s.probe_every,
+        )
+        try:
+            for report in reports:
+                event = convert_report(report, cell=s.cell, tokens=self.probe_tokens)
+                if event is not None:
+                    yield event
+                if should_stop():
+                    yield DoneEvent("stopped")
+                    return
+        finally:
+            close = getattr(reports, "close", None)
+            if close is not None:
+                close()
+        yield DoneEvent("finished")
+
+
+def build_model(task, settings: Settings):
+    """A one-layer recurrent model for `task`: (Embedding for text) -> cell -> Dense head."""
+    from rnnsim import layers, models
+
+    s = settings
+    stack = []
+    vocab = _get(task, "vocab_size")
+    if vocab:
+        stack.append(layers.Embedding(int(vocab), min(32, s.units)))
+    recurrent = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}[s.cell]
+    stack.append(recurrent(s.units, return_sequences=bool(_get(task, "return_sequences", default=False))))
+    stack.append(
+        layers.Dense(int(task.output_units), activation=_get(task, "output_activation", default=None))
+    )
+    model = models.Sequential(stack, seed=s.seed)
+    model.compile(
+        optimizer=_optimizer(s.learning_rate),
+        loss=task.loss,
+        metrics=list(_get(task, "metrics", default=[]) or []),
+    )
+    return model
+
+
+def _optimizer(learning_rate: float):
+    from rnnsim import optimizers
+
+    return optimizers.RMSprop(learning_rate=learning_rate)
+
+
+def task_info(task, name: str) -> TaskInfo:
+    baseline = _get(task, "baseline")
+    loss = _get(task, "loss", default="loss")
+    return TaskInfo(
+        name=name,
+        description=str(_get(task, "description", default="")),
+        loss=loss if isinstance(loss, str) else getattr(loss, "name", "loss"),
+        metrics=[
+            m if isinstance(m, str) else getattr(m, "name", str(m)) for m in (_get(task, "metrics") or [])
+        ],
+        baseline=dict(baseline) if baseline else None,
+    )
+
+
+def decode_tokens(task, x, sample_indices) -> list[list[str]] | None:
+    """The inputs of some samples as short strings per timestep (words for text), or None."""
+    decode = _get(task, "decode_inputs", "decode_sequence")
+    try:
+        if callable(decode):
+            return [[str(token) for token in decode(x[index])] for index in range(len(sample_indices))]
+    except Exception:  # a decoder that cannot handle this sample: fall back to numbers
+        pass
+    return [[_format_input(step) for step in np.asarray(x[index])] for index in range(len(sample_indices))]
+
+
+def _format_input(step) -> str:
+    step = np.atleast_1d(np.asarray(step))
+    if step.dtype.kind in "iu":
+        return " ".join(str(int(v)) for v in step[:4])
+    return " ".join(f"{float(v):.2f}" for v in step[:4])
+
+
+@dataclass
+class CheckpointView:
+    """A saved model opened for inspection: its settings, task, and traces of some real samples."""
+
+    settings: Settings
+    info: TaskInfo
+    traces: list[Trace]
+    tokens: list[list[str]] | None
+
+
+def load_checkpoint(path: str, n_samples: int = 8) -> CheckpointView:
+    """Open a model saved by `model.save` and probe `n_samples` validation samples of its task.
+
+    Raises InputError (one clear line) for a missing, unreadable or foreign file.
+    """
+    from rnnsim.inspect import probe_checkpoint
+
+    probe = probe_checkpoint(path, samples=range(n_samples))
+    settings = Settings(
+        cell=probe.cell,
+        task=probe.task_name if probe.task_name in TASKS else "adding",
+        units=probe.traces[0].units,
+        seq_len=probe.traces[0].timesteps,
+    )
+    return CheckpointView(
+        settings=settings,
+        info=task_info(probe.task, probe.task_name),
+        traces=probe.traces,
+        tokens=probe.tokens,
+    )

@@ -1,0 +1,119 @@
+"""Heatmaps (units x timesteps) of every gate and state of the probe sample, with a cursor.
+
+The view fills the room it has: as many quantities as fit, in as many columns as fit, each showing
+a window of units and timesteps around the cursor (left/right = timestep, up/down = unit).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from rnnsim.inspect import heatmap, legend, quantities, quantity, scale_for, title_of
+from rnnsim.trace import Trace
+
+GUTTER = 5  # unit labels on the left of each heatmap
+
+
+def window(centre: int, size: int, total: int) -> int:
+    """The first index of a `size`-long window over `total` items that keeps `centre` visible."""
+    if size >= total:
+        return 0
+    return max(0, min(total - size, centre - size // 2))
+
+
+class GatesView(Widget, can_focus=True):
+    """Heatmaps of one layer's trace for one sample, with the selected timestep, unit and quantity."""
+
+    DEFAULT_CSS = "GatesView { height: 1fr; }"
+    version = reactive(0, layout=False)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.trace: Trace | None = None
+        self.sample = 0
+        self.t = 0
+        self.unit = 0
+        self.selected = 0  # index into quantities(trace)
+
+    def set_trace(self, trace: Trace | None) -> None:
+        self.trace = trace
+        if trace is not None:
+            self.sample = min(self.sample, trace.batch_size - 1)
+            self.t = min(self.t, trace.timesteps - 1)
+            self.unit = min(self.unit, trace.units - 1)
+            self.selected = min(self.selected, len(quantities(trace)) - 1)
+        self.version += 1
+
+    def set_cursor(self, t: int, unit: int, selected: int, sample: int) -> None:
+        self.t, self.unit, self.selected, self.sample = t, unit, selected, sample
+        self.version += 1
+
+    def layout_plan(self, width: int, height: int) -> tuple[list[str], int, int, int]:
+        """Which quantities to show, in how many columns, how many unit rows and timestep columns each."""
+        trace = self.trace
+        names = quantities(trace)
+        steps, units = trace.timesteps, trace.units
+        full_rows = math.ceil(units / 2)
+        columns = max(1, min(len(names), width // (min(steps, 100) + GUTTER + 2)))
+        panel_width = width // columns - 1
+        time_columns = max(4, min(steps, panel_width - GUTTER - 1))
+        rows_of_panels = math.ceil(len(names) / columns)
+        unit_rows = min(full_rows, height // rows_of_panels - 3)
+        shown = names
+        if unit_rows < min(full_rows, 4):
+            # Not enough room for all: start at the selected quantity and show what fits.
+            per_column = max(1, height // (3 + min(full_rows, 4)))
+            count = max(1, min(len(names), per_column * columns))
+            shown = [names[(self.selected + k) % len(names)] for k in range(count)]
+            unit_rows = max(1, min(full_rows, height // math.ceil(count / columns) - 3))
+        return shown, columns, unit_rows, time_columns
+
+    def render(self):
+        trace = self.trace
+        if trace is None:
+            return Text(
+                "No trace yet: start training (s), run compare (c) or open a checkpoint (o).", style="dim"
+            )
+        width, height = self.size
+        names_all = quantities(trace)
+        shown, columns, unit_rows, time_columns = self.layout_plan(width, height)
+        units_shown = min(trace.units, unit_rows * 2)
+        unit_start = window(self.unit, units_shown, trace.units)
+        unit_start -= unit_start % 2
+        t_start = window(self.t, time_columns, trace.timesteps)
+        panels = []
+        for name in shown:
+            values = quantity(trace, name)[self.sample].T.astype(np.float64)  # (U, T)
+            block = values[unit_start : unit_start + units_shown, t_start : t_start + time_columns]
+            scale = scale_for(name)
+            is_selected = names_all.index(name) == self.selected
+            heading = Text(title_of(name, trace.cell), style="reverse bold" if is_selected else "bold")
+            heading.append(" ")
+            heading.append_text(legend(scale, width=7))
+            heading.append(f" {float(values[self.unit, self.t]):+.2f}", style="bold" if is_selected else "")
+            panels.append(
+                Group(
+                    heading,
+                    heatmap(
+                        block,
+                        scale,
+                        start=t_start,
+                        cursor=(self.t - t_start, self.unit - unit_start),
+                        first_unit=unit_start,
+                    ),
+                )
+            )
+        grid = Table.grid(padding=(0, 1))
+        for _ in range(columns):
+            grid.add_column(no_wrap=True)
+        for row in range(0, len(panels), columns):
+            cells = panels[row : row + columns]
+            grid.add_row(*(cells + [""] * (columns - len(cells))))
+        return grid

@@ -1,0 +1,9 @@
+"""One line at the top: what is being trained, where it is, and what it is doing."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+
+class StatusLine(Static):
+    DEFAULT_CSS = "StatusLine { height: 1; }"
