@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -572,34 +573,19 @@ def inspect_command(
     A user's mistake (missing file, unknown gate, sample out of range) prints one line and returns 2.
     """
     console = console or Console()
-    error_console = console if console.file is not None else Console(stderr=True)
     try:
-        from rnnsim.probe import probe_model  # the shared loader+probe, if the core provides one
-
-        result = probe_model(model_path, sample=sample, data=data)
-    except ImportError:
-        result = None
-    except InputError as error:
-        error_console.print(f"rnnsim inspect: error: {error}", highlight=False, markup=False)
-        return 2
-    try:
-        if result is None:
-            result = _probe_checkpoint(model_path, sample=sample, data=data)
-        traces, tokens = result
-        trace = _choose_layer(traces, layer)
-        local = 0 if trace.batch_size == 1 else sample
+        probe = probe_checkpoint(model_path, samples=[sample], data=data)
+        trace = _choose_layer(probe.traces, layer)
+        tokens = probe.tokens[0] if probe.tokens else None
         console.print(
+            Text(f"{Path(model_path).name}: task {probe.task_name}, sample {sample}", style="bold"),
             render_trace(
-                trace,
-                sample=local,
-                gate=gate,
-                width=console.width,
-                colour=_console_has_colour(console),
+                trace, sample=0, gate=gate, width=console.width, colour=_console_has_colour(console),
                 tokens=tokens,
-            )
+            ),
         )
     except InputError as error:
-        error_console.print(f"rnnsim inspect: error: {error}", highlight=False, markup=False)
+        console.print(f"rnnsim inspect: error: {error}", highlight=False, markup=False, soft_wrap=True)
         return 2
     return 0
 
@@ -620,12 +606,85 @@ def _choose_layer(traces: Sequence[Trace], layer: str | int | None) -> Trace:
     return traces[index]
 
 
-def _probe_checkpoint(model_path, *, sample: int, data: str | None):
-    """Load a saved model, take one sample of its task and run forward + backward with traces.
+@dataclass
+class CheckpointProbe:
+    """A saved model run forward and backward (with traces) on some samples of its task."""
 
-    Returns (traces, tokens) where tokens are the decoded inputs of the sample when the task has them.
-    Filled in against the model API (rnnsim.models.load_model, rnnsim.datasets.load_task).
+    cell: str  # the first recurrent layer's cell
+    task_name: str
+    task: object  # the rnnsim.datasets Task the samples came from
+    traces: list[Trace]  # one per recurrent layer, batch = the samples, gradient norms filled in
+    tokens: list[list[str]] | None  # per sample, per timestep: the decoded input (words for text)
+
+
+def probe_checkpoint(
+    model_path, samples: Sequence[int] | None = (0,), data: str | None = None
+) -> CheckpointProbe:
+    """Load a model saved by `model.save` and probe `samples` of the validation split of its task.
+
+    Args:
+        model_path: the .npz file.
+        samples: indices into the task's validation inputs (default: the first; None: up to 8 first).
+        data: a task name to take the samples from instead of the one saved with the model.
+    Raises InputError with one clear sentence for a missing, unreadable or foreign file.
     """
-    from rnnsim.probe import probe_checkpoint  # noqa: F401  (see tui/probe.py in the meantime)
+    path = Path(model_path)
+    if not path.is_file():
+        raise InputError(f"model file {path} does not exist; give a .npz written by rnnsim train or model.save")
+    try:
+        from rnnsim.models import load_model
+    except ImportError as error:  # pragma: no cover - only while the model API is missing
+        raise InputError(f"this build of rnnsim cannot load models ({error})") from None
+    try:
+        model = load_model(path)
+    except InputError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError) as error:
+        raise InputError(f"{path} is not a model saved by rnnsim ({type(error).__name__}: {error})") from None
+    config = _model_task_config(model)
+    task_name = data or config.get("name")
+    if not task_name:
+        raise InputError(f"{path} does not say which task it was trained on; pass --data TASK")
+    from rnnsim.datasets import load_task
 
-    raise InputError("inspect needs rnnsim.models; it is not available yet")
+    options = {key: config[key] for key in ("seq_len", "n_samples", "seed") if config.get(key) is not None}
+    task = load_task(task_name, **options)
+    x_val = getattr(task, "x_val", None)
+    y_val = getattr(task, "y_val", None)
+    if x_val is None:
+        x_val, y_val = task.x_train, task.y_train
+    samples = list(range(min(8, len(x_val)))) if samples is None else list(samples)
+    for index in samples:
+        if not 0 <= index < len(x_val):
+            raise InputError(f"sample {index} is out of range: task {task_name} has {len(x_val)} validation samples")
+    report = model.probe(x_val[samples], y_val[samples])
+    traces = list(report.traces)
+    if not traces:
+        raise InputError(f"{path} has no recurrent layer to inspect")
+    return CheckpointProbe(
+        cell=traces[0].cell, task_name=task_name, task=task, traces=traces, tokens=_decode(task, x_val, samples)
+    )
+
+
+def _model_task_config(model) -> dict:
+    """The task the model was trained on, as saved with it: {'name', 'seq_len', 'n_samples', 'seed'}."""
+    for attribute in ("task_config", "task", "metadata", "config"):
+        value = getattr(model, attribute, None)
+        if isinstance(value, dict):
+            if isinstance(value.get("task"), dict):
+                return dict(value["task"])
+            if isinstance(value.get("task"), str):
+                return {"name": value["task"], **{k: value.get(k) for k in ("seq_len", "n_samples", "seed")}}
+            if "name" in value and attribute in ("task_config", "task"):
+                return dict(value)
+    return {}
+
+
+def _decode(task, x, samples) -> list[list[str]] | None:
+    decode = getattr(task, "decode", None)
+    if decode is None:
+        return None
+    try:
+        return [[str(decode(index, t)) for t in range(x.shape[1])] for index in samples]
+    except Exception:  # a task whose decoder does not take (sample, t): show numbers instead
+        return None

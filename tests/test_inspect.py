@@ -1,4 +1,4 @@
-"""Tests of rnnsim.inspect, and traces built by a small NumPy forward pass, for the rendering tests (no Numba, no model API)."""
+"""Tests of rnnsim.inspect, and `make_trace`: traces from a small NumPy forward pass (no Numba, no model)."""
 
 from __future__ import annotations
 
@@ -71,3 +71,189 @@ def make_trace(cell: str = "lstm", batch: int = 2, steps: int = 12, units: int =
         grad_hidden_norm=grad,
         layer_name=f"{cell}_1",
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The tests.
+
+import io  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from rich.console import Console  # noqa: E402
+
+from rnnsim.inspect import (  # noqa: E402
+    DIVERGING,
+    SEQUENTIAL,
+    char_for,
+    colour_for,
+    equations,
+    gradient_plot,
+    heatmap,
+    inspect_command,
+    legend,
+    line_plot,
+    render_trace,
+    scale_for,
+)
+
+
+def test_sigmoid_gates_use_the_sequential_scale_and_tanh_values_the_diverging_one():
+    assert [scale_for(name) for name in ("input", "forget", "output", "update", "reset")] == [SEQUENTIAL] * 5
+    assert [scale_for(name) for name in ("candidate", "cell_state", "hidden")] == [DIVERGING] * 3
+
+
+def test_plain_characters_pin_the_ends_and_the_middle_of_each_scale():
+    assert [char_for(v, SEQUENTIAL) for v in (0.0, 0.3, 0.5, 0.7, 1.0)] == [" ", "░", "▒", "▓", "█"]
+    assert [char_for(v, DIVERGING) for v in (-1.0, -0.5, 0.0, 0.5, 1.0)] == ["≡", "-", " ", "+", "#"]
+    # Out-of-range values (a cell state of 3) clip to the ends; NaN is drawn as zero.
+    assert char_for(3.0, DIVERGING) == "#" and char_for(float("nan"), DIVERGING) == " "
+
+
+def test_colours_interpolate_between_the_anchors():
+    assert colour_for(0.0, SEQUENTIAL).triplet == (68, 1, 84)
+    assert colour_for(1.0, SEQUENTIAL).triplet == (253, 231, 37)
+    assert colour_for(0.0, DIVERGING).triplet == (150, 150, 150)
+    assert colour_for(-1.0, DIVERGING).triplet == (33, 102, 172)
+
+
+def test_plain_heatmap_has_one_row_per_unit_and_a_time_axis():
+    values = np.array([[-1.0, 0.0, 1.0], [0.5, -0.5, 0.2]])
+    assert heatmap(values, DIVERGING, colour=False).plain == "  0  ≡ #\n  1  +-·\n     0"
+
+
+def test_colour_heatmap_packs_two_units_into_one_half_block_row():
+    values = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]])
+    text = heatmap(values, SEQUENTIAL, colour=True, axis=False, unit_labels=False)
+    assert text.plain == "▀▀\n▀▀"
+    first = text.get_style_at_offset(Console(), 0)
+    assert first.color.triplet == (68, 1, 84) and first.bgcolor.triplet == (253, 231, 37)
+
+
+def test_heatmap_marks_the_cursor_column_and_unit():
+    values = np.zeros((2, 4))
+    lines = heatmap(values, SEQUENTIAL, colour=False, cursor=(2, 1)).plain.split("\n")
+    assert lines[0] == "       ▼"
+    assert lines[2].startswith("  1▶ ")
+
+
+def test_legend_shows_the_range():
+    assert legend(DIVERGING, colour=False, width=5).plain == "-1 ≡- +# +1"
+    assert legend(SEQUENTIAL, colour=False, width=5).plain == "0  ░▒▓█ 1"
+
+
+def test_log_gradient_plot_puts_each_decade_on_its_own_row():
+    plot = line_plot({"g": [1e-3, 1e-2, 1e-1, 1.0]}, width=8, height=4, log_y=True, colour=False)
+    assert plot.plain == (
+        " 1e0┤       ●\n"
+        "    │     ●  \n"
+        "1e-2┤  ●     \n"
+        "1e-3┤●       \n"
+        "    └────────\n"
+        "     0 1  2 3"
+    )
+
+
+def test_gradient_plot_overlays_cells_with_distinct_markers_and_a_legend():
+    norms = {"SimpleRNN": 0.5 ** np.arange(30)[::-1], "LSTM": 0.97 ** np.arange(30)[::-1]}
+    plot = gradient_plot(norms, width=40, height=8, colour=False).plain
+    assert "● SimpleRNN" in plot and "▲ LSTM" in plot
+    assert "1e0┤" in plot and "1e-9" in plot  # 0.5**29 = 1.9e-9: nine decades shown
+
+
+def test_gradient_plot_clips_underflow_to_a_labelled_floor():
+    norms = np.array([1e-40, 1e-30, 1e-5, 1.0])
+    plot = gradient_plot(norms, width=8, height=6, colour=False).plain
+    assert "≤1e-12" in plot
+
+
+def test_baseline_is_drawn_as_a_dashed_line_with_its_value_in_the_legend():
+    plot = line_plot({"train": [1.0, 0.5, 0.2]}, hlines={"baseline": 0.167}, width=10, height=5, colour=False)
+    assert "╌╌╌" in plot.plain and "╌ baseline 0.167" in plot.plain
+
+
+def lstm_step_trace() -> Trace:
+    """Two LSTM steps, one unit, with round numbers: f=0.93, i=0.12, c~=-0.3 at t=1, c_0=0.41."""
+    gates = {
+        "input": np.array([[[0.5], [0.12]]]),
+        "forget": np.array([[[0.5], [0.93]]]),
+        "candidate": np.array([[[0.82], [-0.3]]]),
+        "output": np.array([[[0.5], [0.6]]]),
+    }
+    pre = {name: np.log(v / (1 - v)) if name != "candidate" else np.arctanh(v) for name, v in gates.items()}
+    c1 = 0.93 * 0.41 + 0.12 * -0.3
+    return Trace(
+        cell="lstm",
+        gates=gates,
+        preactivations=pre,
+        hidden=np.array([[[0.5 * np.tanh(0.41)], [0.6 * np.tanh(c1)]]]),
+        cell_state=np.array([[[0.41], [c1]]]),
+        grad_hidden_norm=np.array([[0.25, 0.5]]),
+    )
+
+
+def test_lstm_equations_show_every_factor_of_the_state_update():
+    lines = equations(lstm_step_trace(), t=1, unit=0)
+    assert lines[1] == "f_t = σ(x_t·W_f + h_{t-1}·U_f + b_f) = σ(2.59) = 0.93"
+    assert lines[4] == "c_t = f·c_{t-1} + i·c~ = 0.93·0.41 + 0.12·(-0.30) = 0.35"
+    assert lines[5] == "h_t = o·tanh(c_t) = 0.60·tanh(0.35) = 0.20"
+    assert lines[6] == "||dL/dh_t|| = 0.5"
+
+
+def test_first_step_reads_a_zero_previous_state():
+    lines = equations(lstm_step_trace(), t=0, unit=0)
+    assert lines[4] == "c_t = f·c_{t-1} + i·c~ = 0.50·0.00 + 0.50·0.82 = 0.41"
+
+
+def test_gru_and_simple_rnn_equations_match_their_recorded_values():
+    gru = make_trace("gru", batch=1, steps=3, units=2)
+    lines = equations(gru, t=2, unit=1)
+    z, g = gru.gates["update"][0, 2, 1], gru.gates["candidate"][0, 2, 1]
+    h_prev, h = gru.hidden[0, 1, 1], gru.hidden[0, 2, 1]
+    assert np.isclose(z * h_prev + (1 - z) * g, h)
+    assert lines[3].startswith("h_t = z·h_{t-1} + (1-z)·h~ = ") and lines[3].endswith(f"= {h:.2f}")
+    rnn = make_trace("simple_rnn", batch=1, steps=3, units=2)
+    line = equations(rnn, t=1, unit=0)[0]
+    assert line.startswith("h_t = tanh(x_t·W + h_{t-1}·U + b) = tanh(")
+    assert line.endswith(f"= {rnn.hidden[0, 1, 0]:.2f}")
+
+
+def test_render_trace_without_a_terminal_prints_plain_readable_characters():
+    trace = make_trace("lstm", batch=2, steps=150, units=5)
+    buffer = io.StringIO()
+    console = Console(width=70, force_terminal=False, file=buffer)
+    console.print(render_trace(trace, sample=1, width=70, colour=False))
+    out = buffer.getvalue()
+    assert "\x1b[" not in out
+    for heading in ("input gate i", "forget gate f", "candidate c~", "output gate o", "cell state c",
+                    "hidden state h", "||dL/dh_t|| by timestep (log scale)"):
+        assert heading in out
+    assert "(each column = mean of 3 steps)" in out  # 150 steps binned to fit 70 columns
+    assert max(len(line) for line in out.splitlines()) <= 70
+
+
+def test_render_trace_of_one_gate_only():
+    trace = make_trace("gru", batch=1, steps=10, units=3)
+    buffer = io.StringIO()
+    Console(width=60, force_terminal=False, file=buffer).print(render_trace(trace, gate="reset", colour=False))
+    out = buffer.getvalue()
+    assert "reset gate r" in out and "update gate z" not in out
+
+
+def test_inspect_command_reports_a_missing_model_in_one_line_and_returns_2(tmp_path):
+    buffer = io.StringIO()
+    status = inspect_command(tmp_path / "missing.npz", console=Console(file=buffer, width=100))
+    assert status == 2
+    out = buffer.getvalue().strip()
+    assert len(out.splitlines()) == 1 and "missing.npz" in out and "Traceback" not in out
+
+
+def test_importing_the_core_does_not_import_textual():
+    code = (
+        "import sys, rnnsim, rnnsim.inspect, rnnsim.trace\n"
+        "try:\n    import rnnsim.models\nexcept ImportError:\n    pass\n"
+        "assert 'textual' not in sys.modules, sorted(m for m in sys.modules if m.startswith('textual'))\n"
+        "assert 'tui' not in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -308,14 +308,14 @@ class CheckpointView:
     tokens: list[list[str]] | None
 
 
-def load_checkpoint(path: str, n_samples: int = 8) -> CheckpointView:
-    """Open a model saved by `model.save` and probe `n_samples` validation samples of its task.
+def load_checkpoint(path: str) -> CheckpointView:
+    """Open a model saved by `model.save` and probe the first (up to 8) validation samples of its task.
 
     Raises InputError (one clear line) for a missing, unreadable or foreign file.
     """
     from rnnsim.inspect import probe_checkpoint
 
-    probe = probe_checkpoint(path, samples=range(n_samples))
+    probe = probe_checkpoint(path, samples=None)
     settings = Settings(
         cell=probe.cell,
         task=probe.task_name if probe.task_name in TASKS else "adding",
