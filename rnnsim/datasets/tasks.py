@@ -1,0 +1,324 @@
+"""One interface to every task, for the trainer and the terminal app: `load_task(name) -> Task`.
+
+Each task bundles training and validation arrays with what a model needs to fit them (loss, output
+layer, metrics), a trivial baseline to beat, and a `decode` function for display. Task names:
+
+    adding     regression, adding problem, seq_len 100 (synthetic; the default)
+    copy       per-step classification, copy memory, seq_len = the delay, default 30 (synthetic)
+    sine       regression, noisy sine one step ahead, seq_len 50 (synthetic)
+    imdb       binary, IMDB reviews, 10,000 words, padded/truncated to seq_len 500 ('pre', as Keras)
+    sentiment  binary, UCI sentences (all three sources), seq_len 40
+    beijing    regression, Beijing temperature 24 h ahead from 120 hours (seq_len = hours)
+    jena       regression, Jena temperature as in the book (needs the full file), seq_len 240 (hourly)
+    vowels     multiclass, Japanese Vowels speakers, 12 channels, padded to 29 with a mask
+
+Validation data: `imdb` holds out the last 20 % of the (shuffled) training reviews, as Keras's
+`validation_split=0.2` does in the book, and leaves the test reviews untouched (`imdb.load_data` gives
+them); `sentiment` shuffles the 3,000 sentences by seed and holds out 20 %; `beijing` and `jena` split
+by time (validation is the period after training); `vowels` validates on the official test split;
+synthetic tasks generate `n_samples` training and `n_samples // 4` validation sequences.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rnnsim.errors import InputError
+
+TASK_NAMES = ("adding", "copy", "sine", "imdb", "sentiment", "beijing", "jena", "vowels")
+
+
+@dataclass
+class Task:
+    """Everything the trainer and the app need to train and judge a model on one task."""
+
+    name: str  # one of TASK_NAMES
+    kind: str  # 'regression', 'binary' or 'multiclass'
+    x_train: np.ndarray  # (N, T, input_dim) float32, or (N, T) int32 token ids when vocab_size is set
+    y_train: np.ndarray  # (N, output_units) float32 for regression, (N,) int64 labels, (N, T) with sequence_output
+    x_val: np.ndarray  # like x_train
+    y_val: np.ndarray  # like y_train
+    loss: str  # 'mse', 'mae', 'binary_crossentropy' or 'sparse_categorical_crossentropy'
+    metrics: list[str]  # Keras metric names, e.g. ['mae'] or ['accuracy']
+    baseline: dict  # name, metric, value, description: the trivial predictor to beat
+    input_dim: int | None  # features per timestep; None for token tasks (x holds ids, see vocab_size)
+    vocab_size: int | None  # rows of the Embedding a token task needs; None for float inputs
+    output_units: int  # units of the final Dense layer
+    output_activation: str  # 'linear', 'sigmoid' or 'softmax'
+    mask_train: np.ndarray | None = None  # (N, T) bool, True on real timesteps; None: all real
+    mask_val: np.ndarray | None = None  # like mask_train
+    decode: Callable[[np.ndarray], str] | None = None  # x[sample, t] -> short display string (e.g. the word)
+    description: str = ""  # one paragraph for the app and the CLI
+    sequence_output: bool = False  # the target is per timestep (return_sequences=True), e.g. copy
+    info: dict = field(default_factory=dict)  # task-specific extras (normalisation, class names, ...)
+
+    @property
+    def seq_len(self) -> int:
+        """Timesteps per sample."""
+        return int(self.x_train.shape[1])
+
+
+def _subsample(rng: np.random.Generator, n_keep: int | None, *arrays):
+    """Keep a random n_keep of the samples (in their original order), or all of them when n_keep is None."""
+    total = len(arrays[0])
+    if n_keep is None or n_keep >= total:
+        return arrays
+    chosen = np.sort(rng.choice(total, size=n_keep, replace=False))
+    return tuple(None if array is None else np.ascontiguousarray(array[chosen]) for array in arrays)
+
+
+def _val_count(n_samples: int) -> int:
+    return max(1, n_samples // 4)
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    if value is not None and (not isinstance(value, (int, np.integer)) or value < minimum):
+        raise InputError(f"{name} must be an int of at least {minimum} (or None), got {value!r}")
+
+
+def load_task(name: str = "adding", *, data_path: str | os.PathLike | None = None, seq_len: int | None = None,
+              n_samples: int | None = None, seed: int = 0) -> Task:
+    """Build a task by name.
+
+    Args:
+        name: one of TASK_NAMES. Default 'adding'.
+        data_path: the data folder for real data sets. Default None: `data_dir()` (RNNSIM_DATA or the
+            user cache).
+        seq_len: timesteps per sample. Default None: the task's default (see the module docstring).
+        n_samples: training samples. For synthetic tasks, how many to generate (default 8,000, plus a
+            quarter as many for validation); for real data, a random subset of this size (and a quarter
+            as many validation samples), default None: all.
+        seed: for generation, shuffling and subsets. Default 0.
+
+    Returns:
+        A Task.
+
+    Raises:
+        InputError: unknown name, bad seq_len / n_samples, or missing data (naming the file and where to get it).
+    """
+    if name not in TASK_NAMES:
+        raise InputError(f"unknown task {name!r}; choose one of {', '.join(TASK_NAMES)}")
+    _check_int("seq_len", seq_len, 1)
+    _check_int("n_samples", n_samples, 1)
+    return _BUILDERS[name](data_path=data_path, seq_len=seq_len, n_samples=n_samples, seed=seed)
+
+
+# ------------------------------------------------------------------------------------------ synthetic
+
+
+def _adding(*, data_path, seq_len, n_samples, seed) -> Task:
+    from rnnsim.datasets.synthetic import adding_problem
+
+    seq_len = seq_len or 100
+    n_train = n_samples or 8_000
+    x, y = adding_problem(n_train + _val_count(n_train), seq_len, seed)
+    x_train, y_train, x_val, y_val = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+    return Task(
+        name="adding", kind="regression", x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val,
+        loss="mse", metrics=["mae"],
+        baseline={"name": "predict the mean", "metric": "mse", "value": float(np.var(y_val)),
+                  "description": "always answer the average sum (1.0); its MSE is the targets' variance, ~1/6"},
+        input_dim=2, vocab_size=None, output_units=1, output_activation="linear",
+        decode=lambda step: f"{step[0]:.2f}{'*' if step[1] > 0.5 else ''}",
+        description=f"Adding problem: {seq_len} steps of (value, marker); output the sum of the two marked "
+                    f"values (one marker in each half). A model must carry a number across up to "
+                    f"{seq_len - 1} steps.",
+    )
+
+
+def _copy(*, data_path, seq_len, n_samples, seed) -> Task:
+    from rnnsim.datasets.synthetic import copy_memory
+
+    delay = seq_len or 30
+    n_train = n_samples or 8_000
+    n_symbols, remembered = 8, 10
+    x, y, baseline = copy_memory(n_train + _val_count(n_train), delay, remembered, n_symbols, seed)
+    glyphs = "_" + "".join(str(s) for s in range(1, n_symbols + 1)) + ":"
+    return Task(
+        name="copy", kind="multiclass", x_train=x[:n_train], y_train=y[:n_train], x_val=x[n_train:],
+        y_val=y[n_train:], loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+        baseline={"name": "blanks, then a uniform guess", "metric": "loss", "value": baseline,
+                  "description": "predict blank until the delimiter, then each of the 8 symbols with "
+                                 "probability 1/8: 10 ln 8 / L nats per step"},
+        input_dim=n_symbols + 2, vocab_size=None, output_units=n_symbols + 2, output_activation="softmax",
+        decode=lambda step: glyphs[int(np.argmax(step))], sequence_output=True,
+        description=f"Copy memory: read {remembered} symbols, wait {delay} steps, reproduce them after the "
+                    f"delimiter ':'; '_' is blank. Sequences of {delay + 2 * remembered} steps.",
+        info={"delay": delay, "remembered": remembered, "n_symbols": n_symbols},
+    )
+
+
+def _sine(*, data_path, seq_len, n_samples, seed) -> Task:
+    from rnnsim.datasets.synthetic import noisy_sine
+
+    seq_len = seq_len or 50
+    n_train = n_samples or 8_000
+    x, y, _ = noisy_sine(n_train + _val_count(n_train), seq_len, seed)
+    x_val, y_val = x[n_train:], y[n_train:]
+    return Task(
+        name="sine", kind="regression", x_train=x[:n_train], y_train=y[:n_train], x_val=x_val, y_val=y_val,
+        loss="mse", metrics=["mae"],
+        baseline={"name": "last value", "metric": "mse",
+                  "value": float(np.mean((x_val[:, -1, 0] - y_val[:, 0]) ** 2)),
+                  "description": "repeat the last noisy observation as the forecast"},
+        input_dim=1, vocab_size=None, output_units=1, output_activation="linear",
+        decode=lambda step: f"{step[0]:+.2f}",
+        description=f"Noisy sine: {seq_len} noisy samples of a sine (period 8-32 steps); forecast the clean "
+                    f"value one step ahead.",
+    )
+
+
+# ------------------------------------------------------------------------------------------ real data
+
+
+def _majority_baseline(y_val: np.ndarray, n_classes: int) -> dict:
+    counts = np.bincount(y_val.astype(np.int64), minlength=n_classes)
+    return {"name": "majority class", "metric": "accuracy", "value": float(counts.max() / counts.sum()),
+            "description": f"always predict class {int(counts.argmax())}, the commonest in the validation data"}
+
+
+def _imdb(*, data_path, seq_len, n_samples, seed) -> Task:
+    from rnnsim.datasets import imdb
+    from rnnsim.preprocessing.sequence import pad_sequences
+
+    maxlen, num_words = seq_len or 500, 10_000
+    (x_all, y_all), _ = imdb.load_data(path=data_path, num_words=num_words)
+    n_val = len(x_all) // 5  # validation_split=0.2 takes the last 20 %
+    x_train, y_train = x_all[:-n_val], y_all[:-n_val]
+    x_val, y_val = x_all[-n_val:], y_all[-n_val:]
+    rng = np.random.default_rng(seed)
+    if n_samples is not None:
+        x_train, y_train = _subsample(rng, n_samples, x_train, y_train)
+        x_val, y_val = _subsample(rng, _val_count(n_samples), x_val, y_val)
+    words = imdb.index_to_word(imdb.get_word_index(data_path))
+    return Task(
+        name="imdb", kind="binary",
+        x_train=pad_sequences(x_train, maxlen=maxlen), y_train=y_train,
+        x_val=pad_sequences(x_val, maxlen=maxlen), y_val=y_val,
+        loss="binary_crossentropy", metrics=["accuracy"], baseline=_majority_baseline(y_val, 2),
+        input_dim=None, vocab_size=num_words, output_units=1, output_activation="sigmoid",
+        decode=lambda token: words.get(int(token), "<unk>"),
+        description=f"IMDB reviews, positive or negative: the {num_words:,} commonest words, reviews cut to "
+                    f"their last {maxlen} words (padded in front). Validation: the last 20 % of the training "
+                    f"reviews.",
+        info={"num_words": num_words},
+    )
+
+
+def _sentiment(*, data_path, seq_len, n_samples, seed) -> Task:
+    from rnnsim.datasets import sentiment
+    from rnnsim.preprocessing import text
+    from rnnsim.preprocessing.sequence import pad_sequences
+
+    maxlen = seq_len or 40
+    texts, labels, _sources = sentiment.load_all(path=data_path)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(texts))
+    n_val = len(texts) // 5
+    train_rows, val_rows = order[:-n_val], order[-n_val:]
+    if n_samples is not None:
+        train_rows = train_rows[:n_samples]
+        val_rows = val_rows[:_val_count(n_samples)]
+    train_texts = [texts[i] for i in train_rows]
+    vocabulary = text.build_vocabulary(train_texts)  # from training sentences only
+    words = text.index_to_word(vocabulary)
+    y_val = labels[val_rows]
+    return Task(
+        name="sentiment", kind="binary",
+        x_train=pad_sequences(text.texts_to_sequences(train_texts, vocabulary), maxlen=maxlen),
+        y_train=labels[train_rows],
+        x_val=pad_sequences(text.texts_to_sequences([texts[i] for i in val_rows], vocabulary), maxlen=maxlen),
+        y_val=y_val, loss="binary_crossentropy", metrics=["accuracy"], baseline=_majority_baseline(y_val, 2),
+        input_dim=None, vocab_size=text.vocabulary_size(vocabulary), output_units=1,
+        output_activation="sigmoid", decode=lambda token: words.get(int(token), "<unk>"),
+        description=f"UCI labelled sentences (IMDB, Yelp, Amazon; 3,000 in all), positive or negative; "
+                    f"words indexed from the training sentences, padded to {maxlen}. 20 % held out.",
+        info={"vocabulary": vocabulary},
+    )
+
+
+def _forecast_task(name: str, splits, n_samples, seed, unit: str, description: str) -> Task:
+    rng = np.random.default_rng(seed)
+    x_train, y_train, x_val, y_val = splits.x_train, splits.y_train, splits.x_val, splits.y_val
+    if n_samples is not None:
+        x_train, y_train = _subsample(rng, n_samples, x_train, y_train)
+        x_val, y_val = _subsample(rng, _val_count(n_samples), x_val, y_val)
+    target = splits.target_column
+    mean, std = float(splits.mean[target]), float(splits.std[target])
+    target_name = splits.columns[target]
+    return Task(
+        name=name, kind="regression", x_train=x_train, y_train=y_train[:, None], x_val=x_val,
+        y_val=y_val[:, None], loss="mae", metrics=["mae"],
+        baseline={"name": "common sense (last value)", "metric": "mae", "value": splits.baseline_mae_val,
+                  "description": f"predict the last {target_name} in the window; MAE "
+                                 f"{splits.baseline_mae_val:.3f} normalised = "
+                                 f"{splits.baseline_mae_val_units:.2f} {unit} on all validation windows"},
+        input_dim=len(splits.columns), vocab_size=None, output_units=1, output_activation="linear",
+        decode=lambda step: f"{step[target] * std + mean:.1f} {unit}",
+        description=description,
+        info={"columns": splits.columns, "target_column": target, "mean": splits.mean, "std": splits.std,
+              "lookback": splits.lookback, "delay": splits.delay, "step": splits.step,
+              "baseline_mae_units": splits.baseline_mae_val_units},
+    )
+
+
+def _beijing(*, data_path, seq_len, n_samples, seed) -> Task:
+    from rnnsim.datasets import beijing
+
+    lookback = seq_len or 120
+    splits = beijing.temperature_splits(path=data_path, lookback=lookback, horizon=24, step=1)
+    return _forecast_task(
+        "beijing", splits, n_samples, seed, "C",
+        f"Beijing hourly weather 2010-2014: predict the temperature 24 hours after the last of {lookback} "
+        f"hours of 7 normalised variables. Split by time: 50 % train, 25 % validation, 25 % test.")
+
+
+def _jena(*, data_path, seq_len, n_samples, seed) -> Task:
+    from rnnsim.datasets import jena
+
+    timesteps = seq_len or 240
+    series = jena.load_jena(path=data_path)
+    splits = jena.tutorial_splits(series, lookback=timesteps * 6, step=6, delay=144)
+    return _forecast_task(
+        "jena", splits, n_samples, seed, "C",
+        f"Jena climate 2009-2016 (Chollet ch. 6.3): predict the temperature 24 hours ahead from "
+        f"{timesteps} hourly rows of 14 normalised variables.")
+
+
+def _vowels(*, data_path, seq_len, n_samples, seed) -> Task:
+    from rnnsim.datasets import vowels
+
+    train, test = vowels.load_data(data_path)
+    length = train.x.shape[1]
+    if seq_len is not None:
+        if seq_len < length:
+            raise InputError(f"seq_len={seq_len} is shorter than the longest utterance ({length} frames); "
+                             f"use at least {length}")
+        train, test = vowels._pad_end(train, seq_len), vowels._pad_end(test, seq_len)
+    rng = np.random.default_rng(seed)
+    x_train, y_train, mask_train = train.x, train.y, train.mask
+    x_val, y_val, mask_val = test.x, test.y, test.mask
+    if n_samples is not None:
+        x_train, y_train, mask_train = _subsample(rng, n_samples, x_train, y_train, mask_train)
+        x_val, y_val, mask_val = _subsample(rng, _val_count(n_samples), x_val, y_val, mask_val)
+    n_classes = len(train.class_names)
+    return Task(
+        name="vowels", kind="multiclass", x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val,
+        loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+        baseline=_majority_baseline(y_val, n_classes), input_dim=vowels.CHANNELS, vocab_size=None,
+        output_units=n_classes, output_activation="softmax", mask_train=mask_train, mask_val=mask_val,
+        decode=None,
+        description="Japanese Vowels: which of 9 speakers said 'ae', from 7-29 frames of 12 LPC cepstrum "
+                    "coefficients, zero-padded at the end (use the mask). Validation: the official test split.",
+        info={"class_names": train.class_names},
+    )
+
+
+_BUILDERS = {
+    "adding": _adding, "copy": _copy, "sine": _sine, "imdb": _imdb, "sentiment": _sentiment,
+    "beijing": _beijing, "jena": _jena, "vowels": _vowels,
+}
