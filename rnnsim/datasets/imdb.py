@@ -343,8 +343,8 @@ def load_data(path: str | os.PathLike | None = None, num_words: int | None = Non
         tokens = tokens[kept]
         new_offsets = np.concatenate([[0], np.cumsum(kept_per_review)])
 
-    token_list = tokens.tolist()
-    sequences = [token_list[new_offsets[i]:new_offsets[i + 1]] for i in range(len(new_offsets) - 1)]
+    token_list, bounds = tokens.tolist(), new_offsets.tolist()  # plain ints: slicing lists is the fast path
+    sequences = [token_list[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
     x_all = np.empty(len(sequences), dtype=object)
     x_all[:] = sequences
     n_kept_train = int(is_train.sum())

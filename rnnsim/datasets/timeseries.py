@@ -132,10 +132,10 @@ def _numeric_columns(header: list[str], rows: list[list[str]], columns: Sequence
     for out_column, (name, position) in enumerate(zip(columns, positions)):
         texts = [row[position].strip() for row in rows]
         is_missing = np.fromiter((text.lower() in MISSING_TOKENS for text in texts), dtype=bool, count=n_rows)
-        as_array = np.array(texts, dtype=str) if n_rows else np.empty(0, dtype=str)
-        as_array[is_missing] = "nan"
+        # Missing markers become "nan" before the array is built, so its string width fits them.
+        numeric_texts = ["nan" if gap else text for gap, text in zip(is_missing.tolist(), texts)]
         try:
-            values[:, out_column] = as_array.astype(np.float64)
+            values[:, out_column] = np.array(numeric_texts, dtype=str).astype(np.float64)
         except ValueError:
             bad_row = next(i for i, text in enumerate(texts) if not is_missing[i] and not _is_number(text))
             raise InputError(f"column {name!r} of {source} is not numeric (data row {bad_row + 1}: "
