@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 
+from rich.console import Console
 from test_inspect import make_trace
 
 from tui.app import RnnsimApp
@@ -48,6 +50,12 @@ def make_app(**settings) -> RnnsimApp:
     return RnnsimApp(Settings(**base), session_factory=FakeSession)
 
 
+def render_plain(renderable, width=80) -> str:
+    console = Console(width=width, force_terminal=False, file=io.StringIO())
+    console.print(renderable)
+    return console.file.getvalue()
+
+
 async def wait_for(pilot, condition, timeout=10.0):
     deadline = time.monotonic() + timeout
     while not condition():
@@ -78,3 +86,178 @@ def test_training_runs_and_fills_curves_gates_and_gradient():
             assert "c_t = f·c_{t-1} + i·c~" in text
 
     asyncio.run(scenario())
+
+
+def test_pause_holds_the_worker_and_stop_ends_it():
+    class SlowSession(FakeSession):
+        def events(self, should_stop=lambda: False):
+            for step in range(1, 10_000):
+                yield BatchEvent(0, step - 1, step, 1.0 / step)
+                if should_stop():
+                    yield DoneEvent("stopped")
+                    return
+                time.sleep(0.002)
+
+    async def scenario():
+        app = RnnsimApp(Settings(units=4, seq_len=10), session_factory=SlowSession)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.screen
+            await pilot.press("s")
+            await wait_for(pilot, lambda: screen.step > 5)
+            await pilot.press("p")
+            assert screen.state == "paused"
+            await pilot.pause(0.2)
+            held = screen.step
+            await pilot.pause(0.3)
+            assert screen.step <= held + 1  # at most the event in flight when pause was pressed
+            await pilot.press("p")
+            assert screen.state == "training"
+            await wait_for(pilot, lambda: screen.step > held + 5)
+            await pilot.press("x")
+            assert screen.state == "stopped"
+            await pilot.pause(0.2)
+            stopped_at = screen.step
+            await pilot.pause(0.3)
+            assert screen.step == stopped_at
+            assert "stopped" in str(screen.query_one("#status").render())
+
+    asyncio.run(scenario())
+
+
+def test_switching_cells_trains_the_new_cell_and_shows_its_gates():
+    async def scenario():
+        app = make_app(cell="simple_rnn")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.screen
+            await pilot.press("n")  # simple_rnn -> lstm
+            await pilot.press("n")  # lstm -> gru
+            assert screen.settings.cell == "gru"
+            assert screen.query_one("#cell").value == "gru"
+            await pilot.press("s")
+            await wait_for(pilot, lambda: screen.state == "finished")
+            assert screen.trace.cell == "gru"
+            await pilot.press("2", "g", "right")
+            gates = screen.query_one("#gates-view")
+            assert gates.selected == 1 and gates.t == 1
+            rendered = str(screen.query_one("#inspector").render())
+            assert "h_t = z·h_{t-1} + (1-z)·h~" in rendered
+            # At 80x24 with 24 steps and 6 units, all four GRU quantities fit, two panels a row.
+            shown, columns, unit_rows, time_columns = gates.layout_plan(*gates.size)
+            assert shown == ["update", "reset", "candidate", "hidden"] and columns == 2
+            text = render_plain(gates.render(), width=gates.size.width)
+            for heading in ("update gate z", "reset gate r", "candidate h~", "hidden state h"):
+                assert heading in text
+
+    asyncio.run(scenario())
+
+
+def test_compare_overlays_the_three_cells():
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.screen
+            await pilot.press("c")
+            await wait_for(pilot, lambda: screen.state == "compared")
+            view = screen.query_one("#compare-view")
+            assert list(view.series) == ["SimpleRNN", "LSTM", "GRU"]
+            text = view.render().plain
+            assert "● SimpleRNN" in text and "▲ LSTM" in text and "■ GRU" in text
+            assert "SimpleRNN: ||dL/dh_0|| / ||dL/dh_23|| = " in text
+            assert screen.query_one("#tabs").active == "compare"
+
+    asyncio.run(scenario())
+
+
+def test_arrow_keys_stop_at_the_edges():
+    async def scenario():
+        app = make_app(seq_len=5, units=3)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.screen
+            await pilot.press("s")
+            await wait_for(pilot, lambda: screen.state == "finished")
+            await pilot.press("2", "left", "up")
+            assert (screen.t, screen.unit) == (0, 0)
+            await pilot.press(*(["right"] * 9), *(["down"] * 9))
+            assert (screen.t, screen.unit) == (4, 2)
+            await pilot.press("shift+left")
+            assert screen.t == 0
+
+    asyncio.run(scenario())
+
+
+def test_help_screen_lists_the_keys_and_closes_with_escape():
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("question_mark")
+            from tui.screens.help import HelpScreen
+
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HelpScreen)
+
+    asyncio.run(scenario())
+
+
+def test_missing_checkpoint_shows_a_message_not_a_traceback(tmp_path):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("o")
+            app.screen.query_one("#open-path").value = str(tmp_path / "nope.npz")
+            await pilot.press("enter")
+            from tui.screens.message import MessageScreen
+
+            await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen))
+            text = str(app.screen.query_one("#message-text").render())
+            assert "nope.npz" in text and "does not exist" in text and "Traceback" not in text
+            await pilot.press("enter")
+            assert not isinstance(app.screen, MessageScreen)
+
+    asyncio.run(scenario())
+
+
+def test_bad_setup_value_is_a_notification():
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.screen
+            await pilot.press("4")
+            screen.query_one("#units").value = "0"
+            await pilot.click("#start")
+            await pilot.pause(0.1)
+            assert screen.state == "idle"
+            assert any("units must be" in n.message for n in app._notifications)
+
+    asyncio.run(scenario())
+
+
+def test_command_palette_offers_the_app_commands():
+    from tui.commands import RnnsimCommands
+
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            provider = RnnsimCommands(app.screen)
+            hits = [hit async for hit in provider.search("compare")]
+            assert any("Compare SimpleRNN, LSTM and GRU" in str(hit.match_display) for hit in hits)
+            await pilot.press("ctrl+p")
+            await pilot.pause(0.1)
+            from textual.command import CommandPalette
+
+            assert isinstance(app.screen, CommandPalette)
+            assert RnnsimCommands in app.COMMANDS
+
+    asyncio.run(scenario())
+
+
+def test_cli_options_are_checked_before_the_app_starts(tmp_path, capsys):
+    from tui.app import main
+
+    assert main(["--cell", "transformer"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "rnnsim tui: error: unknown cell 'transformer'; choose one of SimpleRNN, LSTM, GRU"
+    assert main(["--checkpoint", str(tmp_path / "none.npz")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["--dataset", "mnist"]) == 2
+    assert "unknown task 'mnist'" in capsys.readouterr().err

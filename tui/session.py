@@ -188,14 +188,15 @@ class TrainingSession:
 
     # -- set-up -------------------------------------------------------------------------------
     def prepare(self) -> TaskInfo:
-        from rnnsim.datasets import load_task
-
         s = self.settings
         if self.task is None:
+            from rnnsim.datasets import load_task
+
             self.task = load_task(s.task, seq_len=s.seq_len, n_samples=s.n_samples, seed=s.seed)
         if self.model is None:
             self.model = build_model(self.task, s)
-        self.probe_tokens = decode_tokens(self.task, self.probe_inputs()[0], sample_indices=[0])
+        probe_x = self.probe_inputs()[0]
+        self.probe_tokens = decode_tokens(self.task, probe_x, sample_indices=range(len(probe_x)))
         return task_info(self.task, s.task)
 
     def probe_inputs(self):
@@ -203,7 +204,7 @@ class TrainingSession:
         y_val = _get(self.task, "y_val", "y_test")
         if x_val is None:
             x_val, y_val = self.task.x_train, self.task.y_train
-        return x_val[:1], y_val[:1]
+        return x_val[:8], y_val[:8]
 
     # -- training -----------------------------------------------------------------------------
     def events(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[Event]:

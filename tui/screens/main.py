@@ -365,6 +365,8 @@ class MainScreen(Screen):
             self.post_message(WorkerFailed(str(error)))
         except FileNotFoundError as error:
             self.post_message(WorkerFailed(f"file not found: {error}"))
+        except Exception as error:  # an internal bug: say so in one line, keep the app alive
+            self.post_message(WorkerFailed(f"internal error while training: {type(error).__name__}: {error}"))
 
     @work(thread=True, exclusive=True, group="train")
     def load_checkpoint_worker(self, path: str) -> None:
@@ -372,6 +374,9 @@ class MainScreen(Screen):
             result = load_checkpoint(path)
         except InputError as error:
             self.post_message(WorkerFailed(str(error)))
+            return
+        except Exception as error:  # an internal bug: one line, never a traceback on screen
+            self.post_message(WorkerFailed(f"could not open {path}: {type(error).__name__}: {error}"))
             return
         self.app.call_from_thread(self.show_checkpoint, path, result)
 

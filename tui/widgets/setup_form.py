@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, Select
 
 from rnnsim.errors import InputError
@@ -19,22 +19,20 @@ class SetupForm(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         s = self.initial
-        with Horizontal(classes="field"):
+        with Grid(id="fields"):
             yield Label("cell", classes="field-label")
             yield Select(
                 [(label, key) for key, label in CELLS.items()], value=s.cell, allow_blank=False, id="cell"
             )
-        with Horizontal(classes="field"):
             yield Label("task", classes="field-label")
             yield Select([(name, name) for name in TASKS], value=s.task, allow_blank=False, id="task")
-        for name, label, value, kind in (
-            ("units", "units", s.units, "integer"),
-            ("seq_len", "seq length", s.seq_len, "integer"),
-            ("learning_rate", "learn rate", s.learning_rate, "number"),
-            ("seed", "seed", s.seed, "integer"),
-            ("epochs", "epochs", s.epochs, "integer"),
-        ):
-            with Horizontal(classes="field"):
+            for name, label, value, kind in (
+                ("units", "units", s.units, "integer"),
+                ("seq_len", "seq length", s.seq_len, "integer"),
+                ("learning_rate", "learn rate", s.learning_rate, "number"),
+                ("seed", "seed", s.seed, "integer"),
+                ("epochs", "epochs", s.epochs, "integer"),
+            ):
                 yield Label(label, classes="field-label")
                 yield Input(str(value), type=kind, id=name)
         with Horizontal(id="buttons"):
@@ -70,7 +68,6 @@ class SetupForm(VerticalScroll):
     def write_cell(self, cell: str) -> None:
         self.query_one("#cell", Select).value = cell
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        action = {"start": "start", "pause": "pause", "stop": "stop", "compare": "compare"}[event.button.id]
-        self.screen.run_action(action)
+        await self.screen.run_action(event.button.id)  # start, pause, stop, compare
