@@ -1,0 +1,359 @@
+"""The `rnnsim` command line: train, inspect, the terminal app, the data registry, a demo.
+
+Every user mistake (an unknown name, a missing or malformed file, a bad number) ends in one
+line `rnnsim: error: ...` and exit status 2; nothing is half-written. Internal bugs still
+raise with a traceback, so they get reported rather than hidden.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from rnnsim.errors import InputError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (not the whole usage) and exit status 2."""
+
+    def error(self, message):
+        sys.stderr.write(f"rnnsim: error: {message} (see '{self.prog} --help')\n")
+        sys.exit(EXIT_USAGE)
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def _rate(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rnnsim", description="See inside recurrent neural networks: train, inspect, watch.")
+    parser.add_argument("--version", action="version", version=_version())
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a SimpleRNN, LSTM or GRU on a task and save it")
+    train.add_argument("--cell", choices=["rnn", "lstm", "gru"], default="gru", help="recurrent cell (default gru)")
+    train.add_argument("--dataset", default="adding",
+                       help="task: adding (default), copy, sine, imdb, sentiment, beijing, jena, vowels")
+    train.add_argument("--units", type=_positive_int, default=32, help="units per recurrent layer (default 32)")
+    train.add_argument("--layers", type=_positive_int, default=1, help="stacked recurrent layers (default 1)")
+    train.add_argument("--bidirectional", action="store_true", help="wrap each recurrent layer in Bidirectional")
+    train.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default: the task's)")
+    train.add_argument("--batch-size", type=_positive_int, default=None, help="batch size (default: the task's)")
+    train.add_argument("--optimizer", choices=["rmsprop", "adam", "sgd"], default="rmsprop")
+    train.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: the task's)")
+    train.add_argument("--dropout", type=_rate, default=0.0, help="input dropout of the recurrent layers")
+    train.add_argument("--recurrent-dropout", type=_rate, default=0.0, help="recurrent-state dropout")
+    train.add_argument("--seq-len", type=_positive_int, default=None, help="timesteps (default: the task's)")
+    train.add_argument("--samples", type=_positive_int, default=None, help="training samples (default: the task's)")
+    train.add_argument("--seed", type=_non_negative_int, default=0)
+    train.add_argument("--data", default=None, help="data folder (default: $RNNSIM_DATA or ~/.cache/rnnsim)")
+    train.add_argument("--out", default=None, help="run folder for model.npz, history.json, config.json "
+                       "(default runs/CELL-DATASET)")
+    train.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    train.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    inspect = commands.add_parser("inspect", help="print a saved model's gates and gradient by timestep")
+    inspect.add_argument("model", help="model.npz written by rnnsim train (or its run folder)")
+    inspect.add_argument("--sample", type=_non_negative_int, default=0, help="validation sample to show")
+    inspect.add_argument("--layer", default=None, help="recurrent layer (index or name; default the first)")
+    inspect.add_argument("--gate", default=None, help="show only this gate (e.g. forget, update, candidate)")
+    inspect.add_argument("--data", default=None, help="data folder for tasks with real data")
+
+    tui = commands.add_parser("tui", help="the terminal app: watch gates and gradients while a model trains")
+    tui.add_argument("--checkpoint", default=None, help="open a model saved by rnnsim train")
+    tui.add_argument("--cell", default=None, help="rnn, lstm or gru")
+    tui.add_argument("--dataset", default=None, help="task to train on (default adding)")
+
+    datasets = commands.add_parser("datasets", help="list the data sets, where they are and how to get them")
+    datasets.add_argument("--data", default=None, help="data folder (default: $RNNSIM_DATA or ~/.cache/rnnsim)")
+
+    demo = commands.add_parser("demo", help="run the three cells on a tiny sequence and print a gate trace")
+    demo.add_argument("--timesteps", type=_positive_int, default=12)
+    return parser
+
+
+def _version() -> str:
+    from rnnsim import __version__
+
+    return f"rnnsim {__version__}"
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(COMMANDS[args.command](args) or 0)
+    except InputError as error:
+        sys.stderr.write(f"rnnsim: error: {error}\n")
+        return EXIT_USAGE
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as error:
+        name = error.filename or ""
+        sys.stderr.write(f"rnnsim: error: {error.strerror}: {name}\n")
+        return EXIT_USAGE
+
+
+# ---------------------------------------------------------------------------------------
+# rnnsim train
+
+# Per-task defaults, so that `rnnsim train --cell gru` alone is a good first minute.
+TASK_DEFAULTS = {
+    "adding": dict(epochs=8, batch_size=64, lr=3e-3, seq_len=50, samples=6000),
+    "copy": dict(epochs=10, batch_size=64, lr=3e-3),
+    "sine": dict(epochs=10, batch_size=64, lr=3e-3),
+    "imdb": dict(epochs=10, batch_size=128),
+    "sentiment": dict(epochs=10, batch_size=32),
+    "beijing": dict(epochs=10, batch_size=128),
+    "jena": dict(epochs=20, batch_size=128),
+    "vowels": dict(epochs=30, batch_size=32, lr=3e-3),
+}
+
+
+def _train_config(args):
+    from rnnsim.experiment import RunConfig
+
+    defaults = TASK_DEFAULTS.get(args.dataset, {})
+
+    def pick(name, value):
+        return defaults.get(name) if value is None else value
+
+    return RunConfig(
+        cell=args.cell, dataset=args.dataset, units=args.units, layers=args.layers,
+        bidirectional=args.bidirectional, epochs=pick("epochs", args.epochs) or 10,
+        batch_size=pick("batch_size", args.batch_size) or 64, optimizer=args.optimizer,
+        lr=pick("lr", args.lr), dropout=args.dropout, recurrent_dropout=args.recurrent_dropout,
+        seq_len=pick("seq_len", args.seq_len), samples=pick("samples", args.samples), seed=args.seed,
+        data=args.data, device=args.device,
+    ).validate()
+
+
+def command_train(args) -> int:
+    from rich.console import Console
+
+    from rnnsim import experiment
+
+    console = Console(stderr=False)
+    out = Path(args.out) if args.out else Path("runs") / f"{args.cell}-{args.dataset}"
+    if args.resume:
+        saved = experiment.read_json(out / "config.json", "nothing to resume; train without --resume first")
+        config = experiment.RunConfig.from_dict(saved).validate()
+        if args.epochs is not None:
+            config.epochs = args.epochs
+        history_file = experiment.read_json(out / "history.json", "the run folder is incomplete")
+    else:
+        config = _train_config(args)
+        history_file = None
+    if config.device == "cuda":
+        from rnnsim.cuda.device import require_cuda
+
+        require_cuda()
+
+    with console.status(f"loading {config.dataset} ..."):
+        task = experiment.load_task(config)
+    if args.resume:
+        from rnnsim.models import load_model
+
+        model = load_model(out / "model.npz")
+        initial_epoch = int(history_file.get("epochs_done", 0))
+        history = {key: list(values) for key, values in history_file.get("history", {}).items()}
+    else:
+        model = experiment.build_model(task, config)
+        initial_epoch = 0
+        history = {}
+    if initial_epoch >= config.epochs:
+        console.print(f"{out} already has {initial_epoch} epochs; ask for more with --epochs N")
+        return 0
+
+    console.print(
+        f"[bold]{task.name}[/]: {task.description.splitlines()[0] if task.description else ''}\n"
+        f"model: {_model_line(config, task)}, {model.count_params():,} parameters; "
+        f"{len(task.x_train):,} training / {len(task.x_val):,} validation samples; out: {out}"
+    )
+    stopped, epochs_done, last_logs = _run_epochs(model, task, config, initial_epoch, history, args.quiet, console)
+    experiment.save_run(out, model, config, history, epochs_done)
+    label, ours, baseline = experiment.baseline_comparison(task, last_logs)
+    if ours is not None:
+        better = ours < baseline if label != "accuracy" else ours > baseline
+        verdict = "beats" if better else "does not beat"
+        console.print(f"val {label} {ours:.4g} (baseline {baseline:.4g}: {task.baseline['name']}; "
+                      f"the model {verdict} it)")
+    if stopped:
+        console.print(f"stopped after epoch {epochs_done}; saved to {out}. Continue with: "
+                      f"rnnsim train --out {out} --resume")
+        return 130
+    console.print(f"saved to {out}/ (model.npz, history.json, config.json)")
+    return 0
+
+
+def _model_line(config, task) -> str:
+    from rnnsim.experiment import CELL_LAYERS
+
+    name = CELL_LAYERS[config.cell]
+    stack = f"{config.layers} x {name}({config.units})" if config.layers > 1 else f"{name}({config.units})"
+    if config.bidirectional:
+        stack = f"Bidirectional({stack})"
+    if task.vocab_size:
+        stack = f"Embedding({task.vocab_size}, {config.embedding_dim}) -> {stack}"
+    return f"{stack} -> Dense({task.output_units}, {task.output_activation})"
+
+
+def _run_epochs(model, task, config, initial_epoch, history, quiet, console):
+    """Train with a progress bar; Ctrl-C stops after the current batch. Returns (stopped, epochs, logs)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from rnnsim.reports import BatchReport, EpochReport
+
+    steps = -(-len(task.x_train) // config.batch_size)
+    total = steps * (config.epochs - initial_epoch)
+    validation = (task.x_val, task.y_val) if task.mask_val is None else (task.x_val, task.y_val)
+    reports = model.fit_iter(task.x_train, task.y_train, batch_size=config.batch_size, epochs=config.epochs,
+                             initial_epoch=initial_epoch, validation_data=validation, verbose=0, shuffle=True)
+    progress = Progress(
+        TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[logs]}"), TimeRemainingColumn(), console=console, disable=quiet,
+        transient=False,
+    )
+    bar = progress.add_task("train", total=total, epoch=f"{initial_epoch + 1}/{config.epochs}", logs="")
+    epochs_done = initial_epoch
+    last_logs: dict = {}
+    stopped = False
+    started = time.perf_counter()
+    with progress:
+        try:
+            for report in reports:
+                if isinstance(report, BatchReport):
+                    logs = "  ".join(f"{key} {value:.4f}" for key, value in report.logs.items())
+                    progress.update(bar, advance=1, logs=logs, epoch=f"{report.epoch + 1}/{config.epochs}")
+                elif isinstance(report, EpochReport):
+                    epochs_done = report.epoch + 1
+                    last_logs = dict(report.logs)
+                    for key, value in report.logs.items():
+                        history.setdefault(key, []).append(float(value))
+                    line = "  ".join(f"{key} {value:.4f}" for key, value in report.logs.items())
+                    progress.console.print(f"epoch {epochs_done}/{config.epochs}  {line}  ({report.elapsed:.1f} s)")
+        except KeyboardInterrupt:
+            stopped = True
+            reports.close()
+    if not quiet:
+        console.print(f"trained {epochs_done - initial_epoch} epoch(s) in {time.perf_counter() - started:.1f} s")
+    return stopped, epochs_done, last_logs
+
+
+# ---------------------------------------------------------------------------------------
+# the other commands
+
+
+def command_datasets(args) -> int:
+    from rich.console import Console
+
+    from rnnsim.datasets.registry import render_table
+
+    Console().print(render_table(args.data))
+    return 0
+
+
+def command_inspect(args) -> int:
+    from rnnsim.inspect import inspect_command
+
+    return inspect_command(args.model, sample=args.sample, layer=args.layer, gate=args.gate, data=args.data)
+
+
+def command_tui(args) -> int:
+    try:
+        from tui.app import run
+    except ImportError as error:  # textual is a dependency, but say so plainly if it is broken
+        raise InputError(f"the terminal app needs textual: pip install textual ({error})") from None
+    return int(run(checkpoint=args.checkpoint, cell=args.cell, dataset=args.dataset) or 0)
+
+
+def command_demo(args) -> int:
+    """The cells on a tiny sequence: every gate of one unit at every step, and the gradient per step."""
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from rnnsim.cells import make_cell
+
+    console = Console()
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (1, args.timesteps, 2)).astype(np.float32)
+    for name in ("rnn", "lstm", "gru"):
+        cell = make_cell(name, 4)
+        weights = cell.init_weights(2, np.random.default_rng(1))
+        result = cell.forward(x, weights, record_trace=True)
+        grad = np.zeros((1, 4), np.float32)
+        grad[0, 0] = 1.0
+        cell.backward(result, grad_final_states=(grad,) + (None,) * (len(cell.state_names) - 1))
+        trace = result.trace
+        table = Table(title=f"{cell.name}: unit 0 over {args.timesteps} steps (loss = h_T[0])")
+        table.add_column("t", justify="right")
+        for gate in trace.gate_names:
+            table.add_column(gate, justify="right")
+        if trace.cell_state is not None:
+            table.add_column("c_t", justify="right")
+        table.add_column("h_t", justify="right")
+        table.add_column("||dL/dh_t||", justify="right")
+        for t in range(args.timesteps):
+            row = [str(t)] + [f"{trace.gates[g][0, t, 0]:+.3f}" for g in trace.gate_names]
+            if trace.cell_state is not None:
+                row.append(f"{trace.cell_state[0, t, 0]:+.3f}")
+            row += [f"{trace.hidden[0, t, 0]:+.3f}", f"{trace.grad_hidden_norm[0, t]:.2e}"]
+            table.add_row(*row)
+        console.print(table)
+    return 0
+
+
+COMMANDS = {
+    "train": command_train,
+    "inspect": command_inspect,
+    "tui": command_tui,
+    "datasets": command_datasets,
+    "demo": command_demo,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""One training run, described by a `RunConfig`: build the model for a task, train it, save it.
+
+`rnnsim train` is a thin command line over this module; the terminal app and the benchmarks
+can use it too. A run's folder (`--out`) holds:
+
+    model.npz      the model, weights and optimizer state (rnnsim.models.load_model reads it)
+    history.json   per-epoch loss and metrics, Keras's keys
+    config.json    this RunConfig, so that `--resume` and `rnnsim inspect` know the task
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from rnnsim.errors import InputError
+
+CELL_LAYERS = {"rnn": "SimpleRNN", "simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+OPTIMIZERS = ("rmsprop", "adam", "sgd")
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run; saved as config.json next to the model."""
+
+    cell: str = "gru"  # 'rnn' | 'lstm' | 'gru'
+    dataset: str = "adding"  # a task name from rnnsim.datasets.load_task
+    units: int = 32  # hidden units per recurrent layer
+    layers: int = 1  # stacked recurrent layers
+    bidirectional: bool = False  # wrap each recurrent layer in Bidirectional (merge 'concat')
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "rmsprop"  # 'rmsprop' | 'adam' | 'sgd'
+    lr: float | None = None  # learning rate; None = the optimizer's Keras default
+    dropout: float = 0.0  # input dropout of the recurrent layers
+    recurrent_dropout: float = 0.0  # recurrent-state dropout of the recurrent layers
+    seq_len: int | None = None  # timesteps; None = the task's default
+    samples: int | None = None  # training samples; None = the task's default
+    seed: int = 0
+    data: str | None = None  # data folder; None = RNNSIM_DATA or the user cache
+    embedding_dim: int = 32  # for token tasks (IMDB, sentiment)
+    device: str = "cpu"  # 'cpu' | 'cuda'
+
+    def validate(self) -> RunConfig:
+        if self.cell not in CELL_LAYERS:
+            raise InputError(f"unknown cell {self.cell!r}; choose one of rnn, lstm, gru")
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        for name in ("units", "layers", "epochs", "batch_size", "embedding_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise InputError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+        for name in ("seq_len", "samples"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise InputError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+        for name in ("dropout", "recurrent_dropout"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise InputError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
+        if self.lr is not None and not self.lr > 0:
+            raise InputError(f"--lr must be positive, got {self.lr}")
+        if self.device not in ("cpu", "cuda"):
+            raise InputError(f"unknown device {self.device!r}; choose cpu or cuda")
+        return self
+
+    @classmethod
+    def from_dict(cls, values: dict) -> RunConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+
+def load_task(config: RunConfig):
+    from rnnsim.datasets import load_task as load
+
+    return load(config.dataset, data_path=config.data, seq_len=config.seq_len, n_samples=config.samples,
+                seed=config.seed)
+
+
+def make_optimizer(config: RunConfig):
+    from rnnsim import optimizers
+
+    kind = {"rmsprop": optimizers.RMSprop, "adam": optimizers.Adam, "sgd": optimizers.SGD}[config.optimizer]
+    return kind() if config.lr is None else kind(learning_rate=config.lr)
+
+
+def build_model(task, config: RunConfig):
+    """The model the tutorial would build for this task: [Embedding] -> recurrent stack -> Dense."""
+    from rnnsim import layers
+    from rnnsim.models import Sequential
+
+    recurrent = getattr(layers, CELL_LAYERS[config.cell])
+    model = Sequential(seed=config.seed)
+    if task.vocab_size:
+        model.add(layers.Embedding(task.vocab_size, config.embedding_dim, mask_zero=False))
+    for index in range(config.layers):
+        last = index == config.layers - 1
+        layer = recurrent(
+            config.units,
+            dropout=config.dropout,
+            recurrent_dropout=config.recurrent_dropout,
+            return_sequences=task.sequence_output or not last,
+        )
+        if config.bidirectional:
+            layer = layers.Bidirectional(layer)
+        model.add(layer)
+    model.add(layers.Dense(task.output_units, activation=task.output_activation))
+    model.compile(optimizer=make_optimizer(config), loss=task.loss, metrics=list(task.metrics))
+    model.build((None,) + task.x_train.shape[1:])
+    return model
+
+
+def write_json_atomically(path: Path, value) -> None:
+    """Write JSON to a temporary name in the same folder, then rename: never a half-written file."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(value, stream, indent=2)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save_run(out: Path, model, config: RunConfig, history: dict, epochs_done: int) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / "model.npz")
+    write_json_atomically(out / "history.json", {"epochs_done": epochs_done, "history": history})
+    write_json_atomically(out / "config.json", asdict(config))
+
+
+def read_json(path: Path, what: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            value = json.load(stream)
+    except FileNotFoundError:
+        raise InputError(f"{path} not found: {what}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{path} is not valid JSON ({error}); delete the run folder or fix the file") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{path} should hold a JSON object")
+    return value
+
+
+def baseline_comparison(task, logs: dict) -> tuple[str, float | None, float]:
+    """(label, our validation value, baseline value) for the task's baseline metric."""
+    metric = task.baseline["metric"]
+    key = "val_loss" if metric in ("loss", task.loss) else f"val_{metric}"
+    if key not in logs and metric in ("accuracy", "acc"):
+        key = "val_acc" if "val_acc" in logs else "val_accuracy"
+    label = {"mae": "MAE", "mse": "MSE", "accuracy": "accuracy", "acc": "accuracy", "loss": "loss"}.get(metric, metric)
+    return label, logs.get(key), float(task.baseline["value"])
