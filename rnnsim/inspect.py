@@ -19,6 +19,7 @@ row and each value a character from a ramp (`SEQUENTIAL_RAMP`, `DIVERGING_RAMP`)
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -355,9 +356,9 @@ def line_plot(
             column = min(column_of(x), width - len(label))
             if all(c == " " for c in axis[max(0, column - 1) : column + len(label) + 1]):
                 axis[column : column + len(label)] = label
-    text.append(" " * gutter + "".join(axis).rstrip(), style="dim")
-    if x_label:
-        text.append(f"  {x_label}", style="dim")
+    # The x label goes in the gutter (left of the first tick) when it fits, so no line grows wider.
+    label = x_label if x_label and len(x_label) < gutter else ""
+    text.append(f"{label:>{gutter - 1}} " + "".join(axis).rstrip(), style="dim")
     if legend_line and (len(curves) > 1 or hlines):
         text.append("\n" + " " * gutter)
         for index, name in enumerate(curves):
@@ -585,7 +586,7 @@ def inspect_command(
             ),
         )
     except InputError as error:
-        console.print(f"rnnsim inspect: error: {error}", highlight=False, markup=False, soft_wrap=True)
+        print(f"rnnsim: error: {error}", file=sys.stderr)  # one line on stderr, like every CLI mistake
         return 2
     return 0
 
@@ -618,7 +619,11 @@ class CheckpointProbe:
 
 
 def probe_checkpoint(
-    model_path, samples: Sequence[int] | None = (0,), data: str | None = None
+    model_path,
+    samples: Sequence[int] | None = (0,),
+    data: str | None = None,
+    default_task: str | None = None,
+    default_seq_len: int | None = None,
 ) -> CheckpointProbe:
     """Load a model saved by `model.save` and probe `samples` of the validation split of its task.
 
@@ -626,6 +631,8 @@ def probe_checkpoint(
         model_path: the .npz file.
         samples: indices into the task's validation inputs (default: the first; None: up to 8 first).
         data: a task name to take the samples from instead of the one saved with the model.
+        default_task: the task to use when the file does not say (e.g. the app's current task).
+        default_seq_len: the sequence length to use when neither the file nor the model fixes one.
     Raises InputError with one clear sentence for a missing, unreadable or foreign file.
     """
     path = Path(model_path)
@@ -642,12 +649,18 @@ def probe_checkpoint(
     except (OSError, ValueError, KeyError, EOFError) as error:
         raise InputError(f"{path} is not a model saved by rnnsim ({type(error).__name__}: {error})") from None
     config = _model_task_config(model)
-    task_name = data or config.get("name")
+    task_name = data or config.get("name") or default_task
     if not task_name:
         raise InputError(f"{path} does not say which task it was trained on; pass --data TASK")
     from rnnsim.datasets import load_task
 
     options = {key: config[key] for key in ("seq_len", "n_samples", "seed") if config.get(key) is not None}
+    input_shape = getattr(model, "input_shape", None)
+    if "seq_len" not in options and input_shape is not None and len(input_shape) >= 2 and input_shape[1]:
+        options["seq_len"] = int(input_shape[1])  # the length the model was built for
+    if "seq_len" not in options and default_seq_len:
+        options["seq_len"] = int(default_seq_len)
+    options.setdefault("n_samples", 64)  # only validation samples are needed: keep generation small
     task = load_task(task_name, **options)
     x_val = getattr(task, "x_val", None)
     y_val = getattr(task, "y_val", None)
@@ -681,10 +694,11 @@ def _model_task_config(model) -> dict:
 
 
 def _decode(task, x, samples) -> list[list[str]] | None:
+    """Each sample's inputs as display strings via the task's `decode(x[sample, t])`, or None."""
     decode = getattr(task, "decode", None)
     if decode is None:
         return None
     try:
-        return [[str(decode(index, t)) for t in range(x.shape[1])] for index in samples]
-    except Exception:  # a task whose decoder does not take (sample, t): show numbers instead
+        return [[str(decode(step)) for step in np.asarray(x[index])] for index in samples]
+    except Exception:  # a decoder that cannot handle this input: show no words rather than fail
         return None

@@ -240,11 +240,12 @@ def test_render_trace_of_one_gate_only():
     assert "reset gate r" in out and "update gate z" not in out
 
 
-def test_inspect_command_reports_a_missing_model_in_one_line_and_returns_2(tmp_path):
+def test_inspect_command_reports_a_missing_model_in_one_line_and_returns_2(tmp_path, capsys):
     buffer = io.StringIO()
     status = inspect_command(tmp_path / "missing.npz", console=Console(file=buffer, width=100))
     assert status == 2
-    out = buffer.getvalue().strip()
+    assert buffer.getvalue() == ""  # nothing on the normal output
+    out = capsys.readouterr().err.strip()  # the mistake goes to stderr, as for every CLI command
     assert len(out.splitlines()) == 1 and "missing.npz" in out and "Traceback" not in out
 
 
