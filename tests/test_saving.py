@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rnnsim.errors import InputError
-from rnnsim.layers import GRU, Bidirectional, Dense, Embedding, LSTM
+from rnnsim.layers import GRU, LSTM, Bidirectional, Dense, Embedding
 from rnnsim.models import Sequential, load_model
 
 
