@@ -151,6 +151,7 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self.epochs_trained = 0
+        self.metadata: dict = {}  # JSON values saved with the model, e.g. {'task': {...}} for `rnnsim inspect`
         for layer in layers or []:
             self.add(layer)
 

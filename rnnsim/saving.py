@@ -75,10 +75,15 @@ def save_model(model, filepath) -> None:
         "compile": compile_config,
         "optimizer_state": optimizer_state,
         "epochs_trained": model.epochs_trained,
+        "metadata": model.metadata,
         "rng": {name: (None if rng is None else rng.bit_generator.state) for name, rng in _generators(model)},
         "weights": weight_table,
     }
-    arrays["__config__"] = np.frombuffer(json.dumps(config).encode("utf-8"), dtype=np.uint8)
+    try:
+        text = json.dumps(config)
+    except TypeError as error:
+        raise InputError(f"model.metadata must hold only JSON values (str, number, list, dict): {error}") from None
+    arrays["__config__"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
     folder = os.path.dirname(os.path.abspath(filepath))
     if not os.path.isdir(folder):
@@ -89,6 +94,9 @@ def save_model(model, filepath) -> None:
             np.savez(stream, **arrays)
             stream.flush()
             os.fsync(stream.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
         os.replace(temporary, filepath)
     except BaseException:
         if os.path.exists(temporary):
@@ -165,4 +173,5 @@ def load_model(filepath):
             except (TypeError, ValueError, KeyError) as error:
                 raise InputError(f"{filepath}: random state {name!r} is damaged: {error}") from None
     model.epochs_trained = int(config.get("epochs_trained", 0))
+    model.metadata = dict(config.get("metadata") or {})
     return model

@@ -31,6 +31,7 @@ def test_round_trip_gives_identical_predictions_and_config(tmp_path, data):
     ids, labels = data
     model = make_model()
     model.fit(ids, labels, epochs=1, batch_size=16, verbose=0)
+    model.metadata = {"task": {"name": "imdb", "seq_len": 7}}
     path = tmp_path / "model.npz"
     model.save(path)
     assert sorted(os.listdir(tmp_path)) == ["model.npz"]  # no temporary file left behind
@@ -39,6 +40,7 @@ def test_round_trip_gives_identical_predictions_and_config(tmp_path, data):
     assert [type(layer) for layer in loaded.layers] == [type(layer) for layer in model.layers]
     assert loaded.optimizer.iterations == model.optimizer.iterations == 3
     assert loaded.metric_names == ["acc"] and loaded.epochs_trained == 1
+    assert loaded.metadata == {"task": {"name": "imdb", "seq_len": 7}}
 
 
 def test_resumed_training_equals_uninterrupted_training(tmp_path, data):
