@@ -109,3 +109,14 @@ def test_set_weights_with_wrong_shapes_is_refused_before_changing_anything():
         model.set_weights(wrong)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_model_checkpoint_saves_the_best_epoch(tmp_path, data):
+    from rnnsim.callbacks import ModelCheckpoint
+
+    ids, labels = data
+    model = make_model()
+    checkpoint = ModelCheckpoint(str(tmp_path / "best-{epoch:02d}.npz"), monitor="loss", save_best_only=True)
+    history = model.fit(ids, labels, epochs=2, batch_size=16, verbose=0, callbacks=[checkpoint])
+    saved = sorted(os.listdir(tmp_path))
+    assert saved[0] == "best-01.npz" and len(saved) == 1 + (history.history["loss"][1] < history.history["loss"][0])
