@@ -278,22 +278,27 @@ def render_table(path: str | os.PathLike | None = None):
     from rich.table import Table  # rich is only needed by the command line
 
     folder = data_dir(path)
-    table = Table(title=f"rnnsim data sets (data folder: {folder})")
-    for heading in ("name", "status", "files", "size", "licence"):
-        table.add_column(heading, overflow="fold")
+    table = Table(title=f"rnnsim data sets (data folder: {folder})", title_justify="left")
+    table.add_column("name", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("files (size)", overflow="fold")
+    table.add_column("licence", overflow="fold")
     for row in list_datasets(folder):
+        # Short cells keep the table readable in an 80-column terminal: file names without folders,
+        # and the licence up to its first ';' (the registry and the cards hold the full text).
+        licence = row["licence"].split(";")[0]
         if row["synthetic"]:
-            status, files, size = "[green]generated[/]", "-", "-"
+            status, files = "[green]generated[/]", "none (in code)"
         elif row["present"]:
             status = "[green]found[/]"
-            files = "\n".join(f["relative_path"] for f in row["files"])
-            size = "\n".join(_human_size(f["size"]) for f in row["files"])
+            files = "\n".join(f"{Path(f['relative_path']).name} ({_human_size(f['size'])})" for f in row["files"])
         else:
             status = "[red]missing[/]"
-            files = "\n".join(f"{f['relative_path']}\n  get: {f['url']}" for f in row["files"]
-                              if f["found_at"] is None)
-            size = "\n".join(_human_size(f["expected_size"]) for f in row["files"] if f["found_at"] is None)
-        table.add_row(row["name"], status, files, size, row["licence"])
+            lines = [f"{f['relative_path']}\nget: {f['url']}" for f in row["files"] if f["found_at"] is None]
+            lines += [f"present: {Path(f['relative_path']).name} ({f['note']})" for f in row["files"]
+                      if f["found_at"] is not None and f["note"]]
+            files = "\n".join(lines)
+        table.add_row(row["name"], status, files, licence)
     return table
 
 
