@@ -581,7 +581,11 @@ def inspect_command(
         console.print(
             Text(f"{Path(model_path).name}: task {probe.task_name}, sample {sample}", style="bold"),
             render_trace(
-                trace, sample=0, gate=gate, width=console.width, colour=_console_has_colour(console),
+                trace,
+                sample=0,
+                gate=gate,
+                width=console.width,
+                colour=_console_has_colour(console),
                 tokens=tokens,
             ),
         )
@@ -637,7 +641,9 @@ def probe_checkpoint(
     """
     path = Path(model_path)
     if not path.is_file():
-        raise InputError(f"model file {path} does not exist; give a .npz written by rnnsim train or model.save")
+        raise InputError(
+            f"model file {path} does not exist; give a .npz written by rnnsim train or model.save"
+        )
     try:
         from rnnsim.models import load_model
     except ImportError as error:  # pragma: no cover - only while the model API is missing
@@ -669,13 +675,19 @@ def probe_checkpoint(
     samples = list(range(min(8, len(x_val)))) if samples is None else list(samples)
     for index in samples:
         if not 0 <= index < len(x_val):
-            raise InputError(f"sample {index} is out of range: task {task_name} has {len(x_val)} validation samples")
+            raise InputError(
+                f"sample {index} is out of range: task {task_name} has {len(x_val)} validation samples"
+            )
     report = model.probe(x_val[samples], y_val[samples])
     traces = list(report.traces)
     if not traces:
         raise InputError(f"{path} has no recurrent layer to inspect")
     return CheckpointProbe(
-        cell=traces[0].cell, task_name=task_name, task=task, traces=traces, tokens=_decode(task, x_val, samples)
+        cell=traces[0].cell,
+        task_name=task_name,
+        task=task,
+        traces=traces,
+        tokens=_decode(task, x_val, samples),
     )
 
 

@@ -235,7 +235,8 @@ def test_render_trace_without_a_terminal_prints_plain_readable_characters():
 def test_render_trace_of_one_gate_only():
     trace = make_trace("gru", batch=1, steps=10, units=3)
     buffer = io.StringIO()
-    Console(width=60, force_terminal=False, file=buffer).print(render_trace(trace, gate="reset", colour=False))
+    console = Console(width=60, force_terminal=False, file=buffer)
+    console.print(render_trace(trace, gate="reset", colour=False))
     out = buffer.getvalue()
     assert "reset gate r" in out and "update gate z" not in out
 

@@ -10,8 +10,9 @@ from tui.session import TaskInfo
 class SessionReady(Message):
     """The task is loaded and the model built; training is about to start."""
 
-    def __init__(self, info: TaskInfo, cell: str, compare: bool = False) -> None:
+    def __init__(self, info: TaskInfo, cell: str, compare: bool = False, run_id: int = 0) -> None:
         super().__init__()
+        self.run_id = run_id
         self.info = info
         self.cell = cell
         self.compare = compare
@@ -33,7 +34,10 @@ class WorkerFailed(Message):
 
 
 class TrainingFinished(Message):
-    def __init__(self, reason: str, compare: bool = False) -> None:
+    """The worker of run `run_id` ended ('finished' or 'stopped'); messages of older runs are ignored."""
+
+    def __init__(self, reason: str, compare: bool = False, run_id: int = 0) -> None:
         super().__init__()
+        self.run_id = run_id
         self.reason = reason
         self.compare = compare

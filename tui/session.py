@@ -282,14 +282,19 @@ def task_info(task, name: str) -> TaskInfo:
 
 
 def decode_tokens(task, x, sample_indices) -> list[list[str]] | None:
-    """The inputs of some samples as short strings per timestep (words for text), or None."""
-    decode = _get(task, "decode_inputs", "decode_sequence")
-    try:
-        if callable(decode):
-            return [[str(token) for token in decode(x[index])] for index in range(len(sample_indices))]
-    except Exception:  # a decoder that cannot handle this sample: fall back to numbers
-        pass
-    return [[_format_input(step) for step in np.asarray(x[index])] for index in range(len(sample_indices))]
+    """The inputs of some samples as short strings per timestep (words for text), or None.
+
+    Uses the task's `decode(x[sample, t]) -> str` when it has one, else the numbers themselves.
+    """
+    decode = _get(task, "decode")
+    rows = []
+    for index in sample_indices:
+        steps = np.asarray(x[index])
+        try:
+            rows.append([str(decode(step)) if callable(decode) else _format_input(step) for step in steps])
+        except Exception:  # a decoder that cannot handle this sample: fall back to numbers
+            rows.append([_format_input(step) for step in steps])
+    return rows
 
 
 def _format_input(step) -> str:
@@ -309,14 +314,16 @@ class CheckpointView:
     tokens: list[list[str]] | None
 
 
-def load_checkpoint(path: str) -> CheckpointView:
+def load_checkpoint(
+    path: str, default_task: str = "adding", default_seq_len: int | None = None
+) -> CheckpointView:
     """Open a model saved by `model.save` and probe the first (up to 8) validation samples of its task.
 
     Raises InputError (one clear line) for a missing, unreadable or foreign file.
     """
     from rnnsim.inspect import probe_checkpoint
 
-    probe = probe_checkpoint(path, samples=None)
+    probe = probe_checkpoint(path, samples=None, default_task=default_task, default_seq_len=default_seq_len)
     settings = Settings(
         cell=probe.cell,
         task=probe.task_name if probe.task_name in TASKS else "adding",

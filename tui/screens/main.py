@@ -9,6 +9,7 @@ nothing heavy runs in the UI thread: drawing works on arrays the worker already 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 from textual import work
@@ -82,12 +83,14 @@ class MainScreen(Screen):
         self.last_loss = float("nan")
         self.state = "idle"  # idle | preparing | training | paused | stopped | finished | comparing
         self.compare_curves: dict[str, np.ndarray] = {}
+        self.compare_traces: dict[str, tuple] = {}  # cell -> (traces, tokens) of its last compare probe
         # Shared with the worker thread.
         self._buffer: list = []
         self._buffer_lock = threading.Lock()
         self._resume = threading.Event()
         self._resume.set()
         self._stop = threading.Event()
+        self._run_id = 0  # bumped by every start; a worker's messages carry the id of its run
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -108,7 +111,8 @@ class MainScreen(Screen):
             with TabPane("3 Compare", id="compare"):
                 yield GradientView(
                     "||dL/dh_t||: SimpleRNN vs LSTM vs GRU (log)",
-                    "Press c to train the three cells briefly on this task and seed, and overlay their gradients.",
+                    "Press c to train the three cells briefly on this task and seed,"
+                    " and overlay their gradients.",
                     id="compare-view",
                 )
             with TabPane("4 Setup", id="setup"):
@@ -136,11 +140,11 @@ class MainScreen(Screen):
     def update_status(self) -> None:
         s = self.settings
         text = (
-            f"{CELLS.get(s.cell, s.cell)} · {s.task} · {s.units} units · T={s.seq_len} · lr {s.learning_rate:g}"
+            f"{CELLS.get(s.cell, s.cell)} · {s.task} · {s.units}u · T={s.seq_len} · lr {s.learning_rate:g}"
             f" · seed {s.seed} │ {self.state}"
         )
         if self.step:
-            text += f" · epoch {self.epoch + 1} · step {self.step} · loss {self.last_loss:.4g}"
+            text += f" · ep {self.epoch + 1} · step {self.step} · loss {self.last_loss:.3g}"
         if self.checkpoint and self.state == "checkpoint":
             text = f"checkpoint {self.checkpoint} │ " + text
         self.query_one(StatusLine).update(text)
@@ -188,11 +192,13 @@ class MainScreen(Screen):
             self.notify(str(error), severity="error", title="Setup")
             return
         self.compare_curves = {}
+        self.compare_traces = {}
         self.query_one("#compare-view", GradientView).set_series({}, note="training…")
         self.action_tab("compare")
         self.start_training(compare=True)
 
     def start_training(self, compare: bool) -> None:
+        self._run_id += 1
         self._stop.clear()
         self._resume.set()
         with self._buffer_lock:
@@ -201,7 +207,7 @@ class MainScreen(Screen):
         self.state = "comparing" if compare else "preparing"
         self.checkpoint = None if not compare else self.checkpoint
         self.update_status()
-        self.train_worker(self.settings, compare)
+        self.train_worker(self.settings, compare, self._run_id)
 
     def action_pause(self) -> None:
         if self.state == "training":
@@ -308,9 +314,11 @@ class MainScreen(Screen):
         )
 
     # -- the worker ---------------------------------------------------------------------------
-    def push_event(self, event) -> None:
+    def push_event(self, event, run_id: int) -> None:
         """Called in the worker thread: buffer the event, post a message if none is pending."""
         with self._buffer_lock:
+            if run_id != self._run_id:  # a run that was stopped or replaced: drop what it still says
+                return
             was_empty = not self._buffer
             self._buffer.append(event)
         if was_empty:
@@ -325,8 +333,9 @@ class MainScreen(Screen):
         return self._stop.is_set() or worker.is_cancelled
 
     @work(thread=True, exclusive=True, group="train")
-    def train_worker(self, settings: Settings, compare: bool) -> None:
+    def train_worker(self, settings: Settings, compare: bool, run_id: int) -> None:
         cells = CELL_ORDER if compare else (settings.cell,)
+        shared_task = None
         try:
             for cell in cells:
                 run_settings = Settings(**{**settings.__dict__, "cell": cell})
@@ -336,31 +345,27 @@ class MainScreen(Screen):
                     )
                     run_settings.probe_every = max(1, settings.compare_batches // 3)
                 session = self.session_factory(run_settings)
+                if shared_task is not None:  # compare: the three cells see the very same data
+                    session.task = shared_task
                 info = session.prepare()
-                self.post_message(SessionReady(info, cell, compare))
-                steps = 0
+                shared_task = getattr(session, "task", None)
+                self.post_message(SessionReady(info, cell, compare, run_id))
                 for event in session.events(self.wait_if_paused):
                     if isinstance(event, DoneEvent):
                         if event.reason == "stopped":
-                            self.post_message(TrainingFinished("stopped", compare))
+                            self.post_message(TrainingFinished("stopped", compare, run_id))
                             return
                         continue
                     if isinstance(event, ProbeEvent):
                         event.cell = cell
-                    self.push_event(event)
-                    if isinstance(event, BatchEvent):
-                        steps += 1
-                        if compare and steps >= settings.compare_batches:
-                            break
+                    self.push_event(event, run_id)
+                    # Compare trains each cell until the probe after its last batch has been reported.
+                    if compare and isinstance(event, ProbeEvent) and event.step >= settings.compare_batches:
+                        break
                     if self.wait_if_paused():
-                        self.post_message(TrainingFinished("stopped", compare))
+                        self.post_message(TrainingFinished("stopped", compare, run_id))
                         return
-                if compare:
-                    # A last probe after the brief training, so every cell's curve is current.
-                    final = getattr(session, "final_probe", None)
-                    if final is not None:
-                        self.push_event(final())
-            self.post_message(TrainingFinished("finished", compare))
+            self.post_message(TrainingFinished("finished", compare, run_id))
         except InputError as error:
             self.post_message(WorkerFailed(str(error)))
         except FileNotFoundError as error:
@@ -371,7 +376,7 @@ class MainScreen(Screen):
     @work(thread=True, exclusive=True, group="train")
     def load_checkpoint_worker(self, path: str) -> None:
         try:
-            result = load_checkpoint(path)
+            result = load_checkpoint(path, self.settings.task, self.settings.seq_len)
         except InputError as error:
             self.post_message(WorkerFailed(str(error)))
             return
@@ -382,8 +387,12 @@ class MainScreen(Screen):
 
     def show_checkpoint(self, path: str, result) -> None:
         self.checkpoint = path
-        self.settings = result.settings
-        self.query_one(SetupForm).write_cell(self.settings.cell)
+        # Adopt what the checkpoint fixes (cell, task, size); keep the user's training options.
+        opened = result.settings
+        self.settings = replace(
+            self.settings, cell=opened.cell, task=opened.task, units=opened.units, seq_len=opened.seq_len
+        )
+        self.query_one(SetupForm).write(self.settings)
         self.state = "checkpoint"
         self.traces, self.tokens = result.traces, result.tokens
         self.reset_curves(result.info)
@@ -395,6 +404,8 @@ class MainScreen(Screen):
 
     # -- messages from the worker -------------------------------------------------------------
     def on_session_ready(self, message: SessionReady) -> None:
+        if message.run_id != self._run_id:
+            return
         if not message.compare:
             self.state = "training"
             self.reset_curves(message.info)
@@ -446,10 +457,17 @@ class MainScreen(Screen):
         self.update_status()
 
     def on_training_finished(self, message: TrainingFinished) -> None:
+        if message.run_id != self._run_id:
+            return
         self.on_progress_available(ProgressAvailable())
         if self.state != "stopped":
             self.state = "finished" if not message.compare else "compared"
         self.update_status()
+        if message.compare and self.settings.cell in self.compare_traces:
+            # The Gates tab shows the chosen cell, not whichever the compare run trained last.
+            self.traces, self.tokens = self.compare_traces[self.settings.cell]
+            self.refresh_gates()
+            self.refresh_gradient()
         if message.compare and message.reason == "finished":
             self.notify("Compare done: see the Compare tab (3).")
 

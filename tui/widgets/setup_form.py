@@ -65,6 +65,13 @@ class SetupForm(VerticalScroll):
         settings.task = str(self.query_one("#task", Select).value)
         return settings.validated()
 
+    def write(self, settings: Settings) -> None:
+        """Show `settings` in the fields (e.g. after opening a checkpoint)."""
+        self.query_one("#cell", Select).value = settings.cell
+        self.query_one("#task", Select).value = settings.task
+        for name in ("units", "seq_len", "learning_rate", "seed", "epochs"):
+            self.query_one(f"#{name}", Input).value = str(getattr(settings, name))
+
     def write_cell(self, cell: str) -> None:
         self.query_one("#cell", Select).value = cell
 
