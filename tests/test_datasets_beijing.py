@@ -68,3 +68,9 @@ def test_beijing_bad_settings_raise_input_error(need_data):
         beijing.temperature_splits(path=need_data(BEIJING), horizon=0)
     with pytest.raises(InputError, match="train_fraction"):
         beijing.temperature_splits(path=need_data(BEIJING), train_fraction=0.9, val_fraction=0.2)
+
+
+def test_beijing_task_windows_are_plain_contiguous_arrays(need_data):
+    task = load_task("beijing", data_path=need_data(BEIJING))
+    assert task.x_train.flags.c_contiguous and task.x_train.shape == (21_792, 120, 7)
+    assert task.x_val.flags.c_contiguous

@@ -38,7 +38,9 @@ class Task:
 
     name: str  # one of TASK_NAMES
     kind: str  # 'regression', 'binary' or 'multiclass'
-    x_train: np.ndarray  # (N, T, input_dim) float32, or (N, T) int32 token ids when vocab_size is set
+    # (N, T, input_dim) float32, or (N, T) int32 token ids when vocab_size is set; for the full Jena
+    # file a read-only strided view (index it per batch, x[batch] copies)
+    x_train: np.ndarray
     y_train: np.ndarray  # (N, output_units) float32 for regression, (N,) int64 labels, (N, T) with sequence_output
     x_val: np.ndarray  # like x_train
     y_val: np.ndarray  # like y_train
@@ -241,12 +243,20 @@ def _sentiment(*, data_path, seq_len, n_samples, seed) -> Task:
     )
 
 
+# Windows overlap, so a copy multiplies memory by lookback / step: Beijing's (110 MB) is copied, the full
+# Jena file's (2.7 GB for training alone) stays a read-only strided view; index it per batch.
+_COPY_WINDOWS_UP_TO_BYTES = 512 * 2**20
+
+
 def _forecast_task(name: str, splits, n_samples, seed, unit: str, description: str) -> Task:
     rng = np.random.default_rng(seed)
     x_train, y_train, x_val, y_val = splits.x_train, splits.y_train, splits.x_val, splits.y_val
     if n_samples is not None:
         x_train, y_train = _subsample(rng, n_samples, x_train, y_train)
         x_val, y_val = _subsample(rng, _val_count(n_samples), x_val, y_val)
+    if x_train.nbytes + x_val.nbytes <= _COPY_WINDOWS_UP_TO_BYTES:
+        # Plain contiguous arrays where they fit: kernels and in-place code then need no special case.
+        x_train, x_val = np.ascontiguousarray(x_train), np.ascontiguousarray(x_val)
     target = splits.target_column
     mean, std = float(splits.mean[target]), float(splits.std[target])
     target_name = splits.columns[target]
