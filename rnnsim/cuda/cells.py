@@ -118,7 +118,11 @@ class CudaCellMixin:
         if mask is None:
             step_mask = None
         elif kernels.is_device_array(mask):
-            step_mask = device_of(mask, (batch, timesteps), "mask", np.uint8)
+            if tuple(mask.shape) != (batch, timesteps):
+                raise InputError(f"{self.name} mask has shape {tuple(mask.shape)}, expected {(batch, timesteps)}")
+            if np.dtype(mask.dtype) not in (np.dtype(np.bool_), np.dtype(np.uint8)):
+                raise InputError(f"{self.name} device mask is {mask.dtype}, expected bool or uint8")
+            step_mask = mask  # the kernels test step_mask[b, t] != 0
         else:
             mask = np.asarray(mask)
             if mask.shape != (batch, timesteps):

@@ -18,8 +18,11 @@ import numpy as np
 from numba import cuda, float32, float64
 
 from rnnsim.activations import HARD_SIGMOID, RELU, SIGMOID, TANH
+from rnnsim.cuda.device import simulator_enabled
 
-TILE = 16  # matmul tile edge: 16 x 16 threads, two (16, 16) shared tiles
+# matmul tile edge: 16 x 16 threads and two (16, 16) shared tiles on a GPU; 4 x 4 in the simulator,
+# which runs every thread as a Python thread (same arithmetic, 16x fewer threads to start)
+TILE = 4 if simulator_enabled() else 16
 MAX_THREADS = 256  # threads per block for the time-loop kernels (they stride over the gate columns)
 NUMBA_DTYPES = {np.dtype(np.float32): float32, np.dtype(np.float64): float64}
 
@@ -110,8 +113,31 @@ def _make_matmul(dtype):
 _MATMUL = {np.dtype(np.float32): _make_matmul(float32), np.dtype(np.float64): _make_matmul(float64)}
 
 
-def matmul(a, b, out=None, transpose_a=False, transpose_b=False, accumulate=False):
-    """out (+)= op(a) @ op(b) on the device; a, b, out 2-D device arrays of one dtype. Returns out."""
+@cuda.jit
+def _matmul_simple(a, b, out, transpose_a, transpose_b, accumulate):
+    """One thread per output element, no shared memory: the simulator's product (far fewer barriers)."""
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    rows, cols = out.shape
+    inner = a.shape[0] if transpose_a else a.shape[1]
+    for flat in range(start, rows * cols, stride):
+        row = flat // cols
+        col = flat % cols
+        acc = 0.0
+        for k in range(inner):
+            acc += (a[k, row] if transpose_a else a[row, k]) * (b[col, k] if transpose_b else b[k, col])
+        if accumulate:
+            out[row, col] += acc
+        else:
+            out[row, col] = acc
+
+
+def matmul(a, b, out=None, transpose_a=False, transpose_b=False, accumulate=False, tiled=None):
+    """out (+)= op(a) @ op(b) on the device; a, b, out 2-D device arrays of one dtype. Returns out.
+
+    tiled: the shared-memory tiled kernel (default on a GPU) or the one-thread-per-element kernel
+    (default in the simulator, where every barrier costs a Python thread switch); the tests run both.
+    """
     rows = a.shape[1] if transpose_a else a.shape[0]
     cols = b.shape[0] if transpose_b else b.shape[1]
     if out is None:
@@ -119,9 +145,14 @@ def matmul(a, b, out=None, transpose_a=False, transpose_b=False, accumulate=Fals
         accumulate = False
     if rows == 0 or cols == 0:
         return out
-    grid = ((cols + TILE - 1) // TILE, (rows + TILE - 1) // TILE)
-    _MATMUL[np.dtype(a.dtype)][grid, (TILE, TILE)](a, b, out, bool(transpose_a), bool(transpose_b),
-                                                   bool(accumulate))
+    if tiled is None:
+        tiled = not simulator_enabled()
+    if tiled:
+        grid = ((cols + TILE - 1) // TILE, (rows + TILE - 1) // TILE)
+        _MATMUL[np.dtype(a.dtype)][grid, (TILE, TILE)](a, b, out, bool(transpose_a), bool(transpose_b),
+                                                       bool(accumulate))
+    else:
+        _matmul_simple[_launch(rows * cols)](a, b, out, bool(transpose_a), bool(transpose_b), bool(accumulate))
     return out
 
 
@@ -129,8 +160,11 @@ def matmul(a, b, out=None, transpose_a=False, transpose_b=False, accumulate=Fals
 # Elementwise and reordering kernels (one thread per element, grid-stride loops).
 
 
+ELEMENTWISE_THREADS = 8 if simulator_enabled() else 128  # the simulator: few threads, grid-stride loops
+
+
 def _launch(n):
-    threads = 128
+    threads = ELEMENTWISE_THREADS
     return (max(1, min((n + threads - 1) // threads, 4096)), threads)
 
 
@@ -243,7 +277,7 @@ def _column_sum(matrix, out):  # out (W,) = matrix (N, W).sum(axis=0); one threa
 def column_sum(matrix, out=None):
     if out is None:
         out = cuda.device_array(matrix.shape[1], dtype=matrix.dtype)
-    threads = 128
+    threads = ELEMENTWISE_THREADS
     _column_sum[((matrix.shape[1] + threads - 1) // threads, threads)](matrix, out)
     return out
 
