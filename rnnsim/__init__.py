@@ -6,3 +6,10 @@ reaching each timestep, and a Keras-style API to train them on real data.
 """
 
 __version__ = "0.1.0"
+
+
+def set_seed(seed):
+    """Seed every generator rnnsim draws from (weights, dropout, shuffling): same seed, same run."""
+    from rnnsim.models import set_seed as _set_seed  # late: keep `import rnnsim` light
+
+    _set_seed(seed)

@@ -96,6 +96,8 @@ def build_model(task, config: RunConfig):
     model = Sequential(seed=config.seed)
     if task.vocab_size:
         model.add(layers.Embedding(task.vocab_size, config.embedding_dim, mask_zero=False))
+    elif task.mask_train is not None:
+        model.add(layers.Masking(0.0))  # padded float sequences: carry the state over the padding
     for index in range(config.layers):
         last = index == config.layers - 1
         layer = recurrent(

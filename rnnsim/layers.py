@@ -101,6 +101,14 @@ class Layer:
     def compute_mask(self, mask):
         return mask
 
+    def compute_output_mask(self, inputs, mask):
+        """The mask this layer hands downstream, given its inputs and the mask it received.
+
+        Most layers pass a mask along (or drop it); Embedding(mask_zero=True) and Masking
+        make one from their inputs.
+        """
+        return self.compute_mask(mask)
+
     def count_params(self) -> int:
         return int(sum(w.size for w in self.weights))
 
@@ -230,6 +238,9 @@ class Embedding(Layer):
 
     def compute_mask_from_ids(self, token_ids):
         return (token_ids != 0) if self.mask_zero else None
+
+    def compute_output_mask(self, inputs, mask):
+        return self.compute_mask_from_ids(inputs)
 
     def forward(self, x, mask=None, training=False, record_trace=False):
         token_ids = np.asarray(x)
@@ -379,6 +390,41 @@ class Dropout(Layer):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate}
+
+
+class Masking(Layer):
+    """Marks timesteps whose features all equal `mask_value` as padding for the layers after it.
+
+    The recurrent layers then carry their state over those steps (Keras semantics). Use it for
+    float sequences padded to a common length, e.g. the Japanese vowels.
+
+    Args:
+        mask_value: the padding value (default 0.0).
+        **kwargs: see `Layer`.
+    """
+
+    default_name = "masking"
+    has_weights = False
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = float(mask_value)
+
+    def compute_output_mask(self, inputs, mask):
+        keep = np.any(np.asarray(inputs) != self.mask_value, axis=-1)  # (B, T)
+        return keep if mask is None else keep & mask
+
+    def forward(self, x, mask=None, training=False, record_trace=False):
+        x = np.asarray(x, dtype=self.dtype)
+        keep = self.compute_output_mask(x, mask)
+        self._cache = keep
+        return x * keep[..., None]  # as Keras: masked steps are zeroed
+
+    def backward(self, grad_output):
+        return grad_output * self._cache[..., None]
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}
 
 
 # ---------------------------------------------------------------------------------------
@@ -707,7 +753,9 @@ class Bidirectional(Layer):
                 "merge_mode": self.merge_mode}
 
 
-LAYER_CLASSES = {cls.__name__: cls for cls in (Embedding, Dense, Dropout, SimpleRNN, LSTM, GRU, Bidirectional)}
+LAYER_CLASSES = {
+    cls.__name__: cls for cls in (Embedding, Dense, Dropout, Masking, SimpleRNN, LSTM, GRU, Bidirectional)
+}
 
 
 def layer_from_config(entry: dict) -> Layer:

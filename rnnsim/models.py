@@ -373,10 +373,7 @@ class Sequential:
         output = x
         for layer in self.layers:
             next_output = layer.forward(output, mask=mask, training=training, record_trace=record_trace)
-            if isinstance(layer, Embedding):
-                mask = layer.compute_mask_from_ids(layer._cache)
-            else:
-                mask = layer.compute_mask(mask)
+            mask = layer.compute_output_mask(output, mask)
             output = next_output
         return output, mask
 
