@@ -112,6 +112,9 @@ def build_model(task, config: RunConfig):
     model.add(layers.Dense(task.output_units, activation=task.output_activation))
     model.compile(optimizer=make_optimizer(config), loss=task.loss, metrics=list(task.metrics))
     model.build((None,) + task.x_train.shape[1:])
+    # Saved with the model, so `rnnsim inspect` and the app can rebuild the task's samples.
+    model.metadata["task"] = {"name": task.name, "seq_len": task.seq_len, "seed": config.seed}
+    model.metadata["run"] = asdict(config)
     return model
 
 
