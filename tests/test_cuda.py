@@ -244,6 +244,17 @@ else:
         expected = _reference(cpu, weights, x, kwargs, grad_outputs, grad_final)
         _compare(cpu, make_device_cell(cpu), weights, kwargs, dict(rtol=1e-10, atol=1e-11), expected)
 
+    @pytest.mark.parametrize("variant", ["lstm", "gru_reset_before"])
+    def test_fewer_threads_than_columns_stride_correctly(variant, monkeypatch):
+        """On a GPU a block has fewer threads than gate columns (4U > 256): each thread strides over several."""
+        from rnnsim.cuda import kernels, make_device_cell
+
+        monkeypatch.setattr(kernels, "MAX_THREADS", 2)
+        cpu = VARIANTS[variant]()
+        weights, x, kwargs, grad_outputs, grad_final = _case(cpu, OPTIONS["everything"], seed=4)
+        _set_case(x, grad_outputs, grad_final)
+        _compare(cpu, make_device_cell(cpu), weights, kwargs, dict(rtol=1e-10, atol=1e-11))
+
     @pytest.mark.parametrize("variant", list(VARIANTS))
     def test_forward_backward_float32_match_cpu(variant):
         """Device float32 uses exact tanh/exp; the CPU float32 path a rational tanh: float32 agreement."""
