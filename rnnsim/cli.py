@@ -8,6 +8,8 @@ raise with a traceback, so they get reported rather than hidden.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 import time
 from pathlib import Path
@@ -261,9 +263,13 @@ def _run_epochs(model, task, config, initial_epoch, history, quiet, console):
     last_logs: dict = {}
     stopped = False
     started = time.perf_counter()
-    with progress:
+    with progress, _stop_on_ctrl_c() as interrupted:
         try:
             for report in reports:
+                if interrupted():  # Ctrl-C: stop between two batches, never inside an update
+                    stopped = True
+                    reports.close()
+                    break
                 if isinstance(report, BatchReport):
                     logs = "  ".join(f"{key} {value:.4f}" for key, value in report.logs.items())
                     progress.update(bar, advance=1, logs=logs, epoch=f"{report.epoch + 1}/{config.epochs}")
@@ -280,6 +286,27 @@ def _run_epochs(model, task, config, initial_epoch, history, quiet, console):
     if not quiet:
         console.print(f"trained {epochs_done - initial_epoch} epoch(s) in {time.perf_counter() - started:.1f} s")
     return stopped, epochs_done, last_logs
+
+
+@contextlib.contextmanager
+def _stop_on_ctrl_c():
+    """While training: the first Ctrl-C asks to stop after the current batch; a second one aborts."""
+    requested = []
+
+    def handler(signum, frame):
+        if requested:
+            raise KeyboardInterrupt
+        requested.append(True)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: no handler, plain KeyboardInterrupt applies
+        yield lambda: False
+        return
+    try:
+        yield lambda: bool(requested)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # ---------------------------------------------------------------------------------------

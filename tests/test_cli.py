@@ -110,3 +110,34 @@ def test_demo_prints_a_gate_trace(capsys):
 def test_no_command_prints_help_and_exits_2(capsys):
     assert main([]) == 2
     assert "train" in capsys.readouterr().out
+
+
+def test_ctrl_c_stops_after_a_batch_and_saves_a_resumable_run(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rnnsim.cli", "train", "--cell", "gru", "--epochs", "1000", "--out", str(out),
+         "--seq-len", "8", "--samples", "64", "--units", "4", "--batch-size", "16"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    # wait until training is under way (an epoch line is printed after the first epoch)
+    deadline = time.monotonic() + 300
+    seen = ""
+    while time.monotonic() < deadline and "epoch 2/1000" not in seen:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen += line
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "--resume" in seen + stdout
+    history = json.loads((out / "history.json").read_text())
+    assert 2 <= history["epochs_done"] < 1000
+    status, _, _ = run_cli("train", "--out", str(out), "--resume", "--epochs", str(history["epochs_done"] + 1),
+                           "--quiet", cwd=tmp_path)
+    assert status == 0
+    assert json.loads((out / "history.json").read_text())["epochs_done"] == history["epochs_done"] + 1
