@@ -33,69 +33,212 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from rnnsim.activations import activate, activate_scalar, derivative_scalar
+from rnnsim.activations import activate, derivative_scalar
+from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, trace_buffer
+from rnnsim.cells.blocks import FASTMATH, carry_hidden_gradient, carry_step, chunk_bounds, matmul_add
+
+# -- forward -----------------------------------------------------------------------------
+# Row buffers (m, h_prev, c_prev, h_in) are indexed by r; batch row b = offset + r. The fused
+# kernel passes one thread's chunk (offset = its first row), the BLAS path the whole batch.
+# `gates` is the x_proj buffer itself: each step reads x_t W + b and overwrites it with the
+# activated gates, so the forward keeps one (B, T, 4U) array, not two.
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def _lstm_forward(
-    x_proj,  # (B, T, 4U) x_t W + b for every step
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def _lstm_forward_rows(
+    m,  # (R, 4U) h_{t-1} U for these rows (recurrent dropout already applied to h_{t-1})
+    r0,
+    r1,
+    offset,
+    t,
+    gates,  # (B, T, 4U): x_t W + b on entry at step t, the activated i, f, g, o on exit
+    step_mask,  # (B, T) uint8, 0 = carry the state over
+    recurrent_drop,  # (B, U) or a (1, 1) dummy
+    use_recurrent_drop,
+    act,
+    recurrent_act,
+    fast,
+    record,
+    h_prev,  # (R, U) state, updated
+    c_prev,  # (R, U) state, updated
+    h_in,  # (R, U) h_t as it enters the next recurrent product, updated
+    tanh_buf,  # (U,) scratch
+    hidden,  # out (B, T, U)
+    cell_state,  # out (B, T, U)
+    preactivations,  # out (B, T, 4U) when record, else a dummy
+):
+    units = h_prev.shape[1]
+    # Loops run over 1-D views indexed from 0 (see activations.activate: that is what vectorizes).
+    for r in range(r0, r1):
+        b = offset + r
+        out_gates = gates[b, t]  # (4U,)
+        h_row, c_row, h_in_row = h_prev[r], c_prev[r], h_in[r]
+        hidden_row, cell_row = hidden[b, t], cell_state[b, t]
+        if step_mask[b, t] == 0:
+            hidden_row[:] = h_row
+            cell_row[:] = c_row
+            out_gates[:] = 0.0
+            if record:
+                preactivations[b, t, :] = 0.0
+            continue
+        z = m[r]
+        for j in range(z.shape[0]):  # z_t = x_t W + b + h_{t-1} U
+            z[j] += out_gates[j]
+        if record:
+            preactivations[b, t, :] = z
+        activate(recurrent_act, fast, z, 0, 2 * units)  # i, f
+        activate(act, fast, z, 2 * units, 3 * units)  # g
+        activate(recurrent_act, fast, z, 3 * units, 4 * units)  # o
+        out_gates[:] = z
+        input_gate, forget_gate = z[:units], z[units : 2 * units]
+        candidate, output_gate = z[2 * units : 3 * units], z[3 * units :]
+        for u in range(units):  # c_t = f * c_{t-1} + i * g
+            c = forget_gate[u] * c_row[u] + input_gate[u] * candidate[u]
+            c_row[u] = c
+            cell_row[u] = c
+            tanh_buf[u] = c
+        activate(act, fast, tanh_buf, 0, units)
+        for u in range(units):  # h_t = o * tanh(c_t)
+            hidden_row[u] = output_gate[u] * tanh_buf[u]
+        h_row[:] = hidden_row
+        if use_recurrent_drop:
+            drop_row = recurrent_drop[b]
+            for u in range(units):
+                h_in_row[u] = hidden_row[u] * drop_row[u]
+        else:
+            h_in_row[:] = hidden_row
+
+
+@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
+def _lstm_forward_fused(
     recurrent_kernel,  # (U, 4U)
     h0,  # (B, U)
     c0,  # (B, U)
-    step_mask,  # (B, T) uint8
-    recurrent_drop,  # (B, U) or a (1, 1) dummy
+    step_mask,
+    recurrent_drop,
     use_recurrent_drop,
     go_backwards,
     act,
     recurrent_act,
     fast,
     record,
+    n_chunks,  # one chunk of batch rows per thread
+    gates,  # in: x_proj (B, T, 4U); out: gates
     hidden,  # out (B, T, U)
     cell_state,  # out (B, T, U)
-    gates,  # out (B, T, 4U): i, f, g, o after their activations
     preactivations,  # out (B, T, 4U) when record, else a dummy
 ):
-    batch, timesteps, width = x_proj.shape
+    batch, timesteps, width = gates.shape
     units = width // 4
-    for b in prange(batch):
-        h_prev = h0[b].copy()
-        c_prev = c0[b].copy()
-        z = np.empty(width, x_proj.dtype)
+    for chunk in prange(n_chunks):
+        start, stop = chunk_bounds(batch, n_chunks, chunk)
+        rows = stop - start
+        if rows <= 0:
+            continue
+        h_prev = h0[start:stop].copy()  # (R, U)
+        c_prev = c0[start:stop].copy()
+        h_in = h_prev.copy()
+        if use_recurrent_drop:
+            h_in *= recurrent_drop[start:stop]
+        m = np.empty((rows, width), gates.dtype)  # (R, 4U)
+        tanh_buf = np.empty(units, gates.dtype)
         for s in range(timesteps):
             t = timesteps - 1 - s if go_backwards else s
-            if step_mask[b, t] == 0:
-                hidden[b, t, :] = h_prev
-                cell_state[b, t, :] = c_prev
-                gates[b, t, :] = 0.0
-                if record:
-                    preactivations[b, t, :] = 0.0
-                continue
-            z[:] = x_proj[b, t]
-            for k in range(units):  # z += h_{t-1} U
-                h_k = h_prev[k] * recurrent_drop[b, k] if use_recurrent_drop else h_prev[k]
-                for j in range(width):
-                    z[j] += h_k * recurrent_kernel[k, j]
-            if record:
-                preactivations[b, t, :] = z
-            activate(recurrent_act, fast, z, 0, 2 * units)  # i, f
-            activate(act, fast, z, 2 * units, 3 * units)  # g
-            activate(recurrent_act, fast, z, 3 * units, width)  # o
-            gates[b, t, :] = z
-            for u in range(units):
-                c = z[units + u] * c_prev[u] + z[u] * z[2 * units + u]
-                c_prev[u] = c
-                cell_state[b, t, u] = c
-            for u in range(units):
-                h = z[3 * units + u] * activate_scalar(act, fast, c_prev[u])
-                h_prev[u] = h
-                hidden[b, t, u] = h
+            m[:, :] = 0.0
+            matmul_add(h_in, recurrent_kernel, m)
+            _lstm_forward_rows(m, 0, rows, start, t, gates, step_mask, recurrent_drop, use_recurrent_drop, act,
+                               recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf, hidden, cell_state,
+                               preactivations)
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def _lstm_backward(
+@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
+def _lstm_forward_step(
+    m, t, n_chunks, gates, step_mask, recurrent_drop, use_recurrent_drop, act, recurrent_act, fast, record,
+    h_prev, c_prev, h_in, hidden, cell_state, preactivations,
+):
+    """One timestep of the BLAS path: the gates of every row, given m = h_in U (B, 4U)."""
+    batch = m.shape[0]
+    for chunk in prange(n_chunks):
+        start, stop = chunk_bounds(batch, n_chunks, chunk)
+        tanh_buf = np.empty(h_prev.shape[1], m.dtype)
+        _lstm_forward_rows(m, start, stop, 0, t, gates, step_mask, recurrent_drop, use_recurrent_drop, act,
+                           recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf, hidden, cell_state,
+                           preactivations)
+
+
+# -- backward ----------------------------------------------------------------------------
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def _lstm_backward_rows(
+    r0,
+    r1,
+    offset,
+    s,  # processing step (0 = first read)
+    t,  # input position
+    go_backwards,
+    act,
+    recurrent_act,
+    fast,
+    c0,  # (B, U)
+    step_mask,
+    cell_state,  # (B, T, U) from the forward pass
+    gates,  # (B, T, 4U)
+    grad_hidden_seq,  # (B, T, U) or a dummy
+    has_grad_seq,
+    dh,  # (R, U) dL/dh_t, updated with the output gradient at t
+    dc,  # (R, U) dL/dc_t, becomes dL/dc_{t-1}
+    dz,  # out (R, 4U) dL/dz_t (zeros on masked rows)
+    tanh_buf,  # (U,) scratch
+    grad_preact,  # out (B, T, 4U)
+    grad_hidden_norm,  # out (B, T)
+    grad_cell_norm,  # out (B, T)
+):
+    units = dh.shape[1]
+    previous = t + 1 if go_backwards else t - 1
+    for r in range(r0, r1):
+        b = offset + r
+        if has_grad_seq:
+            for u in range(units):
+                dh[r, u] += grad_hidden_seq[b, t, u]
+        norm = 0.0
+        for u in range(units):
+            norm += dh[r, u] * dh[r, u]
+        grad_hidden_norm[b, t] = math.sqrt(norm)
+        if step_mask[b, t] == 0:  # state carried over: gradients pass straight through
+            norm = 0.0
+            for u in range(units):
+                norm += dc[r, u] * dc[r, u]
+            grad_cell_norm[b, t] = math.sqrt(norm)
+            grad_preact[b, t, :] = 0.0
+            dz[r, :] = 0.0
+            continue
+        for u in range(units):
+            tanh_buf[u] = cell_state[b, t, u]
+        activate(act, fast, tanh_buf, 0, units)
+        norm = 0.0
+        for u in range(units):
+            i = gates[b, t, u]
+            f = gates[b, t, units + u]
+            g = gates[b, t, 2 * units + u]
+            o = gates[b, t, 3 * units + u]
+            c_prev = c0[b, u] if s == 0 else cell_state[b, previous, u]
+            tanh_c = tanh_buf[u]
+            dc_u = dc[r, u] + dh[r, u] * o * derivative_scalar(act, tanh_c)
+            norm += dc_u * dc_u
+            dz[r, u] = dc_u * g * derivative_scalar(recurrent_act, i)
+            dz[r, units + u] = dc_u * c_prev * derivative_scalar(recurrent_act, f)
+            dz[r, 2 * units + u] = dc_u * i * derivative_scalar(act, g)
+            dz[r, 3 * units + u] = dh[r, u] * tanh_c * derivative_scalar(recurrent_act, o)
+            dc[r, u] = dc_u * f  # the cell-state path back in time
+        grad_cell_norm[b, t] = math.sqrt(norm)
+        grad_preact[b, t, :] = dz[r]
+
+
+@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
+def _lstm_backward_fused(
     recurrent_kernel_t,  # (4U, U)
-    h0,
     c0,
     step_mask,
     recurrent_drop,
@@ -104,6 +247,7 @@ def _lstm_backward(
     act,
     recurrent_act,
     fast,
+    n_chunks,
     cell_state,  # (B, T, U) from the forward pass
     gates,  # (B, T, 4U)
     grad_hidden_seq,  # (B, T, U) or a dummy
@@ -117,55 +261,41 @@ def _lstm_backward(
     grad_cell_norm,  # out (B, T)
 ):
     batch, timesteps, units = cell_state.shape
-    width = 4 * units
-    for b in prange(batch):
-        dh = grad_h_final[b].copy()
-        dc = grad_c_final[b].copy()
-        dz = np.empty(width, cell_state.dtype)
+    for chunk in prange(n_chunks):
+        start, stop = chunk_bounds(batch, n_chunks, chunk)
+        rows = stop - start
+        if rows <= 0:
+            continue
+        dh = grad_h_final[start:stop].copy()  # (R, U)
+        dc = grad_c_final[start:stop].copy()
+        dh_product = np.empty((rows, units), cell_state.dtype)
+        dz = np.empty((rows, 4 * units), cell_state.dtype)
+        tanh_buf = np.empty(units, cell_state.dtype)
         for s in range(timesteps - 1, -1, -1):
             t = timesteps - 1 - s if go_backwards else s
-            if has_grad_seq:
-                for u in range(units):
-                    dh[u] += grad_hidden_seq[b, t, u]
-            norm = 0.0
-            for u in range(units):
-                norm += dh[u] * dh[u]
-            grad_hidden_norm[b, t] = math.sqrt(norm)
-            if step_mask[b, t] == 0:  # state carried over: gradients pass straight through
-                norm = 0.0
-                for u in range(units):
-                    norm += dc[u] * dc[u]
-                grad_cell_norm[b, t] = math.sqrt(norm)
-                grad_preact[b, t, :] = 0.0
-                continue
-            previous = t + 1 if go_backwards else t - 1
-            norm = 0.0
-            for u in range(units):
-                i = gates[b, t, u]
-                f = gates[b, t, units + u]
-                g = gates[b, t, 2 * units + u]
-                o = gates[b, t, 3 * units + u]
-                c_prev = c0[b, u] if s == 0 else cell_state[b, previous, u]
-                tanh_c = activate_scalar(act, fast, cell_state[b, t, u])
-                dc_u = dc[u] + dh[u] * o * derivative_scalar(act, tanh_c)
-                norm += dc_u * dc_u
-                dz[u] = dc_u * g * derivative_scalar(recurrent_act, i)
-                dz[units + u] = dc_u * c_prev * derivative_scalar(recurrent_act, f)
-                dz[2 * units + u] = dc_u * i * derivative_scalar(act, g)
-                dz[3 * units + u] = dh[u] * tanh_c * derivative_scalar(recurrent_act, o)
-                dc[u] = dc_u * f  # the cell-state path back in time
-            grad_cell_norm[b, t] = math.sqrt(norm)
-            grad_preact[b, t, :] = dz
-            dh[:] = 0.0
-            for j in range(width):  # dh_{t-1} = dz U^T
-                dz_j = dz[j]
-                for k in range(units):
-                    dh[k] += dz_j * recurrent_kernel_t[j, k]
-            if use_recurrent_drop:
-                for k in range(units):
-                    dh[k] *= recurrent_drop[b, k]
-        grad_h0[b, :] = dh
-        grad_c0[b, :] = dc
+            _lstm_backward_rows(0, rows, start, s, t, go_backwards, act, recurrent_act, fast, c0, step_mask,
+                                cell_state, gates, grad_hidden_seq, has_grad_seq, dh, dc, dz, tanh_buf, grad_preact,
+                                grad_hidden_norm, grad_cell_norm)
+            dh_product[:, :] = 0.0
+            matmul_add(dz, recurrent_kernel_t, dh_product)  # dh_{t-1} = dz_t U^T
+            carry_hidden_gradient(0, rows, start, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh)
+        grad_h0[start:stop] = dh
+        grad_c0[start:stop] = dc
+
+
+@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
+def _lstm_backward_step(
+    s, t, go_backwards, act, recurrent_act, fast, n_chunks, c0, step_mask, cell_state, gates, grad_hidden_seq,
+    has_grad_seq, dh, dc, dz, grad_preact, grad_hidden_norm, grad_cell_norm,
+):
+    """One timestep of the BLAS path: dz_t for every row (the caller then computes dz_t U^T)."""
+    batch = dh.shape[0]
+    for chunk in prange(n_chunks):
+        start, stop = chunk_bounds(batch, n_chunks, chunk)
+        tanh_buf = np.empty(dh.shape[1], dh.dtype)
+        _lstm_backward_rows(start, stop, 0, s, t, go_backwards, act, recurrent_act, fast, c0, step_mask,
+                            cell_state, gates, grad_hidden_seq, has_grad_seq, dh, dc, dz, tanh_buf, grad_preact,
+                            grad_hidden_norm, grad_cell_norm)
 
 
 class LSTMCell(RecurrentCell):
@@ -197,26 +327,25 @@ class LSTMCell(RecurrentCell):
         dtype = cache["dtype"]
         hidden = np.empty((batch, timesteps, units), dtype)
         cell_state = np.empty((batch, timesteps, units), dtype)
-        gates = np.empty((batch, timesteps, width), dtype)
+        gates = x_proj  # overwritten in place: x_t W + b in, activated gates out
         preactivations = trace_buffer(record_trace, (batch, timesteps, width), dtype)
-        _lstm_forward(
-            x_proj,
-            cache["weights"]["recurrent_kernel"],
-            cache["states"][0],
-            cache["states"][1],
-            cache["step_mask"],
-            cache["recurrent_drop_arg"],
-            cache["recurrent_drop"] is not None,
-            cache["go_backwards"],
-            self.activation_code,
-            self.recurrent_activation_code,
-            cache["fast"],
-            record_trace,
-            hidden,
-            cell_state,
-            gates,
-            preactivations,
-        )
+        kernel = cache["weights"]["recurrent_kernel"]
+        h0, c0 = cache["states"]
+        drop, use_drop = cache["recurrent_drop_arg"], cache["recurrent_drop"] is not None
+        n_chunks = blocks.thread_chunks(batch)
+        common = (self.activation_code, self.recurrent_activation_code, cache["fast"], record_trace)
+        if not blocks.use_blas_path(units):
+            _lstm_forward_fused(kernel, h0, c0, cache["step_mask"], drop, use_drop, cache["go_backwards"], *common,
+                                n_chunks, gates, hidden, cell_state, preactivations)
+        else:
+            h_prev, c_prev = h0.copy(), c0.copy()
+            h_in = h_prev * drop if use_drop else h_prev.copy()
+            m = np.empty((batch, width), dtype)  # (B, 4U)
+            for s in range(timesteps):
+                t = timesteps - 1 - s if cache["go_backwards"] else s
+                np.matmul(h_in, kernel, out=m)  # (B, U) @ (U, 4U): one multithreaded BLAS call
+                _lstm_forward_step(m, t, n_chunks, gates, cache["step_mask"], drop, use_drop, *common,
+                                   h_prev, c_prev, h_in, hidden, cell_state, preactivations)
         return {"hidden": hidden, "cell_state": cell_state, "gates": gates, "preactivations": preactivations}
 
     def _run_backward(self, cache, grad_hidden_seq, has_grad_seq, final_grads):
@@ -224,33 +353,32 @@ class LSTMCell(RecurrentCell):
         batch, timesteps, units = cell_state.shape
         dtype = cache["dtype"]
         grad_preact = np.empty((batch, timesteps, 4 * units), dtype)
-        grad_h0 = np.empty((batch, units), dtype)
-        grad_c0 = np.empty((batch, units), dtype)
         grad_hidden_norm = np.empty((batch, timesteps), dtype)
         grad_cell_norm = np.empty((batch, timesteps), dtype)
-        _lstm_backward(
-            np.ascontiguousarray(cache["weights"]["recurrent_kernel"].T),
-            cache["states"][0],
-            cache["states"][1],
-            cache["step_mask"],
-            cache["recurrent_drop_arg"],
-            cache["recurrent_drop"] is not None,
-            cache["go_backwards"],
-            self.activation_code,
-            self.recurrent_activation_code,
-            cache["fast"],
-            cell_state,
-            cache["gates"],
-            grad_hidden_seq,
-            has_grad_seq,
-            final_grads[0],
-            final_grads[1],
-            grad_preact,
-            grad_h0,
-            grad_c0,
-            grad_hidden_norm,
-            grad_cell_norm,
-        )
+        kernel_t = np.ascontiguousarray(cache["weights"]["recurrent_kernel"].T)  # (4U, U)
+        c0 = cache["states"][1]
+        step_mask, go_backwards = cache["step_mask"], cache["go_backwards"]
+        drop, use_drop = cache["recurrent_drop_arg"], cache["recurrent_drop"] is not None
+        n_chunks = blocks.thread_chunks(batch)
+        codes = (self.activation_code, self.recurrent_activation_code, cache["fast"])
+        if not blocks.use_blas_path(units):
+            grad_h0 = np.empty((batch, units), dtype)
+            grad_c0 = np.empty((batch, units), dtype)
+            _lstm_backward_fused(kernel_t, c0, step_mask, drop, use_drop, go_backwards, *codes, n_chunks, cell_state,
+                                 cache["gates"], grad_hidden_seq, has_grad_seq, final_grads[0], final_grads[1],
+                                 grad_preact, grad_h0, grad_c0, grad_hidden_norm, grad_cell_norm)
+        else:
+            grad_h0 = final_grads[0].copy()  # dh, carried back to dL/dh_0
+            grad_c0 = final_grads[1].copy()
+            dz = np.empty((batch, 4 * units), dtype)
+            dh_product = np.empty((batch, units), dtype)
+            for s in range(timesteps - 1, -1, -1):
+                t = timesteps - 1 - s if go_backwards else s
+                _lstm_backward_step(s, t, go_backwards, *codes, n_chunks, c0, step_mask, cell_state, cache["gates"],
+                                    grad_hidden_seq, has_grad_seq, grad_h0, grad_c0, dz, grad_preact,
+                                    grad_hidden_norm, grad_cell_norm)
+                np.matmul(dz, kernel_t, out=dh_product)  # dh_{t-1} = dz_t U^T, one BLAS call
+                carry_step(n_chunks, t, step_mask, drop, use_drop, dh_product, grad_h0)
         return {
             "grad_input_preact": grad_preact,
             "grad_recurrent_preact": grad_preact,

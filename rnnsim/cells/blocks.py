@@ -1,0 +1,105 @@
+"""Numba building blocks the three cells' kernels share: the recurrent product and the batch split.
+
+Two ways to run a time loop, chosen by the hidden size (see `use_blas_path`):
+
+- fused (small U, the tutorial sizes): one Numba kernel owns the whole time loop; the batch is
+  cut into one chunk of rows per thread, outside the time loop, and each thread computes its
+  rows' recurrent product h_{t-1} U with `matmul_add` (a 4-row register-blocked loop) and then
+  the gates, all in thread-local buffers: no allocation and no thread start-up inside the loop.
+- BLAS (large U): a Python loop over timesteps; the recurrent product of the whole batch,
+  (B, U) @ (U, G*U), is one BLAS call per step (numpy's matmul, multithreaded), and a small
+  parallel Numba kernel does the gates of that step. BLAS is never called from inside a prange
+  loop (two thread pools on two cores oversubscribe; see PERFORMANCE-NOTES).
+
+`fastmath={"contract"}` lets LLVM fuse a*b + c into one FMA instruction (without it Numba emits
+a multiply and an add); it changes results only by the rounding of the one product.
+"""
+
+from __future__ import annotations
+
+import numba
+from numba import njit, prange
+
+FASTMATH = {"contract"}
+
+# Hidden sizes from here on take the BLAS path (per-step matrix products from Python).
+# Module-level so tests can lower it to run the BLAS path on small cases.
+BLAS_MIN_UNITS = 128
+
+
+def use_blas_path(units: int) -> bool:
+    return units >= BLAS_MIN_UNITS
+
+
+def thread_chunks(batch: int) -> int:
+    """How many row chunks the fused kernels split a batch into: one per Numba thread.
+
+    Read here, in Python, and passed to the kernels: calling numba.get_num_threads() inside a
+    cached kernel would make it uncacheable.
+    """
+    return max(1, min(batch, numba.get_num_threads()))
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def matmul_add(src, weight, dst):
+    """dst (R, N) += src (R, K) @ weight (K, N), four rows at a time.
+
+    Each loaded weight row serves four output rows, so the inner loop does four FMAs per
+    load of `weight` and vectorizes along N.
+    """
+    rows, inner = src.shape
+    width = weight.shape[1]
+    r = 0
+    while r + 4 <= rows:
+        for k in range(inner):
+            p0 = src[r, k]
+            p1 = src[r + 1, k]
+            p2 = src[r + 2, k]
+            p3 = src[r + 3, k]
+            for j in range(width):
+                w = weight[k, j]
+                dst[r, j] += p0 * w
+                dst[r + 1, j] += p1 * w
+                dst[r + 2, j] += p2 * w
+                dst[r + 3, j] += p3 * w
+        r += 4
+    while r < rows:
+        for k in range(inner):
+            p0 = src[r, k]
+            for j in range(width):
+                dst[r, j] += p0 * weight[k, j]
+        r += 1
+
+
+@njit(cache=True)
+def chunk_bounds(batch, n_chunks, chunk):
+    """Rows [start, stop) of chunk number `chunk` when `batch` rows are cut into `n_chunks`."""
+    size = (batch + n_chunks - 1) // n_chunks
+    start = min(batch, chunk * size)
+    return start, min(batch, start + size)
+
+
+@njit(cache=True, error_model="numpy")
+def carry_hidden_gradient(r0, r1, offset, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh):
+    """dh <- dL/dh_{t-1}: the product (dz_t U^T, times the recurrent dropout mask) where step t ran,
+    dh itself where t was a masked step (the state, and so its gradient, was carried over)."""
+    units = dh.shape[1]
+    for r in range(r0, r1):
+        b = offset + r
+        if step_mask[b, t] == 0:
+            continue
+        if use_recurrent_drop:
+            for u in range(units):
+                dh[r, u] = dh_product[r, u] * recurrent_drop[b, u]
+        else:
+            for u in range(units):
+                dh[r, u] = dh_product[r, u]
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def carry_step(n_chunks, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh):
+    """`carry_hidden_gradient` over the whole batch (the BLAS path), one chunk per thread."""
+    batch = dh.shape[0]
+    for chunk in prange(n_chunks):
+        start, stop = chunk_bounds(batch, n_chunks, chunk)
+        carry_hidden_gradient(start, stop, 0, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh)
