@@ -40,10 +40,11 @@ from numba import njit, prange
 
 from rnnsim.activations import activate, derivative_scalar
 from rnnsim.cells.base import RecurrentCell, trace_buffer
+from rnnsim.cells.blocks import FASTMATH
 from rnnsim.errors import InputError
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _gru_forward(
     x_proj,  # (B, T, 3U) x_t W + b_in for every step
     recurrent_kernel,  # (U, 3U)
@@ -118,7 +119,7 @@ def _gru_forward(
                 hidden[b, t, u] = h
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _gru_backward(
     recurrent_kernel_t,  # (3U, U)
     reset_after,

@@ -31,9 +31,10 @@ from numba import njit, prange
 
 from rnnsim.activations import activate, derivative_scalar
 from rnnsim.cells.base import RecurrentCell, trace_buffer
+from rnnsim.cells.blocks import FASTMATH
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _simple_rnn_forward(
     x_proj,  # (B, T, U) x_t W + b for every step
     recurrent_kernel,  # (U, U)
@@ -71,7 +72,7 @@ def _simple_rnn_forward(
             h_prev[:] = a
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _simple_rnn_backward(
     recurrent_kernel_t,  # (U, U) U^T, contiguous so the inner loop runs along memory
     step_mask,
