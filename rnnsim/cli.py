@@ -198,7 +198,7 @@ def command_train(args) -> int:
     if args.resume:
         from rnnsim.models import load_model
 
-        model = load_model(out / "model.npz")
+        model = load_model(out / "model.npz", device=config.device)
         initial_epoch = int(history_file.get("epochs_done", 0))
         history = {key: list(values) for key, values in history_file.get("history", {}).items()}
     else:

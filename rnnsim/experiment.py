@@ -93,7 +93,7 @@ def build_model(task, config: RunConfig):
     from rnnsim.models import Sequential
 
     recurrent = getattr(layers, CELL_LAYERS[config.cell])
-    model = Sequential(seed=config.seed)
+    model = Sequential(seed=config.seed, device=config.device)  # 'cuda': recurrent layers on the GPU
     if task.vocab_size:
         model.add(layers.Embedding(task.vocab_size, config.embedding_dim, mask_zero=False))
     elif task.mask_train is not None:

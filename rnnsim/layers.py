@@ -479,6 +479,9 @@ class RNN(Layer):
         self.cell = None
         self._weight_keys: list[str] = []
         self._result = None
+        self.device = "cpu"  # 'cuda': set by Sequential(device='cuda'); see set_device
+        self.device_weights = None  # on 'cuda': the live weights, device arrays in get_weights order
+        self._host_stale = False  # True when the device weights moved on and `weights` (the host copy) did not
 
     def _make_cell(self):
         from rnnsim.cells import make_cell  # imported late: the cells are a separate, heavier module
@@ -506,12 +509,81 @@ class RNN(Layer):
         )
         self._weight_keys = [key for key in ("kernel", "recurrent_kernel", "bias") if key in weights]
         self.weights = [np.ascontiguousarray(weights[key]) for key in self._weight_keys]
+        if self.device != "cpu":
+            self._place_on_device()
 
     def weight_names(self):
         return list(self._weight_keys)
 
     def weight_dict(self):
+        if self.device_weights is not None:
+            return dict(zip(self._weight_keys, self.device_weights))
         return dict(zip(self._weight_keys, self.weights))
+
+    # -- device placement ------------------------------------------------------------------
+
+    def set_device(self, device) -> None:
+        """Run this layer on 'cpu' (Numba kernels) or 'cuda' (numba.cuda kernels, rnnsim.cuda).
+
+        On 'cuda' the cell is its device twin (`make_device_cell`) and the weights live on the
+        device (`device_weights`, updated there by the model's optimizer); `weights` is a host copy,
+        refreshed by `sync_to_host()` (which `get_weights()` calls). Each batch's inputs and outputs
+        cross the bus; the forward cache stays on the device for backward. Raises InputError with
+        one line when CUDA is unusable.
+        """
+        if device not in ("cpu", "cuda"):
+            raise InputError(f"unknown device {device!r}; choose 'cpu' or 'cuda'")
+        if device == self.device:
+            return
+        if device == "cuda":
+            from rnnsim.cuda import require_cuda
+
+            require_cuda()
+        self.sync_to_host()
+        self.device = device
+        self.device_weights = None
+        self._result = None
+        if self.built:
+            self._place_on_device()
+
+    def _place_on_device(self):
+        """Cell and weights for `self.device` (the host `weights` are the source)."""
+        if self.device == "cuda":
+            from rnnsim.cuda import make_device_cell, to_device
+
+            self.cell = make_device_cell(self.cell)
+            self.device_weights = [to_device(weight) for weight in self.weights]
+        else:
+            self.cell = self._make_cell()
+            self.device_weights = None
+        self._host_stale = False
+
+    def mark_host_stale(self) -> None:
+        """The optimizer changed `device_weights`: the host copy must be refreshed before it is read."""
+        if self.device_weights is not None:
+            self._host_stale = True
+
+    def sync_to_host(self) -> None:
+        """Copy the device weights into the host arrays `weights` (in place), if they moved on."""
+        if self.device_weights is not None and self._host_stale:
+            for device_weight, host_weight in zip(self.device_weights, self.weights):
+                device_weight.copy_to_host(host_weight)
+        self._host_stale = False
+
+    def get_weights(self):
+        self.sync_to_host()
+        return super().get_weights()
+
+    def set_weights(self, weights) -> None:
+        super().set_weights(weights)
+        self._host_stale = False
+        self.push_to_device()
+
+    def push_to_device(self) -> None:
+        """Copy the host arrays `weights` onto the device weights (after they were set on the host)."""
+        if self.device_weights is not None:
+            for device_weight, host_weight in zip(self.device_weights, self.weights):
+                device_weight.copy_to_device(host_weight)
 
     def compute_output_shape(self, input_shape):
         if self.return_sequences:
@@ -535,6 +607,8 @@ class RNN(Layer):
 
     def run(self, x, mask=None, training=False, record_trace=False, initial_state=None):
         """The cell's ForwardResult for x (B, T, D); kept for backward."""
+        if self.device_weights is not None:
+            return self._run_on_device(x, mask, training, record_trace, initial_state)
         x = np.asarray(x, dtype=self.weights[0].dtype)
         input_mask, recurrent_mask = self._dropout_masks(x.shape[0], x.shape[2], training)
         result = self.cell.forward(
@@ -546,11 +620,37 @@ class RNN(Layer):
         self._result = result
         return result
 
+    def _run_on_device(self, x, mask, training, record_trace, initial_state):
+        """run() on the device: x goes over, the outputs come back (host arrays), the cache stays there.
+
+        The returned result's final states are host arrays, its outputs too when return_sequences
+        (otherwise they stay on the device: nobody reads them); its trace is a host Trace.
+        """
+        from rnnsim.cells.base import ForwardResult
+        from rnnsim.cuda import to_device, to_host
+
+        x = np.asarray(x, dtype=self.weights[0].dtype)
+        input_mask, recurrent_mask = self._dropout_masks(x.shape[0], x.shape[2], training)  # host rng, as on the CPU
+        result = self.cell.forward(
+            to_device(x), self.weight_dict(), initial_state=initial_state, mask=mask,
+            input_dropout_mask=input_mask, recurrent_dropout_mask=recurrent_mask, go_backwards=self.go_backwards,
+            record_trace=record_trace,
+        )
+        outputs = to_host(result.outputs) if self.return_sequences else result.outputs
+        result = ForwardResult(outputs=outputs, final_states=to_host(result.final_states), trace=result.trace,
+                               cache=result.cache)
+        if result.trace is not None:
+            result.trace.layer_name = self.name or ""
+        self._result = result
+        return result
+
     def forward(self, x, mask=None, training=False, record_trace=False):
         result = self.run(x, mask, training, record_trace)
         return result.outputs if self.return_sequences else result.final_states[0]  # (B, T, U) or (B, U)
 
     def backward(self, grad_output):
+        if self.device_weights is not None:
+            return self._backward_on_device(grad_output)
         result = self._result
         if self.return_sequences:
             grads = self.cell.backward(result, grad_outputs=grad_output)
@@ -559,6 +659,19 @@ class RNN(Layer):
             grads = self.cell.backward(result, grad_final_states=grad_final)
         self.gradients = [grads.weights[key] for key in self._weight_keys]
         return grads.inputs  # (B, T, D)
+
+    def _backward_on_device(self, grad_output):
+        """backward() on the device: the weight gradients stay there (device arrays); dL/dx comes back."""
+        from rnnsim.cuda import to_device, to_host
+
+        result = self._result
+        grad = to_device(np.ascontiguousarray(grad_output, dtype=self.weights[0].dtype))
+        if self.return_sequences:
+            grads = self.cell.backward(result, grad_outputs=grad)
+        else:
+            grads = self.cell.backward(result, grad_final_states=(grad,) + (None,) * (len(result.final_states) - 1))
+        self.gradients = [grads.weights[key] for key in self._weight_keys]
+        return to_host(grads.inputs)  # (B, T, D)
 
     def traces(self):
         if self._result is None or self._result.trace is None:
@@ -692,6 +805,40 @@ class Bidirectional(Layer):
         self.forward_layer.build(input_shape, self.dtype)
         self.backward_layer.build(input_shape, self.dtype)
         self.weights = self.forward_layer.weights + self.backward_layer.weights
+
+    @property
+    def device(self):
+        return self.forward_layer.device
+
+    @property
+    def device_weights(self):
+        """The two layers' device weights (forward's, then backward's), or None on the CPU."""
+        if self.forward_layer.device_weights is None:
+            return None
+        return self.forward_layer.device_weights + self.backward_layer.device_weights
+
+    def set_device(self, device) -> None:
+        """Both directions on 'cpu' or 'cuda' (see RNN.set_device); the merge stays on the host."""
+        self.forward_layer.set_device(device)
+        self.backward_layer.set_device(device)
+
+    def mark_host_stale(self) -> None:
+        self.forward_layer.mark_host_stale()
+        self.backward_layer.mark_host_stale()
+
+    def sync_to_host(self) -> None:
+        self.forward_layer.sync_to_host()
+        self.backward_layer.sync_to_host()
+
+    def get_weights(self):
+        self.sync_to_host()
+        return super().get_weights()
+
+    def set_weights(self, weights) -> None:
+        super().set_weights(weights)  # writes into the two layers' host arrays
+        for layer in (self.forward_layer, self.backward_layer):
+            layer._host_stale = False
+            layer.push_to_device()
 
     def weight_names(self):
         return ([f"forward/{n}" for n in self.forward_layer.weight_names()]

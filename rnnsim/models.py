@@ -48,6 +48,22 @@ def set_seed(seed: int | None) -> None:
     _GLOBAL_SEED = None if seed is None else int(seed)
 
 
+def _check_device(device) -> str:
+    """'cpu' or 'cuda'; for 'cuda', require_cuda() first (one-line InputError when unusable)."""
+    if device not in ("cpu", "cuda"):
+        raise InputError(f"unknown device {device!r}; choose 'cpu' or 'cuda'")
+    if device == "cuda":
+        from rnnsim.cuda import require_cuda
+
+        require_cuda()
+    return device
+
+
+def _host_copy(array):
+    """A host copy of a NumPy or device array."""
+    return array.copy_to_host() if hasattr(array, "copy_to_host") else array.copy()
+
+
 def _shape_text(shape):
     if shape is None:
         return "?"
@@ -126,11 +142,20 @@ class Sequential:
         name: shown by summary(), default 'sequential'.
         seed: seed for weights, dropout and shuffling (default None: the global seed, else fresh entropy).
         dtype: 'float32' (default) or 'float64' (used by the gradient checks).
+        device: 'cpu' (default) or 'cuda': run the recurrent layers (SimpleRNN, LSTM, GRU, also inside
+            Bidirectional) with rnnsim.cuda's kernels. Their weights and optimizer slots then stay on the
+            GPU during training; Embedding, Dense, Masking, Dropout and the loss stay on the host, so each
+            batch's activations and their gradients cross the bus at every recurrent layer. Traces,
+            reports, `get_weights()` and `save()` come back as host arrays. Raises InputError (one line)
+            at once when CUDA is unusable. `to_device()` moves a model later; `load_model(path, device=...)`.
     """
 
-    def __init__(self, layers=None, name="sequential", seed=None, dtype="float32"):
+    def __init__(self, layers=None, name="sequential", seed=None, dtype="float32", device="cpu"):
         if np.dtype(dtype).name not in ("float32", "float64"):
             raise InputError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        self.device = _check_device(device)
+        self._device_slots = None  # on 'cuda': {variable index: {slot name: device array}}
+        self._slots_host_stale = False  # the device slots moved on; optimizer.slots must be refreshed
         self.name = name
         self.dtype = np.dtype(dtype).name
         if seed is None:
@@ -176,6 +201,8 @@ class Sequential:
             raise InputError(f"layer name {layer.name!r} is used twice in the model")
         if layer.init_rng is None:
             layer.attach_rngs([self.seed_entropy, len(self.layers)])
+        if isinstance(layer, (RNN, Bidirectional)):
+            layer.set_device(self.device)
         self.layers.append(layer)
         if self.built:
             layer.build(self._shapes()[-2], self.dtype)
@@ -218,8 +245,92 @@ class Sequential:
 
     @property
     def weights(self) -> list[np.ndarray]:
-        """The live weight arrays, in get_weights order (the optimizer updates these in place)."""
+        """The live weight arrays, in get_weights order (the optimizer updates these in place).
+
+        On 'cuda' the recurrent layers' entries are their host copies, refreshed here from the device.
+        """
+        if self.device != "cpu":
+            self._sync_host()
         return [w for layer in self.layers for w in layer.weights]
+
+    # -- device ----------------------------------------------------------------------------
+
+    def to_device(self, device) -> Sequential:
+        """Move the recurrent layers, their weights and optimizer slots to 'cpu' or 'cuda'; returns self.
+
+        See the `device` argument of `Sequential`. Raises InputError (one line) when CUDA is unusable.
+        """
+        device = _check_device(device)
+        if device != self.device:
+            self._sync_host()
+            for layer in self.layers:
+                if isinstance(layer, (RNN, Bidirectional)):
+                    layer.set_device(device)
+            self.device = device
+            self._device_slots = None  # rebuilt from optimizer.slots at the next step
+        return self
+
+    def _sync_host(self) -> None:
+        """Copy device weights and optimizer slots that moved on into their host arrays."""
+        for layer in self.layers:
+            if isinstance(layer, (RNN, Bidirectional)):
+                layer.sync_to_host()
+        if self._device_slots is not None and self._slots_host_stale:
+            for index, slots in self._device_slots.items():
+                for name, slot in slots.items():
+                    slot.copy_to_host(self.optimizer.slots[index][name])
+        self._slots_host_stale = False
+
+    def _device_variables(self) -> list:
+        """Parallel to `weights`: the device array holding each weight, or None for a host weight."""
+        found = []
+        for layer in self.layers:
+            on_device = getattr(layer, "device_weights", None) if isinstance(layer, (RNN, Bidirectional)) else None
+            found.extend(on_device if on_device is not None else [None] * len(layer.weights))
+        return found
+
+    def _apply_gradients_on_device(self, gradients) -> None:
+        """One optimizer step with the recurrent weights on the device (Keras's rules, as the CPU's).
+
+        Device weights are updated by rnnsim.cuda.optim's kernels with device slots; host weights
+        (Embedding, Dense) by the CPU optimizer; both with the same iteration count, which then
+        advances once. global_clipnorm is computed over all gradients, host and device together.
+        """
+        from rnnsim.cuda import kernels, optim, to_device
+
+        opt = self.optimizer
+        host_variables = [w for layer in self.layers for w in layer.weights]  # no sync: only shapes are used
+        device_variables = self._device_variables()
+        if opt.slots is None:
+            opt.build(host_variables)
+        if self._device_slots is None:  # from the host slots: zeros, or what load_model restored
+            self._device_slots = {index: {name: to_device(slot) for name, slot in opt.slots[index].items()}
+                                  for index, variable in enumerate(device_variables) if variable is not None}
+        host_gradients = [None if variable is not None else gradient
+                          for gradient, variable in zip(gradients, device_variables)]
+        device_pairs = [(index, gradient) for index, (gradient, variable) in enumerate(zip(gradients, device_variables))
+                        if variable is not None and gradient is not None]
+        device_gradients = [gradient for _, gradient in device_pairs]
+        if opt.global_clipnorm is not None:
+            squares = sum(float(np.sum(np.square(g.values if isinstance(g, SparseRows) else g, dtype=np.float64)))
+                          for g in host_gradients if g is not None)
+            total = math.sqrt(squares + sum(optim.squared_norm(g) for g in device_gradients))
+            if total > opt.global_clipnorm:
+                factor = opt.global_clipnorm / total
+                host_gradients = [None if g is None else SparseRows(g.rows, g.values * factor, g.shape)
+                                  if isinstance(g, SparseRows) else g * factor for g in host_gradients]
+                for g in device_gradients:
+                    flat = g.reshape(g.size)
+                    optim._scale_and_clip[kernels._launch(g.size)](flat, factor, 0.0, False)
+        else:
+            optim.DeviceOptimizer(opt)._clip(device_gradients)  # clipvalue / clipnorm, per gradient
+        for index, gradient in device_pairs:
+            optim.apply_update(opt, device_variables[index], gradient, self._device_slots[index], opt.iterations)
+        opt.apply_gradients(host_gradients, host_variables)  # host weights; iterations += 1
+        for layer in self.layers:
+            if isinstance(layer, (RNN, Bidirectional)):
+                layer.mark_host_stale()
+        self._slots_host_stale = True
 
     def count_params(self) -> int:
         return int(sum(layer.count_params() for layer in self.layers))
@@ -304,6 +415,9 @@ class Sequential:
         """
         if loss is None:
             raise InputError("compile needs a loss, e.g. loss='binary_crossentropy'")
+        if self._device_slots is not None:  # the old optimizer's device slots back to its host slots
+            self._sync_host()
+            self._device_slots = None
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = losses_module.get(loss)
         if metrics is None:
@@ -428,7 +542,10 @@ class Sequential:
     def _train_step(self, x, y):
         output, mask = self._forward(x, training=True)
         value = self._loss_and_backward(y, output, mask)
-        self.optimizer.apply_gradients(self._gradients(), self.weights)
+        if self.device == "cpu":
+            self.optimizer.apply_gradients(self._gradients(), self.weights)
+        else:
+            self._apply_gradients_on_device(self._gradients())
         return value, self._metric_sums(y, output, mask)
 
     def loss_and_gradients(self, x, y, training=False):
@@ -449,7 +566,7 @@ class Sequential:
         grads = []
         for layer in self.layers:
             for gradient in layer.gradients if layer.gradients else [np.zeros_like(w) for w in layer.weights]:
-                grads.append(gradient.to_dense() if isinstance(gradient, SparseRows) else gradient.copy())
+                grads.append(gradient.to_dense() if isinstance(gradient, SparseRows) else _host_copy(gradient))
         return value, grads
 
     def probe(self, x, y, epoch=0, batch=0) -> ProbeReport:
@@ -790,13 +907,22 @@ class Sequential:
             "seed": self.seed,
             "seed_entropy": str(self.seed_entropy),  # may exceed 64 bits: kept as text
             "dtype": self.dtype,
+            "device": self.device,
             "build_input_shape": None if self.input_shape is None else list(self.input_shape),
             "layers": [serialize(layer) for layer in self.layers],
         }
 
     @classmethod
-    def from_config(cls, config: dict) -> Sequential:
-        model = cls(name=config.get("name", "sequential"), seed=0, dtype=config.get("dtype", "float32"))
+    def from_config(cls, config: dict, device=None) -> Sequential:
+        """A model from `get_config()`; device None means the saved one ('cpu' in files without it)."""
+        saved_device = config.get("device", "cpu")
+        try:
+            model = cls(name=config.get("name", "sequential"), seed=0, dtype=config.get("dtype", "float32"),
+                        device=device or saved_device)
+        except InputError as error:
+            if device is None and saved_device == "cuda":
+                raise InputError(f"it was saved on device 'cuda' ({error}); load it with device='cpu'") from None
+            raise
         model.seed = config.get("seed")
         model.seed_entropy = int(config["seed_entropy"])
         model.shuffle_rng = np.random.default_rng([model.seed_entropy, 104729])
@@ -817,14 +943,21 @@ class Sequential:
         """Write the model (config, weights, optimizer state, random state) to ONE .npz file, atomically."""
         from rnnsim.saving import save_model
 
+        if self.device != "cpu":
+            self._sync_host()  # host arrays and host optimizer state are what the file holds
         save_model(self, filepath)
 
 
-def load_model(filepath) -> Sequential:
-    """Load a model written by `Sequential.save`; raises InputError for a damaged or mismatched file."""
+def load_model(filepath, device=None) -> Sequential:
+    """Load a model written by `Sequential.save`; raises InputError for a damaged or mismatched file.
+
+    Args:
+        filepath: the .npz file.
+        device: 'cpu' or 'cuda' (default None: the device the model was saved from).
+    """
     from rnnsim.saving import load_model as _load
 
-    return _load(filepath)
+    return _load(filepath, device=device)
 
 
 __all__ = ["Sequential", "load_model", "set_seed", "Callback"]

@@ -123,14 +123,17 @@ def _read(filepath):
     return config, arrays
 
 
-def load_model(filepath):
-    """A model rebuilt from `filepath`: same config, weights, optimizer state and random state."""
+def load_model(filepath, device=None):
+    """A model rebuilt from `filepath`: same config, weights, optimizer state and random state.
+
+    device: 'cpu' or 'cuda' for the recurrent layers (default None: the device it was saved from).
+    """
     from rnnsim.models import Sequential
 
     filepath = os.fspath(filepath)
     config, arrays = _read(filepath)
     try:
-        model = Sequential.from_config(config["model"])
+        model = Sequential.from_config(config["model"], device=device)
         weight_table = config["weights"]
         weights = [arrays[entry["key"]] for entry in weight_table]
     except InputError as error:
