@@ -84,6 +84,7 @@ class MainScreen(Screen):
         self.state = "idle"  # idle | preparing | training | paused | stopped | finished | comparing
         self.compare_curves: dict[str, np.ndarray] = {}
         self.compare_traces: dict[str, tuple] = {}  # cell -> (traces, tokens) of its last compare probe
+        self.compare_steps: dict[str, tuple] = {}  # cell -> (optimizer steps, probe loss) of its last probe
         # Shared with the worker thread.
         self._buffer: list = []
         self._buffer_lock = threading.Lock()
@@ -193,6 +194,7 @@ class MainScreen(Screen):
             return
         self.compare_curves = {}
         self.compare_traces = {}
+        self.compare_steps = {}
         self.query_one("#compare-view", GradientView).set_series({}, note="training…")
         self.action_tab("compare")
         self.start_training(compare=True)
@@ -334,44 +336,77 @@ class MainScreen(Screen):
 
     @work(thread=True, exclusive=True, group="train")
     def train_worker(self, settings: Settings, compare: bool, run_id: int) -> None:
-        cells = CELL_ORDER if compare else (settings.cell,)
-        shared_task = None
         try:
-            for cell in cells:
-                run_settings = Settings(**{**settings.__dict__, "cell": cell})
-                if compare:
-                    run_settings.epochs = max(
-                        1, -(-settings.compare_batches * settings.batch_size // settings.n_samples)
-                    )
-                    run_settings.probe_every = max(1, settings.compare_batches // 3)
-                session = self.session_factory(run_settings)
-                if shared_task is not None:  # compare: the three cells see the very same data
-                    session.task = shared_task
-                info = session.prepare()
-                shared_task = getattr(session, "task", None)
-                self.post_message(SessionReady(info, cell, compare, run_id))
-                for event in session.events(self.wait_if_paused):
-                    if isinstance(event, DoneEvent):
-                        if event.reason == "stopped":
-                            self.post_message(TrainingFinished("stopped", compare, run_id))
-                            return
-                        continue
-                    if isinstance(event, ProbeEvent):
-                        event.cell = cell
-                    self.push_event(event, run_id)
-                    # Compare trains each cell until the probe after its last batch has been reported.
-                    if compare and isinstance(event, ProbeEvent) and event.step >= settings.compare_batches:
-                        break
-                    if self.wait_if_paused():
-                        self.post_message(TrainingFinished("stopped", compare, run_id))
-                        return
-            self.post_message(TrainingFinished("finished", compare, run_id))
+            if compare:
+                finished = self._compare_cells(settings, run_id)
+            else:
+                finished = self._train_one(settings, run_id)
+            self.post_message(TrainingFinished("finished" if finished else "stopped", compare, run_id))
         except InputError as error:
             self.post_message(WorkerFailed(str(error)))
         except FileNotFoundError as error:
             self.post_message(WorkerFailed(f"file not found: {error}"))
         except Exception as error:  # an internal bug: say so in one line, keep the app alive
             self.post_message(WorkerFailed(f"internal error while training: {type(error).__name__}: {error}"))
+
+    def _train_one(self, settings: Settings, run_id: int) -> bool:
+        """In the worker: train the chosen cell; False when stopped."""
+        session = self.session_factory(settings)
+        info = session.prepare()
+        self.post_message(SessionReady(info, settings.cell, False, run_id))
+        for event in session.events(self.wait_if_paused):
+            if isinstance(event, DoneEvent):
+                return event.reason != "stopped"
+            self.push_event(event, run_id)
+            if self.wait_if_paused():
+                return False
+        return True
+
+    def _compare_cells(self, settings: Settings, run_id: int) -> bool:
+        """In the worker: train SimpleRNN, LSTM and GRU side by side, one batch each in turn.
+
+        The three see the very same data, seed and settings, and their gradient curves grow on
+        the Compare tab together, so the moment a gated cell opens its memory (and the SimpleRNN
+        does not) happens in front of the user. False when stopped.
+        """
+        rounds = settings.compare_batches
+        epochs = max(1, -(-rounds * settings.batch_size // settings.n_samples))
+        run_settings = replace(settings, epochs=epochs, probe_every=max(1, rounds // 30))
+        sessions, streams = {}, {}
+        shared_task = None
+        for cell in CELL_ORDER:
+            session = self.session_factory(replace(run_settings, cell=cell))
+            if shared_task is not None:
+                session.task = shared_task
+            info = session.prepare()
+            shared_task = getattr(session, "task", None)
+            sessions[cell] = session
+            streams[cell] = iter(session.events(self.wait_if_paused))
+            self.post_message(SessionReady(info, cell, True, run_id))
+        try:
+            for _ in range(rounds):
+                for cell, stream in list(streams.items()):
+                    for event in stream:  # up to and including this cell's next batch
+                        if isinstance(event, DoneEvent):
+                            if event.reason == "stopped":
+                                return False
+                            del streams[cell]
+                            break
+                        if isinstance(event, ProbeEvent):
+                            event.cell = cell
+                        self.push_event(event, run_id)
+                        if isinstance(event, BatchEvent):
+                            break
+                    if self.wait_if_paused():
+                        return False
+                if not streams:
+                    break
+        finally:
+            for stream in streams.values():
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+        return True
 
     @work(thread=True, exclusive=True, group="train")
     def load_checkpoint_worker(self, path: str) -> None:
@@ -438,23 +473,35 @@ class MainScreen(Screen):
                 if self.metric_name and self.metric_name in event.val_metrics:
                     metric_view.add_val(event.val_metrics[self.metric_name])
             elif isinstance(event, ProbeEvent):
+                if comparing:
+                    self.compare_traces[event.cell] = (event.traces, event.tokens)
+                    self.compare_steps[event.cell] = (event.step, event.loss)
+                    if event.traces and event.traces[0].grad_hidden_norm is not None:
+                        self.compare_curves[CELLS.get(event.cell, event.cell)] = mean_gradient_norm(
+                            event.traces[0]
+                        )
+                    if event.cell != self.settings.cell:
+                        continue  # the Gates tab follows the chosen cell only
                 last_probe = event
-                if comparing and event.traces and event.traces[0].grad_hidden_norm is not None:
-                    self.compare_curves[CELLS.get(event.cell, event.cell)] = mean_gradient_norm(
-                        event.traces[0]
-                    )
         loss_view.changed()
         metric_view.changed()
+        if comparing and self.compare_steps:
+            self.refresh_compare()
         if last_probe is not None:
             self.traces, self.tokens = last_probe.traces, last_probe.tokens
             self.refresh_gradient()
             self.refresh_gates()
             if comparing:
-                self.query_one("#compare-view", GradientView).set_series(
-                    dict(self.compare_curves),
-                    note=f"after up to {self.settings.compare_batches} batches each",
-                )
+                self.refresh_compare()
         self.update_status()
+
+    def refresh_compare(self) -> None:
+        """The overlay of the three cells' ||dL/dh_t||, with each one's progress and loss."""
+        progress = "  ".join(
+            f"{CELLS.get(cell, cell)}: batch {step}, loss {loss:.3f}"
+            for cell, (step, loss) in self.compare_steps.items()
+        )
+        self.query_one("#compare-view", GradientView).set_series(dict(self.compare_curves), note=progress)
 
     def on_training_finished(self, message: TrainingFinished) -> None:
         if message.run_id != self._run_id:
