@@ -103,3 +103,11 @@ def carry_step(n_chunks, t, step_mask, recurrent_drop, use_recurrent_drop, dh_pr
     for chunk in prange(n_chunks):
         start, stop = chunk_bounds(batch, n_chunks, chunk)
         carry_hidden_gradient(start, stop, 0, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh)
+
+
+@njit(inline="always")
+def copy_into(dst, src):
+    """dst[:] = src for 1-D arrays, as a plain loop: Numba's slice assignment between two arrays checks
+    for overlap and may copy through a temporary (an allocation per call inside the time loop)."""
+    for k in range(dst.shape[0]):
+        dst[k] = src[k]

@@ -36,7 +36,7 @@ from numba import njit, prange
 from rnnsim.activations import activate, derivative_scalar
 from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, trace_buffer
-from rnnsim.cells.blocks import FASTMATH, carry_hidden_gradient, carry_step, chunk_bounds, matmul_add
+from rnnsim.cells.blocks import FASTMATH, carry_hidden_gradient, carry_step, chunk_bounds, copy_into, matmul_add
 
 # -- forward -----------------------------------------------------------------------------
 # Row buffers (m, h_prev, c_prev, h_in) are indexed by r; batch row b = offset + r. The fused
@@ -76,8 +76,8 @@ def _lstm_forward_rows(
         h_row, c_row, h_in_row = h_prev[r], c_prev[r], h_in[r]
         hidden_row, cell_row = hidden[b, t], cell_state[b, t]
         if step_mask[b, t] == 0:
-            hidden_row[:] = h_row
-            cell_row[:] = c_row
+            copy_into(hidden_row, h_row)
+            copy_into(cell_row, c_row)
             out_gates[:] = 0.0
             if record:
                 preactivations[b, t, :] = 0.0
@@ -86,11 +86,11 @@ def _lstm_forward_rows(
         for j in range(z.shape[0]):  # z_t = x_t W + b + h_{t-1} U
             z[j] += out_gates[j]
         if record:
-            preactivations[b, t, :] = z
+            copy_into(preactivations[b, t], z)
         activate(recurrent_act, fast, z, 0, 2 * units)  # i, f
         activate(act, fast, z, 2 * units, 3 * units)  # g
         activate(recurrent_act, fast, z, 3 * units, 4 * units)  # o
-        out_gates[:] = z
+        copy_into(out_gates, z)
         input_gate, forget_gate = z[:units], z[units : 2 * units]
         candidate, output_gate = z[2 * units : 3 * units], z[3 * units :]
         for u in range(units):  # c_t = f * c_{t-1} + i * g
@@ -101,13 +101,13 @@ def _lstm_forward_rows(
         activate(act, fast, tanh_buf, 0, units)
         for u in range(units):  # h_t = o * tanh(c_t)
             hidden_row[u] = output_gate[u] * tanh_buf[u]
-        h_row[:] = hidden_row
+        copy_into(h_row, hidden_row)
         if use_recurrent_drop:
             drop_row = recurrent_drop[b]
             for u in range(units):
                 h_in_row[u] = hidden_row[u] * drop_row[u]
         else:
-            h_in_row[:] = hidden_row
+            copy_into(h_in_row, hidden_row)
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -233,7 +233,7 @@ def _lstm_backward_rows(
             dz[r, 3 * units + u] = dh[r, u] * tanh_c * derivative_scalar(recurrent_act, o)
             dc[r, u] = dc_u * f  # the cell-state path back in time
         grad_cell_norm[b, t] = math.sqrt(norm)
-        grad_preact[b, t, :] = dz[r]
+        copy_into(grad_preact[b, t], dz[r])
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
