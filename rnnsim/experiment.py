@@ -11,11 +11,10 @@ can use it too. A run's folder (`--out`) holds:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from rnnsim.atomic import atomic_write
 from rnnsim.errors import InputError
 
 CELL_LAYERS = {"rnn": "SimpleRNN", "simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
@@ -119,19 +118,9 @@ def build_model(task, config: RunConfig):
 
 
 def write_json_atomically(path: Path, value) -> None:
-    """Write JSON to a temporary name in the same folder, then rename: never a half-written file."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(value, stream, indent=2)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write JSON so that an interrupted write never leaves a half-written file (see rnnsim.atomic)."""
+    with atomic_write(path, "w", encoding="utf-8") as stream:
+        json.dump(value, stream, indent=2)
 
 
 def save_run(out: Path, model, config: RunConfig, history: dict, epochs_done: int) -> None:

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
 from rnnsim import optimizers as optimizers_module
+from rnnsim.atomic import atomic_write
 from rnnsim.errors import InputError
 
 FORMAT = "rnnsim-model"
@@ -88,20 +88,8 @@ def save_model(model, filepath) -> None:
     folder = os.path.dirname(os.path.abspath(filepath))
     if not os.path.isdir(folder):
         raise InputError(f"cannot save to {filepath}: the folder {folder} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix="." + os.path.basename(filepath) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(temporary, filepath)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    with atomic_write(filepath) as stream:
+        np.savez(stream, **arrays)
 
 
 def _read(filepath):

@@ -29,12 +29,12 @@ import json
 import os
 import re
 import tarfile
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from rnnsim.atomic import atomic_write
 from rnnsim.datasets import registry
 from rnnsim.datasets.paths import cache_dir as resolve_cache_dir
 from rnnsim.errors import InputError
@@ -206,15 +206,9 @@ def _cache_file(source: Path, word_index_file: Path, folder: Path) -> tuple[Path
 
 
 def _write_atomically(target: Path, arrays: dict[str, np.ndarray]) -> None:
-    # A temporary name in the same folder, then a rename: an interrupted write never leaves a broken cache.
-    handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=".tmp-", suffix=".npz", delete=False)
-    try:
-        with handle:
-            np.savez(handle, **arrays)
-        os.replace(handle.name, target)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    # An interrupted write never leaves a broken cache (see rnnsim.atomic).
+    with atomic_write(target) as stream:
+        np.savez(stream, **arrays)
 
 
 def load_parsed(path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
