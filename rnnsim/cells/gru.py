@@ -40,7 +40,7 @@ from numba import njit, prange
 
 from rnnsim.activations import activate, derivative_scalar
 from rnnsim.cells.base import RecurrentCell, trace_buffer
-from rnnsim.cells.blocks import FASTMATH
+from rnnsim.cells.blocks import FASTMATH, copy_into
 from rnnsim.errors import InputError
 
 
@@ -74,7 +74,7 @@ def _gru_forward(
         for s in range(timesteps):
             t = timesteps - 1 - s if go_backwards else s
             if step_mask[b, t] == 0:
-                hidden[b, t, :] = h_prev
+                copy_into(hidden[b, t], h_prev)
                 gates[b, t, :] = 0.0
                 recurrent_candidate[b, t, :] = 0.0
                 if record:
@@ -83,7 +83,7 @@ def _gru_forward(
             for k in range(units):
                 h_in[k] = h_prev[k] * recurrent_drop[b, k] if use_recurrent_drop else h_prev[k]
             recurrent_width = width if reset_after else 2 * units
-            m[:] = recurrent_bias
+            copy_into(m, recurrent_bias)
             for k in range(units):  # m = h_in U (+ b_rec)
                 h_k = h_in[k]
                 for j in range(recurrent_width):
@@ -111,7 +111,7 @@ def _gru_forward(
                 for u in range(units):
                     preactivations[b, t, 2 * units + u] = a[2 * units + u]
             activate(act, fast, a, 2 * units, width)  # hh
-            gates[b, t, :] = a
+            copy_into(gates[b, t], a)
             for u in range(units):
                 z = a[u]
                 h = z * h_prev[u] + (1.0 - z) * a[2 * units + u]
@@ -206,8 +206,8 @@ def _gru_backward(
                     d_j = d_rec[j]
                     for k in range(units):
                         dh_in[k] += d_j * recurrent_kernel_t[j, k]
-            grad_input_preact[b, t, :] = d_in
-            grad_recurrent_preact[b, t, :] = d_rec
+            copy_into(grad_input_preact[b, t], d_in)
+            copy_into(grad_recurrent_preact[b, t], d_rec)
             for k in range(units):  # the direct path z * h_{t-1}, then the path through the products
                 z = gates[b, t, k]
                 drop = recurrent_drop[b, k] if use_recurrent_drop else 1.0

@@ -31,7 +31,7 @@ from numba import njit, prange
 
 from rnnsim.activations import activate, derivative_scalar
 from rnnsim.cells.base import RecurrentCell, trace_buffer
-from rnnsim.cells.blocks import FASTMATH
+from rnnsim.cells.blocks import FASTMATH, copy_into
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -56,20 +56,20 @@ def _simple_rnn_forward(
         for s in range(timesteps):
             t = timesteps - 1 - s if go_backwards else s
             if step_mask[b, t] == 0:
-                hidden[b, t, :] = h_prev
+                copy_into(hidden[b, t], h_prev)
                 if record:
                     preactivations[b, t, :] = 0.0
                 continue
-            a[:] = x_proj[b, t]
+            copy_into(a, x_proj[b, t])
             for k in range(units):  # a += h_{t-1} U, row by row so the inner loop vectorizes
                 h_k = h_prev[k] * recurrent_drop[b, k] if use_recurrent_drop else h_prev[k]
                 for j in range(units):
                     a[j] += h_k * recurrent_kernel[k, j]
             if record:
-                preactivations[b, t, :] = a
+                copy_into(preactivations[b, t], a)
             activate(act, fast, a, 0, units)
-            hidden[b, t, :] = a
-            h_prev[:] = a
+            copy_into(hidden[b, t], a)
+            copy_into(h_prev, a)
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -106,7 +106,7 @@ def _simple_rnn_backward(
                 continue
             for u in range(units):
                 da[u] = dh[u] * derivative_scalar(act, hidden[b, t, u])
-            grad_preact[b, t, :] = da
+            copy_into(grad_preact[b, t], da)
             dh[:] = 0.0
             for j in range(units):  # dh_{t-1} = da U^T
                 da_j = da[j]
