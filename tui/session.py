@@ -241,32 +241,14 @@ class TrainingSession:
 
 
 def build_model(task, settings: Settings):
-    """A one-layer recurrent model for `task`: (Embedding for text) -> cell -> Dense head."""
-    from rnnsim import layers, models
+    """The same model `rnnsim train` builds for `task` (one recurrent layer, RMSprop at the chosen rate)."""
+    from rnnsim.experiment import RunConfig
+    from rnnsim.experiment import build_model as build
 
-    s = settings
-    stack = []
-    vocab = _get(task, "vocab_size")
-    if vocab:
-        stack.append(layers.Embedding(int(vocab), min(32, s.units)))
-    recurrent = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}[s.cell]
-    stack.append(recurrent(s.units, return_sequences=bool(_get(task, "return_sequences", default=False))))
-    stack.append(
-        layers.Dense(int(task.output_units), activation=_get(task, "output_activation", default=None))
-    )
-    model = models.Sequential(stack, seed=s.seed)
-    model.compile(
-        optimizer=_optimizer(s.learning_rate),
-        loss=task.loss,
-        metrics=list(_get(task, "metrics", default=[]) or []),
-    )
-    return model
-
-
-def _optimizer(learning_rate: float):
-    from rnnsim import optimizers
-
-    return optimizers.RMSprop(learning_rate=learning_rate)
+    config = RunConfig(cell=settings.cell, dataset=task.name, units=settings.units, epochs=settings.epochs,
+                       batch_size=settings.batch_size, lr=settings.learning_rate, seed=settings.seed,
+                       seq_len=settings.seq_len, samples=settings.n_samples)
+    return build(task, config.validate())
 
 
 def task_info(task, name: str) -> TaskInfo:
