@@ -10,6 +10,11 @@ recurrent layers consume it (a padded step carries the state over) and pass it o
 return_sequences=True; Dense and Dropout pass it through.
 
 Layers can also be called directly on arrays, `SimpleRNN(8)(x)`, which builds them on first use.
+
+Device: `Sequential(device='cuda')` puts the recurrent layers (and Bidirectional's two) on the GPU
+(`RNN.set_device`): device cells from rnnsim.cuda, weights resident in `device_weights`, weight
+gradients left on the device; their inputs, outputs and dL/dx are host arrays, copied per batch.
+The other layers always run on the host.
 """
 
 from __future__ import annotations
