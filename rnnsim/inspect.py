@@ -649,7 +649,7 @@ def probe_checkpoint(
     except ImportError as error:  # pragma: no cover - only while the model API is missing
         raise InputError(f"this build of rnnsim cannot load models ({error})") from None
     try:
-        model = load_model(path)
+        model = load_model(path, device="cpu")  # one probe batch: the CPU is enough, and always there
     except InputError:
         raise
     except (OSError, ValueError, KeyError, EOFError) as error:
