@@ -8,7 +8,7 @@ Two ways to run a time loop, chosen by the hidden size (see `use_blas_path`):
   the gates, all in thread-local buffers: no allocation and no thread start-up inside the loop.
 - BLAS (large U): a Python loop over timesteps; the recurrent product of the whole batch,
   (B, U) @ (U, G*U), is one BLAS call per step (numpy's matmul, multithreaded), and a small
-  parallel Numba kernel does the gates of that step. BLAS is never called from inside a prange
+  serial Numba kernel does the gates of that step. BLAS is never called from inside a prange
   loop (two thread pools on two cores oversubscribe; see PERFORMANCE-NOTES).
 
 `fastmath={"contract"}` lets LLVM fuse a*b + c into one FMA instruction (without it Numba emits
@@ -96,9 +96,9 @@ def carry_hidden_gradient(r0, r1, offset, t, step_mask, recurrent_drop, use_recu
                 dh[r, u] = dh_product[r, u]
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def carry_step(n_chunks, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh):
-    """`carry_hidden_gradient` over the whole batch (the BLAS path), one chunk per thread."""
+    """`carry_hidden_gradient` over the whole batch (the BLAS path); serial, between two BLAS calls."""
     batch = dh.shape[0]
     for chunk in prange(n_chunks):
         start, stop = chunk_bounds(batch, n_chunks, chunk)

@@ -152,12 +152,17 @@ def _lstm_forward_fused(
                                preactivations)
 
 
-@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _lstm_forward_step(
     m, t, n_chunks, gates, step_mask, recurrent_drop, use_recurrent_drop, act, recurrent_act, fast, record,
     h_prev, c_prev, h_in, hidden, cell_state, preactivations,
 ):
-    """One timestep of the BLAS path: the gates of every row, given m = h_in U (B, 4U)."""
+    """One timestep of the BLAS path: the gates of every row, given m = h_in U (B, 4U).
+
+    Serial on purpose: a parallel Numba kernel between two multithreaded BLAS calls, 100 times a pass,
+    made the two thread pools fight over two cores (8-10x slower under load); the gates are a few
+    percent of the step's FLOPs.
+    """
     batch = m.shape[0]
     for chunk in prange(n_chunks):
         start, stop = chunk_bounds(batch, n_chunks, chunk)
@@ -283,7 +288,7 @@ def _lstm_backward_fused(
         grad_c0[start:stop] = dc
 
 
-@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _lstm_backward_step(
     s, t, go_backwards, act, recurrent_act, fast, n_chunks, c0, step_mask, cell_state, gates, grad_hidden_seq,
     has_grad_seq, dh, dc, dz, grad_preact, grad_hidden_norm, grad_cell_norm,
@@ -344,7 +349,7 @@ class LSTMCell(RecurrentCell):
             for s in range(timesteps):
                 t = timesteps - 1 - s if cache["go_backwards"] else s
                 np.matmul(h_in, kernel, out=m)  # (B, U) @ (U, 4U): one multithreaded BLAS call
-                _lstm_forward_step(m, t, n_chunks, gates, cache["step_mask"], drop, use_drop, *common,
+                _lstm_forward_step(m, t, 1, gates, cache["step_mask"], drop, use_drop, *common,
                                    h_prev, c_prev, h_in, hidden, cell_state, preactivations)
         return {"hidden": hidden, "cell_state": cell_state, "gates": gates, "preactivations": preactivations}
 
@@ -374,11 +379,11 @@ class LSTMCell(RecurrentCell):
             dh_product = np.empty((batch, units), dtype)
             for s in range(timesteps - 1, -1, -1):
                 t = timesteps - 1 - s if go_backwards else s
-                _lstm_backward_step(s, t, go_backwards, *codes, n_chunks, c0, step_mask, cell_state, cache["gates"],
+                _lstm_backward_step(s, t, go_backwards, *codes, 1, c0, step_mask, cell_state, cache["gates"],
                                     grad_hidden_seq, has_grad_seq, grad_h0, grad_c0, dz, grad_preact,
                                     grad_hidden_norm, grad_cell_norm)
                 np.matmul(dz, kernel_t, out=dh_product)  # dh_{t-1} = dz_t U^T, one BLAS call
-                carry_step(n_chunks, t, step_mask, drop, use_drop, dh_product, grad_h0)
+                carry_step(1, t, step_mask, drop, use_drop, dh_product, grad_h0)
         return {
             "grad_input_preact": grad_preact,
             "grad_recurrent_preact": grad_preact,
