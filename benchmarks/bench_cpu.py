@@ -16,7 +16,7 @@ multiply rate numpy reaches on this machine, measured at the start of the run.
 
 The extras (issue 2) run in subprocesses: first-call compile time with an empty Numba cache,
 `import rnnsim.cells` + first step with a warm cache, trace-recording overhead, and peak resident
-memory (getrusage maxrss) of the IMDB-size training for each framework in its own process.
+memory (VmHWM from /proc/self/status) of the IMDB-size training for each framework in its own process.
 """
 
 from __future__ import annotations
@@ -354,12 +354,15 @@ print(json.dumps(out))
 """
 
 _MEMORY_SNIPPET = """
-import json, resource, sys, numpy as np
+import json, sys, numpy as np
 sys.path.insert(0, {root!r})
 from benchmarks.bench_cpu import case_data, rnnsim_model, torch_model
 framework, case, threads = {framework!r}, {case!r}, {threads}
 x, y = case_data(case)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def high_water_mb():  # VmHWM is per address space; ru_maxrss would carry the parent's peak across exec
+    with open("/proc/self/status") as handle:
+        return next(int(line.split()[1]) for line in handle if line.startswith("VmHWM")) / 1024
+before = high_water_mb()
 if framework == "rnnsim":
     import numba
     numba.set_num_threads(threads)
@@ -375,8 +378,7 @@ else:
         optimizer.zero_grad(set_to_none=True)
         loss_fn(net(xt), yt).backward()
         optimizer.step()
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"before_mb": before / 1024, "peak_mb": after / 1024}}))
+print(json.dumps({{"before_mb": before, "peak_mb": high_water_mb()}}))
 """
 
 
