@@ -218,16 +218,23 @@ def command_train(args) -> int:
     experiment.save_run(out, model, config, history, epochs_done)
     label, ours, baseline = experiment.baseline_comparison(task, last_logs)
     if ours is not None:
-        better = ours < baseline if label != "accuracy" else ours > baseline
-        verdict = "beats" if better else "does not beat"
         console.print(f"val {label} {ours:.4g} (baseline {baseline:.4g}: {task.baseline['name']}; "
-                      f"the model {verdict} it)")
+                      f"{_verdict(label, ours, baseline)})")
     if stopped:
         console.print(f"stopped after epoch {epochs_done}; saved to {out}. Continue with: "
                       f"rnnsim train --out {out} --resume")
         return 130
     console.print(f"saved to {out}/ (model.npz, history.json, config.json)")
     return 0
+
+
+def _verdict(label: str, ours: float, baseline: float) -> str:
+    """Plain words for the comparison; within 5% of the baseline is no real difference."""
+    higher_is_better = label == "accuracy"
+    gain = (ours - baseline) if higher_is_better else (baseline - ours)
+    if abs(gain) <= 0.05 * abs(baseline):
+        return "about the same as the baseline: the model has not learned the task"
+    return "the model beats it" if gain > 0 else "worse than the baseline"
 
 
 def _model_line(config, task) -> str:
