@@ -393,8 +393,8 @@ def mean_gradient_norm(trace: Trace, sample: int | None = None) -> np.ndarray | 
     norms = np.asarray(trace.grad_hidden_norm, dtype=np.float64)
     if sample is not None:
         return norms[sample]
-    with np.errstate(divide="ignore"):
-        logs = np.log(np.maximum(norms, 1e-300))
+    # A norm of exactly 0 has underflowed float32 (below ~1e-38): count it as 1e-38, not as -inf.
+    logs = np.log(np.maximum(norms, 1e-38))
     return np.exp(logs.mean(axis=0))
 
 

@@ -17,7 +17,10 @@ def vanishing_summary(norms: np.ndarray) -> str:
     if not last > 0:
         return "no gradient at the last step"
     ratio = first / last
-    return f"||dL/dh_0|| / ||dL/dh_{len(norms) - 1}|| = {ratio:.1e}"
+    label = f"||dL/dh_0|| / ||dL/dh_{len(norms) - 1}||"
+    if ratio < 1e-30:  # float32 has run out of range: the gradient is gone
+        return f"{label} < 1e-30 (vanished)"
+    return f"{label} = {ratio:.1e}"
 
 
 class GradientView(Widget):
