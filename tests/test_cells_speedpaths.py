@@ -53,3 +53,41 @@ def test_blocked_matmul_add_matches_numpy(rows):
     expected = dst + src @ weight
     blocks.matmul_add(src, weight, dst)
     np.testing.assert_allclose(dst, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 5), (4, 1), (3, 6)])
+@pytest.mark.parametrize("variant", list(CELL_VARIANTS))
+def test_recurrent_kernel_gradient_from_shifted_views_matches_explicit_previous_states(variant, shape, go_backwards):
+    # dU is computed on two shifted views of the flat hidden buffer, with the pairs that cross from one
+    # sequence into the next taken out again; single-step and single-sample batches are the edge cases.
+    cell = CELL_VARIANTS[variant]()
+    batch, timesteps = shape
+    rng = np.random.default_rng(batch * 10 + timesteps)
+    weights = cell.init_weights(4, rng, np.float64)
+    x = rng.normal(size=(batch, timesteps, 4))
+    h0 = tuple(rng.normal(size=(batch, cell.units)) for _ in cell.state_names)
+    result = cell.forward(x, weights, initial_state=h0, go_backwards=go_backwards)
+    grad_rec = rng.normal(size=(batch * timesteps, cell.n_blocks * cell.units))
+    previous = cell._previous_hidden(result.cache).reshape(batch * timesteps, cell.units)
+    np.testing.assert_allclose(cell._recurrent_kernel_gradient(result.cache, grad_rec), previous.T @ grad_rec,
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("variant", list(CELL_VARIANTS))
+def test_reused_backward_buffers_leave_earlier_gradients_untouched(variant):
+    # backward hands its (B, T, G*U) scratch arrays to the next call: nothing returned may alias them.
+    cell = CELL_VARIANTS[variant]()
+    weights, x, kwargs, grad_outputs, grad_final = make_case(cell, OPTIONS["plain"])
+    first = cell.backward(cell.forward(x, weights, **kwargs), grad_outputs=grad_outputs, grad_final_states=grad_final)
+    kept = {key: value.copy() for key, value in first.weights.items()}
+    kept_inputs = first.inputs.copy()
+    other = cell.backward(cell.forward(x * 2.0 + 1.0, weights, **kwargs), grad_outputs=grad_outputs * 3.0,
+                          grad_final_states=grad_final)
+    again = cell.backward(cell.forward(x, weights, **kwargs), grad_outputs=grad_outputs, grad_final_states=grad_final)
+    for key in kept:
+        np.testing.assert_array_equal(first.weights[key], kept[key])
+        np.testing.assert_array_equal(again.weights[key], kept[key])
+        assert not np.array_equal(other.weights[key], kept[key])
+    np.testing.assert_array_equal(first.inputs, kept_inputs)
+    np.testing.assert_array_equal(again.inputs, kept_inputs)

@@ -326,6 +326,7 @@ class RecurrentCell:
 
         out = self._run_backward(cache, grad_hidden_seq, has_grad_seq, final_grads)
         grads = self._weight_gradients(cache, out)
+        self._release_buffers(out["grad_input_preact"], out["grad_recurrent_preact"])
 
         trace = cache.get("trace")
         if trace is not None:
@@ -367,22 +368,68 @@ class RecurrentCell:
         rows = batch * timesteps
         grad_in = out["grad_input_preact"].reshape(rows, width)  # (B*T, G*U)
         grad_rec = out["grad_recurrent_preact"].reshape(rows, width)
-        previous = self._previous_hidden(cache).reshape(rows, self.units)  # (B*T, U)
 
         grads = {
             "kernel": x_in.reshape(rows, features).T @ grad_in,  # (D, G*U)
-            "recurrent_kernel": previous.T @ grad_rec,  # (U, G*U)
+            "recurrent_kernel": self._recurrent_kernel_gradient(cache, grad_rec),  # (U, G*U)
         }
         if self.use_bias:
             grads["bias"] = grad_in.sum(axis=0)
-        self._adjust_weight_gradients(cache, out, grads, previous, grad_rec)
+        self._adjust_weight_gradients(cache, out, grads, grad_rec)
         grad_x = (grad_in @ weights["kernel"].T).reshape(batch, timesteps, features)  # (B, T, D)
         if cache["input_drop"] is not None:
             grad_x *= cache["input_drop"][:, None, :]
         return {"weights": grads, "inputs": grad_x}
 
-    def _adjust_weight_gradients(self, cache, out, grads, previous, grad_rec):
+    def _recurrent_kernel_gradient(self, cache, grad_rec) -> np.ndarray:
+        """dU = sum over b, t of h_{t-1}^T dz_t, (U, G*U), from grad_rec (B*T, G*U).
+
+        Without recurrent dropout h_{t-1} is the hidden buffer shifted by one step, so the product
+        runs on two shifted views of the flat (B*T, ...) buffers instead of a (B, T, U) copy: the
+        flat shift also pairs each sequence's last step with the next sequence's first gradient
+        (B-1 wrong pairs, subtracted again), and misses h_0 (added).
+        """
+        if cache["recurrent_drop"] is not None:
+            previous = self._previous_hidden(cache).reshape(grad_rec.shape[0], self.units)  # (B*T, U)
+            return previous.T @ grad_rec
+        hidden = cache["hidden"]  # (B, T, U)
+        batch, timesteps, units = hidden.shape
+        flat_hidden = hidden.reshape(batch * timesteps, units)
+        grad = grad_rec.reshape(batch, timesteps, -1)  # (B, T, G*U)
+        h0 = cache["states"][0]
+        if cache["go_backwards"]:  # h_{t-1} of input position t is hidden[:, t + 1]; h_0 enters at t = T-1
+            dU = flat_hidden[1:].T @ grad_rec[:-1]
+            dU -= hidden[1:, 0].T @ grad[:-1, -1]
+            dU += h0.T @ grad[:, -1]
+        else:
+            dU = flat_hidden[:-1].T @ grad_rec[1:]
+            dU -= hidden[:-1, -1].T @ grad[1:, 0]
+            dU += h0.T @ grad[:, 0]
+        return dU
+
+    def _adjust_weight_gradients(self, cache, out, grads, grad_rec):
         """Hook for cells whose weight gradients differ from the plain form (the GRU)."""
+
+    # -- scratch buffers --------------------------------------------------------------------
+
+    def _scratch_buffer(self, shape, dtype) -> np.ndarray:
+        """An uninitialized array for backward's internal (B, T, G*U) gradients, reused across calls.
+
+        These arrays never leave `backward` (only the weight and input gradients made from them do),
+        so the last call's can be handed out again: a fresh 10-30 MB array per step costs page faults
+        (about 10% of a GRU(32) training step here) once the allocator has given the memory back.
+        """
+        pool = self.__dict__.setdefault("_buffer_pool", [])
+        for k, buffer in enumerate(pool):
+            if buffer.shape == tuple(shape) and buffer.dtype == dtype:
+                return pool.pop(k)  # list.pop is atomic: two threads never get the same buffer
+        return np.empty(shape, dtype)
+
+    def _release_buffers(self, *buffers):
+        pool = self.__dict__.setdefault("_buffer_pool", [])
+        for buffer in {id(b): b for b in buffers}.values():
+            pool.append(buffer)
+        del pool[:-4]  # a few shapes at most (training and probe batches); drop the oldest
 
     # -- subclass interface ----------------------------------------------------------------
 

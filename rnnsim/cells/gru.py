@@ -290,8 +290,8 @@ class GRUCell(RecurrentCell):
         hidden = cache["hidden"]
         batch, timesteps, units = hidden.shape
         dtype = cache["dtype"]
-        grad_input_preact = np.empty((batch, timesteps, 3 * units), dtype)
-        grad_recurrent_preact = np.empty((batch, timesteps, 3 * units), dtype)
+        grad_input_preact = self._scratch_buffer((batch, timesteps, 3 * units), dtype)  # (B, T, 3U), reused
+        grad_recurrent_preact = self._scratch_buffer((batch, timesteps, 3 * units), dtype)
         grad_h0 = np.empty((batch, units), dtype)
         grad_hidden_norm = np.empty((batch, timesteps), dtype)
         _gru_backward(
@@ -322,12 +322,15 @@ class GRUCell(RecurrentCell):
             "grad_hidden_norm": grad_hidden_norm,
         }
 
-    def _adjust_weight_gradients(self, cache, out, grads, previous, grad_rec):
+    def _adjust_weight_gradients(self, cache, out, grads, grad_rec):
         units = self.units
         if not self.reset_after:
             # The candidate block of U multiplies r * h_{t-1}, not h_{t-1}.
             rh = cache["recurrent_candidate"].reshape(-1, units)  # (B*T, U)
             grads["recurrent_kernel"][:, 2 * units :] = rh.T @ grad_rec[:, 2 * units :]
         if self.use_bias and self.reset_after:
-            grad_in = out["grad_input_preact"].reshape(-1, 3 * units)
-            grads["bias"] = np.stack([grad_in.sum(axis=0), grad_rec.sum(axis=0)])  # (2, 3U)
+            # grads["bias"] is already the input row, sum of grad_input_preact. The recurrent row's z and r
+            # blocks are the same numbers (dz, dr enter x W and h U alike): only its candidate block differs.
+            input_row = grads["bias"]
+            recurrent_row = np.concatenate([input_row[: 2 * units], grad_rec[:, 2 * units :].sum(axis=0)])
+            grads["bias"] = np.stack([input_row, recurrent_row])  # (2, 3U)

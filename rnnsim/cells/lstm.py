@@ -357,7 +357,7 @@ class LSTMCell(RecurrentCell):
         cell_state = cache["cell_state"]
         batch, timesteps, units = cell_state.shape
         dtype = cache["dtype"]
-        grad_preact = np.empty((batch, timesteps, 4 * units), dtype)
+        grad_preact = self._scratch_buffer((batch, timesteps, 4 * units), dtype)  # (B, T, 4U), reused
         grad_hidden_norm = np.empty((batch, timesteps), dtype)
         grad_cell_norm = np.empty((batch, timesteps), dtype)
         kernel_t = np.ascontiguousarray(cache["weights"]["recurrent_kernel"].T)  # (4U, U)

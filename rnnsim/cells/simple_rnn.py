@@ -30,13 +30,13 @@ import numpy as np
 from numba import njit, prange
 
 from rnnsim.activations import activate, derivative_scalar
+from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, trace_buffer
-from rnnsim.cells.blocks import FASTMATH, copy_into
+from rnnsim.cells.blocks import FASTMATH, chunk_bounds, copy_into, matmul_add
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _simple_rnn_forward(
-    x_proj,  # (B, T, U) x_t W + b for every step
     recurrent_kernel,  # (U, U)
     h0,  # (B, U)
     step_mask,  # (B, T) uint8, 0 = carry the state over
@@ -46,30 +46,46 @@ def _simple_rnn_forward(
     act,
     fast,
     record,
-    hidden,  # out (B, T, U)
+    n_chunks,  # one chunk of batch rows per thread
+    hidden,  # in: x_t W + b for every step (B, T, U); out: h_t, written in place
     preactivations,  # out (B, T, U) when record, else a dummy
 ):
-    batch, timesteps, units = x_proj.shape
-    for b in prange(batch):  # each sample's time loop is independent: one row per thread
-        h_prev = h0[b].copy()
-        a = np.empty(units, x_proj.dtype)
+    batch, timesteps, units = hidden.shape
+    for chunk in prange(n_chunks):  # one chunk of rows per thread, outside the time loop
+        start, stop = chunk_bounds(batch, n_chunks, chunk)
+        rows = stop - start
+        if rows <= 0:
+            continue
+        h_prev = h0[start:stop].copy()  # (R, U)
+        h_in = h_prev.copy()  # h_{t-1} as it enters the recurrent product
+        if use_recurrent_drop:
+            h_in *= recurrent_drop[start:stop]
+        m = np.empty((rows, units), hidden.dtype)  # (R, U) h_{t-1} U
         for s in range(timesteps):
             t = timesteps - 1 - s if go_backwards else s
-            if step_mask[b, t] == 0:
-                copy_into(hidden[b, t], h_prev)
+            m[:, :] = 0.0
+            matmul_add(h_in, recurrent_kernel, m)
+            for r in range(rows):
+                b = start + r
+                a = hidden[b, t]  # (U,) x_t W + b on entry, h_t on exit
+                h_row, h_in_row, m_row = h_prev[r], h_in[r], m[r]
+                if step_mask[b, t] == 0:
+                    copy_into(a, h_row)
+                    if record:
+                        preactivations[b, t, :] = 0.0
+                    continue
+                for j in range(units):  # a_t = x_t W + b + h_{t-1} U
+                    a[j] += m_row[j]
                 if record:
-                    preactivations[b, t, :] = 0.0
-                continue
-            copy_into(a, x_proj[b, t])
-            for k in range(units):  # a += h_{t-1} U, row by row so the inner loop vectorizes
-                h_k = h_prev[k] * recurrent_drop[b, k] if use_recurrent_drop else h_prev[k]
-                for j in range(units):
-                    a[j] += h_k * recurrent_kernel[k, j]
-            if record:
-                copy_into(preactivations[b, t], a)
-            activate(act, fast, a, 0, units)
-            copy_into(hidden[b, t], a)
-            copy_into(h_prev, a)
+                    copy_into(preactivations[b, t], a)
+                activate(act, fast, a, 0, units)
+                copy_into(h_row, a)
+                if use_recurrent_drop:
+                    drop_row = recurrent_drop[b]
+                    for u in range(units):
+                        h_in_row[u] = a[u] * drop_row[u]
+                else:
+                    copy_into(h_in_row, a)
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -137,10 +153,9 @@ class SimpleRNNCell(RecurrentCell):
     def _run_forward(self, x_proj, cache, record_trace):
         batch, timesteps, units = x_proj.shape
         dtype = cache["dtype"]
-        hidden = np.empty((batch, timesteps, units), dtype)
+        hidden = x_proj  # overwritten in place: x_t W + b in, h_t out (one (B, T, U) array, not two)
         preactivations = trace_buffer(record_trace, (batch, timesteps, units), dtype)
         _simple_rnn_forward(
-            x_proj,
             cache["weights"]["recurrent_kernel"],
             cache["states"][0],
             cache["step_mask"],
@@ -150,6 +165,7 @@ class SimpleRNNCell(RecurrentCell):
             self.activation_code,
             cache["fast"],
             record_trace,
+            blocks.thread_chunks(batch),
             hidden,
             preactivations,
         )
@@ -160,7 +176,7 @@ class SimpleRNNCell(RecurrentCell):
         hidden = cache["hidden"]
         batch, timesteps, units = hidden.shape
         dtype = cache["dtype"]
-        grad_preact = np.empty((batch, timesteps, units), dtype)
+        grad_preact = self._scratch_buffer((batch, timesteps, units), dtype)  # (B, T, U), reused
         grad_h0 = np.empty((batch, units), dtype)
         grad_hidden_norm = np.empty((batch, timesteps), dtype)
         _simple_rnn_backward(
