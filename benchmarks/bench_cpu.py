@@ -7,7 +7,11 @@
 PyTorch is a benchmark-only dependency (pip install torch==2.13.0 into the venv); rnnsim never
 imports it. Both frameworks run in this one process with the same thread count, and their steps
 alternate (rnnsim, torch, rnnsim, torch, ...) so that the noise of a shared machine hits both;
-the table quotes medians, the interquartile range, and the ratio of the medians.
+the table quotes medians, the interquartile range, and the ratio of the medians. In this process
+OMP_WAIT_POLICY is PASSIVE for both (rnnsim's default, set on import unless the user set it), which
+also changes PyTorch's OpenMP threads; so PyTorch is timed a second time alone, in a fresh process
+with the environment this script was started with (PyTorch as its users run it), and the table
+gives the speed-up against both. `--no-torch-subprocess` skips that.
 
 Columns: `speed-up` = PyTorch median / rnnsim median (above 1: rnnsim is faster). `GFLOP/s` counts
 only the recurrent math, 2*B*T*U*G*U per pass (G = 1, 3, 4 gate blocks), three passes for a
@@ -34,6 +38,10 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+# The environment as the user started us, before `import rnnsim` sets OMP_WAIT_POLICY=PASSIVE by default:
+# PyTorch is also timed in a subprocess with exactly this environment (PyTorch as its users run it).
+USER_ENV = dict(os.environ)
 
 # case name -> (description, cell, batch, timesteps, features or vocabulary, units, head/loss)
 CASES = {
@@ -212,7 +220,7 @@ def alternate(functions, steps, warmup):
     return [summarize(t) for t in times]
 
 
-def run_case(case, steps, warmup):
+def run_case(case, steps, warmup, torch_subprocess=True):
     import torch
 
     description, cell, batch, timesteps, features, units, loss = CASES[case]
@@ -236,9 +244,49 @@ def run_case(case, steps, warmup):
     forward = alternate([lambda: model.predict_on_batch(x), lambda: cell_step.predict(x), torch_forward],
                         steps, warmup)
     flops = recurrent_flops(cell, batch, timesteps, units)
-    return {"case": case, "description": description, "flops_forward": flops,
-            "train": {"rnnsim": train[0], "rnnsim_cell": train[1], "torch": train[2]},
-            "forward": {"rnnsim": forward[0], "rnnsim_cell": forward[1], "torch": forward[2]}}
+    result = {"case": case, "description": description, "flops_forward": flops,
+              "train": {"rnnsim": train[0], "rnnsim_cell": train[1], "torch": train[2]},
+              "forward": {"rnnsim": forward[0], "rnnsim_cell": forward[1], "torch": forward[2]}}
+    if torch_subprocess:  # PyTorch alone, in the user's environment (its own OpenMP wait policy)
+        code = _TORCH_ALONE_SNIPPET.format(root=ROOT, threads=torch.get_num_threads(), case=case, steps=steps,
+                                           warmup=warmup)
+        alone = json.loads(_python(code, env=USER_ENV, inherit=False))
+        result["torch_alone_omp_wait_policy"] = alone["OMP_WAIT_POLICY"]
+        for kind in ("train", "forward"):
+            result[kind]["torch_alone"] = alone[kind]
+    return result
+
+
+_TORCH_ALONE_SNIPPET = """
+import json, os, sys
+sys.path.insert(0, {root!r})
+import torch
+from benchmarks.bench_cpu import torch_alone
+torch.set_num_threads({threads})
+out = torch_alone({case!r}, {steps}, {warmup})
+out["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY", "(unset)")
+print(json.dumps(out))
+"""
+
+
+def torch_alone(case, steps, warmup):
+    """PyTorch's train and forward steps timed on their own (run in a fresh process by `run_case`)."""
+    import torch
+
+    x, y = case_data(case)
+    net, loss_fn, optimizer = torch_model(case)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def train():
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(net(xt), yt).backward()
+        optimizer.step()
+
+    def forward():
+        with torch.no_grad():
+            net(xt)
+
+    return {"train": alternate([train], steps, warmup)[0], "forward": alternate([forward], steps, warmup)[0]}
 
 
 def matmul_rates(size=2048, repeats=5):
@@ -288,6 +336,10 @@ def machine_info(threads):
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
         "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE", "(unset)"),
         "load_average": os.getloadavg(),
+        "OMP_WAIT_POLICY_in_this_process": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
+        "OMP_WAIT_POLICY_as_started": USER_ENV.get("OMP_WAIT_POLICY", "(unset)"),
+        "torch_parallel": [line.strip() for line in torch.__config__.parallel_info().splitlines()
+                           if "backend" in line or "OpenMP" in line or "MKL" in line],
     }
 
 
@@ -382,9 +434,10 @@ print(json.dumps({{"before_mb": before, "peak_mb": high_water_mb()}}))
 """
 
 
-def _python(code, env=None, timeout=900):
+def _python(code, env=None, timeout=900, inherit=True):
+    base = dict(os.environ) if inherit else {}
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                               env={**os.environ, "PYTHONPATH": ROOT, **(env or {})}, timeout=timeout)
+                               env={**base, **(env or {}), "PYTHONPATH": ROOT}, timeout=timeout)
     if completed.returncode != 0:
         raise RuntimeError(completed.stderr[-2000:])
     return completed.stdout.strip().splitlines()[-1]
@@ -413,18 +466,24 @@ def extras(threads):
 
 
 def table(results, matmul):
-    lines = ["| case | pass | rnnsim model ms (IQR) | rnnsim cell-level ms | PyTorch ms (IQR) | speed-up model | "
-             "speed-up cell-level | rnnsim GFLOP/s (% numpy mm) | PyTorch GFLOP/s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| case | pass | rnnsim model ms (IQR) | rnnsim cell-level ms | PyTorch same process ms (IQR) | "
+             "PyTorch own process ms (IQR) | speed-up model (same / own) | speed-up cell-level (same) | "
+             "rnnsim GFLOP/s (% numpy mm) | PyTorch GFLOP/s (same) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         for kind, passes in (("train", 3), ("forward", 1)):
             ours, cell, theirs = r[kind]["rnnsim"], r[kind]["rnnsim_cell"], r[kind]["torch"]
+            alone = r[kind].get("torch_alone")
             flops = passes * r["flops_forward"]
             rate = flops / ours["median_ms"] / 1e6
+            alone_text = "–" if alone is None else (
+                f"{alone['median_ms']:.1f} ({alone['q1_ms']:.1f}–{alone['q3_ms']:.1f})")
+            alone_ratio = "–" if alone is None else f"{alone['median_ms'] / ours['median_ms']:.2f}x"
             lines.append(
                 f"| {r['description']} | {kind} | {ours['median_ms']:.1f} ({ours['q1_ms']:.1f}–{ours['q3_ms']:.1f}) | "
                 f"{cell['median_ms']:.1f} | {theirs['median_ms']:.1f} ({theirs['q1_ms']:.1f}–{theirs['q3_ms']:.1f}) | "
-                f"{theirs['median_ms'] / ours['median_ms']:.2f}x | {theirs['median_ms'] / cell['median_ms']:.2f}x | "
+                f"{alone_text} | {theirs['median_ms'] / ours['median_ms']:.2f}x / {alone_ratio} | "
+                f"{theirs['median_ms'] / cell['median_ms']:.2f}x | "
                 f"{rate:.1f} ({100 * rate / matmul['numpy']:.0f}%) | {flops / theirs['median_ms'] / 1e6:.1f} |")
     return "\n".join(lines)
 
@@ -437,11 +496,17 @@ def main(argv=None):
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {','.join(CASES)}")
     parser.add_argument("--skip-extras", action="store_true", help="only the speed table")
     parser.add_argument("--json", default=None, help="also write all results to this JSON file")
+    parser.add_argument("--no-torch-subprocess", action="store_true",
+                        help="skip timing PyTorch alone in its own process with the user's environment")
     args = parser.parse_args(argv)
 
     import numba
     import torch
     from threadpoolctl import threadpool_limits
+
+    import rnnsim  # first: its OMP_WAIT_POLICY default is then in force for both frameworks in this process
+
+    del rnnsim
 
     numba.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
@@ -451,9 +516,13 @@ def main(argv=None):
     print(json.dumps({**info, "matmul_gflops": matmul}, indent=1), flush=True)
     results = []
     for case in args.cases.split(","):
-        results.append(run_case(case, args.steps, args.warmup))
+        results.append(run_case(case, args.steps, args.warmup, torch_subprocess=not args.no_torch_subprocess))
         print(table(results[-1:], matmul), flush=True)
+    info["numba_threading_layer"] = numba.threading_layer()  # known only once a parallel kernel has run
     print("\n" + table(results, matmul), flush=True)
+    print(json.dumps({"numba_threading_layer": info["numba_threading_layer"],
+                      "torch_alone_omp_wait_policy": sorted({r.get("torch_alone_omp_wait_policy", "-")
+                                                             for r in results})}), flush=True)
     output = {"machine": info, "matmul_gflops": matmul, "cases": results}
     if not args.skip_extras:
         output["extras"] = extras(args.threads)
