@@ -91,3 +91,23 @@ def test_reused_backward_buffers_leave_earlier_gradients_untouched(variant):
         assert not np.array_equal(other.weights[key], kept[key])
     np.testing.assert_array_equal(first.inputs, kept_inputs)
     np.testing.assert_array_equal(again.inputs, kept_inputs)
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+@pytest.mark.parametrize("activations", [("relu", "hard_sigmoid"), ("tanh", "hard_sigmoid"), ("linear", "sigmoid")])
+def test_gru_backward_with_other_activations_matches_reference(activations, reset_after):
+    # The GRU backward writes the default tanh/sigmoid derivatives out (so its loops vectorize) and
+    # keeps a general branch for every other pair: pin the general branch down too.
+    from rnnsim import reference
+    from rnnsim.cells import GRUCell
+
+    activation, recurrent_activation = activations
+    cell = GRUCell(5, activation=activation, recurrent_activation=recurrent_activation, reset_after=reset_after)
+    weights, x, kwargs, grad_outputs, grad_final = make_case(cell, OPTIONS["plain"])
+    grads = cell.backward(cell.forward(x, weights), grad_outputs=grad_outputs)
+    back = reference.gru_backward(x, weights["kernel"], weights["recurrent_kernel"], weights["bias"], grad_outputs,
+                                  reset_after=reset_after, activation=activation,
+                                  recurrent_activation=recurrent_activation)
+    for key in weights:
+        np.testing.assert_allclose(grads.weights[key], back[key], rtol=1e-10, atol=1e-11, err_msg=key)
+    np.testing.assert_allclose(grads.inputs, back["inputs"], rtol=1e-10, atol=1e-11)

@@ -38,7 +38,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from rnnsim.activations import activate, derivative_scalar
+from rnnsim.activations import SIGMOID, TANH, activate, derivative_scalar
 from rnnsim.cells.base import RecurrentCell, trace_buffer
 from rnnsim.cells.blocks import FASTMATH, copy_into
 from rnnsim.errors import InputError
@@ -163,23 +163,37 @@ def _gru_backward(
                 grad_recurrent_preact[b, t, :] = 0.0
                 continue
             previous = t + 1 if go_backwards else t - 1
-            for u in range(units):
-                z = gates[b, t, u]
-                hh = gates[b, t, 2 * units + u]
-                h_prev = h0[b, u] if s == 0 else hidden[b, previous, u]
-                dz = dh[u] * (h_prev - hh) * derivative_scalar(recurrent_act, z)
-                da_h = dh[u] * (1.0 - z) * derivative_scalar(act, hh)
-                d_in[u] = dz
-                d_rec[u] = dz
-                d_in[2 * units + u] = da_h
-            if reset_after:
+            h_prev_row = h0[b] if s == 0 else hidden[b, previous]  # (U,)
+            gate_row = gates[b, t]  # (3U,) z, r, hh
+            z_gate, r_gate, candidate = gate_row[:units], gate_row[units : 2 * units], gate_row[2 * units :]
+            d_z, d_r, d_h = d_in[:units], d_in[units : 2 * units], d_in[2 * units :]
+            if act == TANH and recurrent_act == SIGMOID:  # the defaults, derivatives written out: no branch
+                for u in range(units):  # in the loop, so it vectorizes (same arithmetic as derivative_scalar)
+                    z = z_gate[u]
+                    hh = candidate[u]
+                    d_z[u] = dh[u] * (h_prev_row[u] - hh) * (z * (1.0 - z))
+                    d_h[u] = dh[u] * (1.0 - z) * (1.0 - hh * hh)
+            else:
                 for u in range(units):
-                    r = gates[b, t, units + u]
-                    da_h = d_in[2 * units + u]
-                    d_rec[2 * units + u] = da_h * r
-                    dr = da_h * recurrent_candidate[b, t, u] * derivative_scalar(recurrent_act, r)
-                    d_in[units + u] = dr
-                    d_rec[units + u] = dr
+                    z = z_gate[u]
+                    hh = candidate[u]
+                    d_z[u] = dh[u] * (h_prev_row[u] - hh) * derivative_scalar(recurrent_act, z)
+                    d_h[u] = dh[u] * (1.0 - z) * derivative_scalar(act, hh)
+            copy_into(d_rec[:units], d_z)
+            if reset_after:
+                candidate_product = recurrent_candidate[b, t]  # (U,) m_h
+                d_rec_r, d_rec_h = d_rec[units : 2 * units], d_rec[2 * units :]
+                if recurrent_act == SIGMOID:
+                    for u in range(units):
+                        r = r_gate[u]
+                        d_rec_h[u] = d_h[u] * r
+                        d_r[u] = d_h[u] * candidate_product[u] * (r * (1.0 - r))
+                else:
+                    for u in range(units):
+                        r = r_gate[u]
+                        d_rec_h[u] = d_h[u] * r
+                        d_r[u] = d_h[u] * candidate_product[u] * derivative_scalar(recurrent_act, r)
+                copy_into(d_rec_r, d_r)
                 dh_in[:] = 0.0
                 for j in range(width):  # dh_in = d_rec U^T
                     d_j = d_rec[j]
