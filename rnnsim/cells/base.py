@@ -4,7 +4,7 @@ Each cell file (`simple_rnn.py`, `lstm.py`, `gru.py`) holds its equations, its N
 kernel and its Numba backward kernel. This module holds the Python around them:
 
     forward:  validate -> x W + b for all timesteps as one matrix product (BLAS)
-              -> the cell's time loop (Numba, one batch row per thread) -> ForwardResult
+              -> the cell's time loop (Numba, batch rows split across threads) -> ForwardResult
     backward: the cell's reverse time loop (Numba) gives dL/d(pre-activations) at every step
               -> weight and input gradients as a few large matrix products (BLAS)
 
@@ -13,6 +13,10 @@ everything that can be one big matrix product is one.
 
 Internal buffers are batch-major like the public arrays, (B, T, ...), and indexed by input
 position t. A kernel reading the sequence backwards (`go_backwards`) visits t = T-1 ... 0.
+Forward kernels may overwrite x_proj in place (SimpleRNN: with h_t; LSTM and GRU: with the
+activated gates), so a forward pass keeps one (B, T, G*U) array, not two. Backward's
+(B, T, G*U) pre-activation gradients never leave `backward`, and are reused by the next call
+(`_scratch_buffer`).
 """
 
 from __future__ import annotations
