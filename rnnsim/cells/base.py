@@ -21,12 +21,15 @@ activated gates), so a forward pass keeps one (B, T, G*U) array, not two. Backwa
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rnnsim import activations, initializers
+from rnnsim.cells.blocks import use_blas_path
 from rnnsim.errors import InputError
+from rnnsim.threads import single_threaded_blas
 from rnnsim.trace import GATE_NAMES, Trace
 
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -51,6 +54,19 @@ class CellGradients:
     initial_state: tuple  # dL/dh_0 (and dL/dc_0), each (B, U)
     grad_hidden_norm: np.ndarray  # (B, T) ||dL/dh_t|| by input position
     grad_cell_norm: np.ndarray | None  # (B, T) ||dL/dc_t|| (LSTM)
+
+
+def _small_blas_on_one_thread(method):
+    """Run a cell method with numpy's BLAS on one thread unless the cell takes the BLAS path (see rnnsim.threads)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if use_blas_path(self.units):
+            return method(self, *args, **kwargs)
+        with single_threaded_blas():
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class RecurrentCell:
@@ -207,6 +223,7 @@ class RecurrentCell:
 
     # -- forward ---------------------------------------------------------------------------
 
+    @_small_blas_on_one_thread
     def forward(
         self,
         x,
@@ -293,6 +310,7 @@ class RecurrentCell:
 
     # -- backward --------------------------------------------------------------------------
 
+    @_small_blas_on_one_thread
     def backward(self, result: ForwardResult, grad_outputs=None, grad_final_states=None) -> CellGradients:
         """Backpropagation through time.
 
