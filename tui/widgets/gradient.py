@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from rnnsim.inspect import gradient_plot
+from rnnsim.inspect import SERIES_COLOURS, SERIES_MARKERS, gradient_plot
 
 
 def vanishing_summary(norms: np.ndarray) -> str:
@@ -55,7 +55,11 @@ class GradientView(Widget):
         if not self.series:
             text.append(self.empty, style="dim")
             return text
-        for name, values in self.series.items():
+        many = len(self.series) > 1
+        for index, (name, values) in enumerate(self.series.items()):
+            if many:  # the marker doubles as the legend, which a short terminal may not have room for
+                marker = SERIES_MARKERS[index % len(SERIES_MARKERS)]
+                text.append(marker + " ", style=SERIES_COLOURS[index % len(SERIES_COLOURS)])
             text.append(f"{name}: {vanishing_summary(values)}\n", style="dim")
         width, height = self.size
         legend_rows = 1 if len(self.series) > 1 else 0
