@@ -238,9 +238,9 @@ def _run_epochs(model, task, config, initial_epoch, history, quiet, console):
 
     steps = -(-len(task.x_train) // config.batch_size)
     total = steps * (config.epochs - initial_epoch)
-    validation = (task.x_val, task.y_val) if task.mask_val is None else (task.x_val, task.y_val)
     reports = model.fit_iter(task.x_train, task.y_train, batch_size=config.batch_size, epochs=config.epochs,
-                             initial_epoch=initial_epoch, validation_data=validation, verbose=0, shuffle=True)
+                             initial_epoch=initial_epoch, validation_data=(task.x_val, task.y_val), verbose=0,
+                             shuffle=True)
     progress = Progress(
         TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[logs]}"), TimeRemainingColumn(), console=console, disable=quiet,

@@ -668,10 +668,7 @@ def probe_checkpoint(
         options["seq_len"] = int(default_seq_len)
     options.setdefault("n_samples", 64)  # only validation samples are needed: keep generation small
     task = load_task(task_name, **options)
-    x_val = getattr(task, "x_val", None)
-    y_val = getattr(task, "y_val", None)
-    if x_val is None:
-        x_val, y_val = task.x_train, task.y_train
+    x_val, y_val = task.x_val, task.y_val
     samples = list(range(min(8, len(x_val)))) if samples is None else list(samples)
     for index in samples:
         if not 0 <= index < len(x_val):
@@ -692,22 +689,14 @@ def probe_checkpoint(
 
 
 def _model_task_config(model) -> dict:
-    """The task the model was trained on, as saved with it: {'name', 'seq_len', 'n_samples', 'seed'}."""
-    for attribute in ("task_config", "task", "metadata", "config"):
-        value = getattr(model, attribute, None)
-        if isinstance(value, dict):
-            if isinstance(value.get("task"), dict):
-                return dict(value["task"])
-            if isinstance(value.get("task"), str):
-                return {"name": value["task"], **{k: value.get(k) for k in ("seq_len", "n_samples", "seed")}}
-            if "name" in value and attribute in ("task_config", "task"):
-                return dict(value)
-    return {}
+    """The task the model was trained on, as `rnnsim train` saves it: {'name', 'seq_len', 'seed'}, or {}."""
+    task = model.metadata.get("task")
+    return dict(task) if isinstance(task, dict) else {}
 
 
 def _decode(task, x, samples) -> list[list[str]] | None:
     """Each sample's inputs as display strings via the task's `decode(x[sample, t])`, or None."""
-    decode = getattr(task, "decode", None)
+    decode = task.decode
     if decode is None:
         return None
     try:

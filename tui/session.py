@@ -123,16 +123,6 @@ class DoneEvent:
 Event = BatchEvent | EpochEvent | ProbeEvent | DoneEvent
 
 
-def _get(report, *names, default=None):
-    """Read the first attribute (or key) present among `names` on a report object."""
-    for name in names:
-        if isinstance(report, dict) and name in report:
-            return report[name]
-        if hasattr(report, name):
-            return getattr(report, name)
-    return default
-
-
 def _float_dict(values) -> dict[str, float]:
     if not values:
         return {}
@@ -142,7 +132,7 @@ def _float_dict(values) -> dict[str, float]:
 def convert_report(report, cell: str = "", tokens=None) -> Event | None:
     """Turn a model report (rnnsim.reports BatchReport, EpochReport, ProbeReport) into an event."""
     kind = type(report).__name__
-    logs = dict(_get(report, "logs", default=None) or {})
+    logs = dict(getattr(report, "logs", None) or {})
     if kind == "ProbeReport":
         return ProbeEvent(
             epoch=int(report.epoch),
@@ -202,19 +192,13 @@ class TrainingSession:
         return task_info(self.task, s.task)
 
     def probe_inputs(self):
-        x_val = _get(self.task, "x_val", "x_test")
-        y_val = _get(self.task, "y_val", "y_test")
-        if x_val is None:
-            x_val, y_val = self.task.x_train, self.task.y_train
-        return x_val[:8], y_val[:8]
+        return self.task.x_val[:8], self.task.y_val[:8]
 
     # -- training -----------------------------------------------------------------------------
     def events(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[Event]:
         s = self.settings
         task = self.task
-        x_val = _get(task, "x_val", "x_test")
-        y_val = _get(task, "y_val", "y_test")
-        validation = None if x_val is None else (x_val, y_val)
+        validation = (task.x_val, task.y_val)
         probe = self.probe_inputs()
         reports = self.model.fit_iter(
             task.x_train,
@@ -252,14 +236,14 @@ def build_model(task, settings: Settings):
 
 
 def task_info(task, name: str) -> TaskInfo:
-    baseline = _get(task, "baseline")
-    loss = _get(task, "loss", default="loss")
+    baseline = task.baseline
+    loss = task.loss
     return TaskInfo(
         name=name,
-        description=str(_get(task, "description", default="")),
+        description=task.description,
         loss=loss if isinstance(loss, str) else getattr(loss, "name", "loss"),
         metrics=[
-            m if isinstance(m, str) else getattr(m, "name", str(m)) for m in (_get(task, "metrics") or [])
+            m if isinstance(m, str) else getattr(m, "name", str(m)) for m in task.metrics
         ],
         baseline=dict(baseline) if baseline else None,
     )
@@ -270,7 +254,7 @@ def decode_tokens(task, x, sample_indices) -> list[list[str]] | None:
 
     Uses the task's `decode(x[sample, t]) -> str` when it has one, else the numbers themselves.
     """
-    decode = _get(task, "decode")
+    decode = task.decode
     rows = []
     for index in sample_indices:
         steps = np.asarray(x[index])
