@@ -145,20 +145,6 @@ def activate(act_code, fast, buffer, start, stop):
 
 
 @njit(inline="always", error_model="numpy")
-def activate_scalar(act_code, fast, x):
-    """One value through activation `act_code` (used where a whole loop would not pay)."""
-    if act_code == TANH:
-        return fast_tanh(x) if fast else math.tanh(x)
-    if act_code == SIGMOID:
-        return _HALF + _HALF * fast_tanh(_HALF * x) if fast else 1.0 / (1.0 + math.exp(-x))
-    if act_code == HARD_SIGMOID:
-        return min(max(x / 6.0 + 0.5, 0.0), 1.0)
-    if act_code == RELU:
-        return max(x, 0.0)
-    return x
-
-
-@njit(inline="always", error_model="numpy")
 def derivative_scalar(act_code, y):
     """f'(x) written in terms of y = f(x)."""
     if act_code == TANH:

@@ -69,24 +69,3 @@ class Trace:
     @property
     def units(self) -> int:
         return self.hidden.shape[2]
-
-    def sample(self, index: int) -> Trace:
-        """The trace of one sample, keeping a batch axis of 1."""
-        pick = slice(index, index + 1)
-
-        def cut(array):
-            return None if array is None else array[pick]
-
-        return Trace(
-            cell=self.cell,
-            gates={name: value[pick] for name, value in self.gates.items()},
-            preactivations={name: value[pick] for name, value in self.preactivations.items()},
-            hidden=self.hidden[pick],
-            cell_state=cut(self.cell_state),
-            mask=cut(self.mask),
-            go_backwards=self.go_backwards,
-            grad_hidden_norm=cut(self.grad_hidden_norm),
-            grad_cell_norm=cut(self.grad_cell_norm),
-            layer_name=self.layer_name,
-            extra={name: value[pick] for name, value in self.extra.items()},
-        )
