@@ -111,3 +111,39 @@ def test_gru_backward_with_other_activations_matches_reference(activations, rese
     for key in weights:
         np.testing.assert_allclose(grads.weights[key], back[key], rtol=1e-10, atol=1e-11, err_msg=key)
     np.testing.assert_allclose(grads.inputs, back["inputs"], rtol=1e-10, atol=1e-11)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "shape", [(64, 32, 128), (9, 32, 96), (7, 5, 3), (13, 20, 37), (5, 3, 16), (1, 1, 1), (6, 7, 40)]
+)
+def test_simd_tile_product_matches_numpy(shape, dtype):
+    # The LLVM-vector micro-kernel covers whole 4-row x 2-vector tiles; the ragged rows and columns
+    # take plain loops. Both must give a @ b, overwriting or accumulating, on any row range.
+    from rnnsim.cells.simd import matmul_into
+
+    rows, depth, width = shape
+    rng = np.random.default_rng(rows * depth + width)
+    a, b = rng.normal(size=(rows, depth)).astype(dtype), rng.normal(size=(depth, width)).astype(dtype)
+    c = rng.normal(size=(rows, width)).astype(dtype)
+    before = c.copy()
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-13)
+    matmul_into(a, b, c, 0, rows, True)
+    np.testing.assert_allclose(c, before + a.astype(np.float64) @ b, **tol)
+    start = rows // 3
+    matmul_into(a, b, c, start, rows, False)
+    expected = before + a.astype(np.float64) @ b
+    expected[start:] = a[start:].astype(np.float64) @ b
+    np.testing.assert_allclose(c, expected, **tol)
+
+
+def test_simd_tile_product_writes_into_a_strided_view_only():
+    # The kernels write h U straight into rows of a (B, T, G*U) buffer: a view whose rows are T*G*U apart.
+    from rnnsim.cells.simd import matmul_into
+
+    rng = np.random.default_rng(0)
+    buffer = np.zeros((10, 3, 40), np.float32)
+    a, b = rng.normal(size=(10, 8)).astype(np.float32), rng.normal(size=(8, 40)).astype(np.float32)
+    matmul_into(a, b, buffer[:, 1, :], 0, 10, False)
+    np.testing.assert_allclose(buffer[:, 1], a @ b, rtol=1e-5, atol=1e-5)
+    assert not buffer[:, 0].any() and not buffer[:, 2].any()

@@ -36,7 +36,8 @@ from numba import njit, prange
 from rnnsim.activations import activate, derivative_scalar
 from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, trace_buffer
-from rnnsim.cells.blocks import FASTMATH, carry_hidden_gradient, carry_step, chunk_bounds, copy_into, matmul_add
+from rnnsim.cells.blocks import FASTMATH, carry_hidden_gradient, carry_step, chunk_bounds, copy_into
+from rnnsim.cells.simd import matmul_into
 
 # -- forward -----------------------------------------------------------------------------
 # Row buffers (m, h_prev, c_prev, h_in) are indexed by r; batch row b = offset + r. The fused
@@ -145,8 +146,7 @@ def _lstm_forward_fused(
         tanh_buf = np.empty(units, gates.dtype)
         for s in range(timesteps):
             t = timesteps - 1 - s if go_backwards else s
-            m[:, :] = 0.0
-            matmul_add(h_in, recurrent_kernel, m)
+            matmul_into(h_in, recurrent_kernel, m, 0, rows, False)
             _lstm_forward_rows(m, 0, rows, start, t, gates, step_mask, recurrent_drop, use_recurrent_drop, act,
                                recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf, hidden, cell_state,
                                preactivations)
@@ -281,8 +281,7 @@ def _lstm_backward_fused(
             _lstm_backward_rows(0, rows, start, s, t, go_backwards, act, recurrent_act, fast, c0, step_mask,
                                 cell_state, gates, grad_hidden_seq, has_grad_seq, dh, dc, dz, tanh_buf, grad_preact,
                                 grad_hidden_norm, grad_cell_norm)
-            dh_product[:, :] = 0.0
-            matmul_add(dz, recurrent_kernel_t, dh_product)  # dh_{t-1} = dz_t U^T
+            matmul_into(dz, recurrent_kernel_t, dh_product, 0, rows, False)  # dh_{t-1} = dz_t U^T
             carry_hidden_gradient(0, rows, start, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh)
         grad_h0[start:stop] = dh
         grad_c0[start:stop] = dc
