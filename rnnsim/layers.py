@@ -261,11 +261,14 @@ class Embedding(Layer):
                 f"got {token_ids.min()}..{token_ids.max()}"
             )
         self._cache = token_ids
-        return self.weights[0][token_ids]  # (B, T, D)
+        # Gathered time-major, (T, B, D) in memory, and returned as its (B, T, D) view: the recurrent
+        # layers work time-major, so they take this without a copy (see rnnsim/cells/base.py).
+        return self.weights[0][token_ids.T].transpose(1, 0, 2)  # (B, T, D)
 
     def backward(self, grad_output):
-        token_ids = self._cache.reshape(-1)  # (B*T,)
-        grad_flat = np.ascontiguousarray(grad_output.reshape(token_ids.shape[0], self.output_dim))  # (B*T, D)
+        token_ids = np.ascontiguousarray(self._cache.T).reshape(-1)  # (T*B,), time-major like the gradient
+        grad_steps = np.ascontiguousarray(grad_output.transpose(1, 0, 2))  # (T, B, D): free from a recurrent layer
+        grad_flat = grad_steps.reshape(token_ids.shape[0], self.output_dim)  # (T*B, D)
         if self._row_slot is None:
             self._row_slot = np.full(self.input_dim, -1, dtype=np.int64)
         rows = np.empty(token_ids.shape[0], dtype=np.int64)

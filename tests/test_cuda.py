@@ -200,8 +200,8 @@ else:
             if cpu.name == "lstm":
                 np.testing.assert_allclose(r_dev.trace.cell_state, r_cpu.trace.cell_state, **tol)
             if cpu.name == "gru":
-                np.testing.assert_allclose(r_dev.cache["recurrent_candidate"].copy_to_host(),
-                                           r_cpu.cache["recurrent_candidate"], **tol)
+                np.testing.assert_allclose(r_dev.cache["recurrent_candidate"].copy_to_host(),  # device: (B, T, U)
+                                           r_cpu.cache["recurrent_candidate"].transpose(1, 0, 2), **tol)  # CPU: T, B
         g_cpu = cpu.backward(r_cpu, _grad_outputs, _grad_final)
         g_dev = device.backward(r_dev, _grad_outputs, _grad_final)
         for key in weights:

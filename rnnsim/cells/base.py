@@ -11,12 +11,15 @@ kernel and its Numba backward kernel. This module holds the Python around them:
 The time loop is the only part that must be sequential, so it is the only part in Numba;
 everything that can be one big matrix product is one.
 
-Internal buffers are batch-major like the public arrays, (B, T, ...), and indexed by input
-position t. A kernel reading the sequence backwards (`go_backwards`) visits t = T-1 ... 0.
-Forward kernels may overwrite x_proj in place (SimpleRNN: with h_t; LSTM and GRU: with the
-activated gates), so a forward pass keeps one (B, T, G*U) array, not two. Backward's
-(B, T, G*U) pre-activation gradients never leave `backward`, and are reused by the next call
-(`_scratch_buffer`).
+Internal buffers are *time-major*, (T, B, ...), and indexed by input position t; the public
+arrays (outputs, traces, input gradients) are batch-major (B, T, ...) views of them. Time-major
+is what the kernels want: each thread owns a chunk of batch rows, and at step t its rows of
+every buffer are one contiguous block (a batch-major buffer puts them T*G*U elements apart,
+which cost 2-3x in cache misses). A kernel reading the sequence backwards (`go_backwards`)
+visits t = T-1 ... 0. Forward kernels may overwrite x_proj in place (SimpleRNN: with h_t; LSTM
+and GRU: with the activated gates), so a forward pass keeps one (T, B, G*U) array, not two.
+Backward's (T, B, G*U) pre-activation gradients never leave `backward`, and are reused by the
+next call (`_scratch_buffer`).
 """
 
 from __future__ import annotations
@@ -180,7 +183,7 @@ class RecurrentCell:
         weights, dtype = self._check_weights(weights, features)
         if not np.issubdtype(x.dtype, np.number) or x.dtype == np.complex128:
             raise InputError(f"{self.name} input must be numeric, got dtype {x.dtype}")
-        x = np.ascontiguousarray(x, dtype=dtype)
+        x = np.asarray(x, dtype=dtype)  # any memory order: a previous layer's outputs are a time-major view
         if not np.isfinite(x).all():
             raise InputError(f"{self.name} input contains NaN or infinite values")
 
@@ -202,12 +205,12 @@ class RecurrentCell:
                 states.append(state)
 
         if mask is None:
-            step_mask = np.ones((batch, timesteps), np.uint8)
+            step_mask = np.ones((timesteps, batch), np.uint8)
         else:
             mask = np.asarray(mask)
             if mask.shape != (batch, timesteps):
                 raise InputError(f"{self.name} mask has shape {mask.shape}, expected {(batch, timesteps)}")
-            step_mask = np.ascontiguousarray(mask.astype(bool), dtype=np.uint8)
+            step_mask = np.ascontiguousarray(mask.astype(bool).T, dtype=np.uint8)  # (T, B), time-major
 
         def dropout(array, width, what):
             if array is None:
@@ -253,16 +256,18 @@ class RecurrentCell:
         batch, timesteps, features = x.shape
         width = self.n_blocks * self.units
 
-        x_in = x if input_drop is None else x * input_drop[:, None, :]  # (B, T, D)
+        x_steps = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D); free when x is a time-major view
+        if input_drop is not None:
+            x_steps = x_steps * input_drop[None, :, :]
         # The input projection of every timestep at once: one BLAS call instead of T small ones.
-        x_proj = (x_in.reshape(batch * timesteps, features) @ weights["kernel"]).reshape(batch, timesteps, width)
-        self._add_input_bias(x_proj, weights)  # (B, T, G*U)
+        x_proj = (x_steps.reshape(timesteps * batch, features) @ weights["kernel"]).reshape(timesteps, batch, width)
+        self._add_input_bias(x_proj, weights)  # (T, B, G*U)
 
         recurrent_drop_arg = (
             recurrent_drop if recurrent_drop is not None else np.ones((1, 1), dtype)
         )  # a dummy when off: the kernels test a flag, not the array
         cache = dict(
-            x_in=x_in,
+            x_steps=x_steps,
             weights=weights,
             dtype=dtype,
             states=states,
@@ -276,12 +281,12 @@ class RecurrentCell:
         buffers = self._run_forward(x_proj, cache, bool(record_trace))
         cache.update(buffers)
 
-        hidden = buffers["hidden"]  # (B, T, U) by input position
+        hidden = buffers["hidden"]  # (T, B, U) by input position
         last = 0 if go_backwards else timesteps - 1
-        final_states = (hidden[:, last].copy(),)
+        final_states = (hidden[last].copy(),)
         if "cell_state" in buffers:
-            final_states += (buffers["cell_state"][:, last].copy(),)
-        outputs = hidden[:, ::-1] if go_backwards else hidden
+            final_states += (buffers["cell_state"][last].copy(),)
+        outputs = (hidden[::-1] if go_backwards else hidden).transpose(1, 0, 2)  # (B, T, U) view, Keras order
 
         trace = None
         if record_trace:
@@ -293,17 +298,22 @@ class RecurrentCell:
         if self.use_bias:
             x_proj += weights["bias"]
 
-    def _make_trace(self, buffers, user_mask, go_backwards) -> Trace:
+    def _make_trace(self, buffers, user_mask, go_backwards, time_major=True) -> Trace:
+        """A Trace (batch-major views) from the forward buffers, time-major (T, B, ...) unless told otherwise."""
         units = self.units
         names = GATE_NAMES[self.name]
-        gates = buffers["gates"]
-        pre = buffers["preactivations"]
+
+        def batch_major(array):
+            return array.transpose(1, 0, 2) if time_major and array is not None else array
+
+        gates = batch_major(buffers["gates"])
+        pre = batch_major(buffers["preactivations"])
         return Trace(
             cell=self.name,
             gates={name: gates[:, :, k * units : (k + 1) * units] for k, name in enumerate(names)},
             preactivations={name: pre[:, :, k * units : (k + 1) * units] for k, name in enumerate(names)},
-            hidden=buffers["hidden"],
-            cell_state=buffers.get("cell_state"),
+            hidden=batch_major(buffers["hidden"]),
+            cell_state=batch_major(buffers.get("cell_state")),
             mask=None if user_mask is None else np.asarray(user_mask, bool),
             go_backwards=go_backwards,
         )
@@ -321,7 +331,7 @@ class RecurrentCell:
         """
         cache = result.cache
         dtype = cache["dtype"]
-        batch, timesteps, units = cache["hidden"].shape
+        timesteps, batch, units = cache["hidden"].shape
         go_backwards = cache["go_backwards"]
 
         if grad_outputs is None:
@@ -334,8 +344,9 @@ class RecurrentCell:
                     f"{self.name} output gradient has shape {grad_outputs.shape}, "
                     f"expected {(batch, timesteps, units)}"
                 )
-            # back to input order, the order of the kernels' buffers
-            grad_hidden_seq = np.ascontiguousarray(grad_outputs[:, ::-1] if go_backwards else grad_outputs, dtype)
+            # back to input order, time-major: the order and layout of the kernels' buffers
+            in_input_order = grad_outputs[:, ::-1] if go_backwards else grad_outputs
+            grad_hidden_seq = np.ascontiguousarray(in_input_order.transpose(1, 0, 2), dtype)  # (T, B, U)
             has_grad_seq = True
 
         final_grads = []
@@ -363,70 +374,66 @@ class RecurrentCell:
         )
 
     def _previous_hidden(self, cache) -> np.ndarray:
-        """h_{t-1} as it entered the recurrent product at each input position t, (B, T, U)."""
+        """h_{t-1} as it entered the recurrent product at each input position t, (T, B, U)."""
         hidden = cache["hidden"]
         h0 = cache["states"][0]
         previous = np.empty_like(hidden)
         if cache["go_backwards"]:
-            previous[:, :-1] = hidden[:, 1:]
-            previous[:, -1] = h0
+            previous[:-1] = hidden[1:]
+            previous[-1] = h0
         else:
-            previous[:, 1:] = hidden[:, :-1]
-            previous[:, 0] = h0
+            previous[1:] = hidden[:-1]
+            previous[0] = h0
         if cache["recurrent_drop"] is not None:
-            previous *= cache["recurrent_drop"][:, None, :]
+            previous *= cache["recurrent_drop"][None, :, :]
         return previous
 
     def _weight_gradients(self, cache, out) -> dict:
         """dW, dU, db and dx from the per-step pre-activation gradients, as BLAS products.
 
         out["grad_input_preact"] is dL/d(x W + b) and out["grad_recurrent_preact"] is
-        dL/d(h_{t-1} U), both (B, T, G*U); they are the same array except in the GRU.
+        dL/d(h_{t-1} U), both (T, B, G*U); they are the same array except in the GRU.
         """
         weights = cache["weights"]
-        x_in = cache["x_in"]
-        batch, timesteps, features = x_in.shape
+        x_steps = cache["x_steps"]  # (T, B, D)
+        timesteps, batch, features = x_steps.shape
         width = self.n_blocks * self.units
-        rows = batch * timesteps
-        grad_in = out["grad_input_preact"].reshape(rows, width)  # (B*T, G*U)
+        rows = timesteps * batch
+        grad_in = out["grad_input_preact"].reshape(rows, width)  # (T*B, G*U)
         grad_rec = out["grad_recurrent_preact"].reshape(rows, width)
 
         grads = {
-            "kernel": x_in.reshape(rows, features).T @ grad_in,  # (D, G*U)
+            "kernel": x_steps.reshape(rows, features).T @ grad_in,  # (D, G*U)
             "recurrent_kernel": self._recurrent_kernel_gradient(cache, grad_rec),  # (U, G*U)
         }
         if self.use_bias:
             grads["bias"] = grad_in.sum(axis=0)
         self._adjust_weight_gradients(cache, out, grads, grad_rec)
-        grad_x = (grad_in @ weights["kernel"].T).reshape(batch, timesteps, features)  # (B, T, D)
+        grad_x = (grad_in @ weights["kernel"].T).reshape(timesteps, batch, features)  # (T, B, D)
         if cache["input_drop"] is not None:
-            grad_x *= cache["input_drop"][:, None, :]
-        return {"weights": grads, "inputs": grad_x}
+            grad_x *= cache["input_drop"][None, :, :]
+        return {"weights": grads, "inputs": grad_x.transpose(1, 0, 2)}  # (B, T, D) view
 
     def _recurrent_kernel_gradient(self, cache, grad_rec) -> np.ndarray:
-        """dU = sum over b, t of h_{t-1}^T dz_t, (U, G*U), from grad_rec (B*T, G*U).
+        """dU = sum over t, b of h_{t-1}^T dz_t, (U, G*U), from grad_rec (T*B, G*U).
 
-        Without recurrent dropout h_{t-1} is the hidden buffer shifted by one step, so the product
-        runs on two shifted views of the flat (B*T, ...) buffers instead of a (B, T, U) copy: the
-        flat shift also pairs each sequence's last step with the next sequence's first gradient
-        (B-1 wrong pairs, subtracted again), and misses h_0 (added).
+        Without recurrent dropout h_{t-1} is the time-major hidden buffer shifted by one step (B rows
+        of the flat (T*B, U) view), so the product runs on two shifted views instead of a copy, and
+        h_0 adds the first step's term.
         """
         if cache["recurrent_drop"] is not None:
-            previous = self._previous_hidden(cache).reshape(grad_rec.shape[0], self.units)  # (B*T, U)
+            previous = self._previous_hidden(cache).reshape(grad_rec.shape[0], self.units)  # (T*B, U)
             return previous.T @ grad_rec
-        hidden = cache["hidden"]  # (B, T, U)
-        batch, timesteps, units = hidden.shape
-        flat_hidden = hidden.reshape(batch * timesteps, units)
-        grad = grad_rec.reshape(batch, timesteps, -1)  # (B, T, G*U)
+        hidden = cache["hidden"]  # (T, B, U)
+        timesteps, batch, units = hidden.shape
+        flat_hidden = hidden.reshape(timesteps * batch, units)
         h0 = cache["states"][0]
-        if cache["go_backwards"]:  # h_{t-1} of input position t is hidden[:, t + 1]; h_0 enters at t = T-1
-            dU = flat_hidden[1:].T @ grad_rec[:-1]
-            dU -= hidden[1:, 0].T @ grad[:-1, -1]
-            dU += h0.T @ grad[:, -1]
+        if cache["go_backwards"]:  # h_{t-1} of input position t is hidden[t + 1]; h_0 enters at t = T-1
+            dU = flat_hidden[batch:].T @ grad_rec[:-batch]
+            dU += h0.T @ grad_rec[-batch:]
         else:
-            dU = flat_hidden[:-1].T @ grad_rec[1:]
-            dU -= hidden[:-1, -1].T @ grad[1:, 0]
-            dU += h0.T @ grad[:, 0]
+            dU = flat_hidden[:-batch].T @ grad_rec[batch:]
+            dU += h0.T @ grad_rec[:batch]
         return dU
 
     def _adjust_weight_gradients(self, cache, out, grads, grad_rec):
@@ -435,7 +442,7 @@ class RecurrentCell:
     # -- scratch buffers --------------------------------------------------------------------
 
     def _scratch_buffer(self, shape, dtype) -> np.ndarray:
-        """An uninitialized array for backward's internal (B, T, G*U) gradients, reused across calls.
+        """An uninitialized array for backward's internal (T, B, G*U) gradients, reused across calls.
 
         These arrays never leave `backward` (only the weight and input gradients made from them do),
         so the last call's can be handed out again: a fresh 10-30 MB array per step costs page faults

@@ -92,7 +92,7 @@ def carry_hidden_gradient(r0, r1, offset, t, step_mask, recurrent_drop, use_recu
     units = dh.shape[1]
     for r in range(r0, r1):
         b = offset + r
-        if step_mask[b, t] == 0:
+        if step_mask[t, b] == 0:
             continue
         if use_recurrent_drop:
             for u in range(units):

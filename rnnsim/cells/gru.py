@@ -46,7 +46,7 @@ from rnnsim.errors import InputError
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _gru_forward(
-    x_proj,  # (B, T, 3U) x_t W + b_in for every step
+    x_proj,  # (T, B, 3U) x_t W + b_in for every step
     recurrent_kernel,  # (U, 3U)
     recurrent_bias,  # (3U,) b_rec (zeros when reset_after=False or no bias)
     reset_after,
@@ -59,12 +59,12 @@ def _gru_forward(
     recurrent_act,
     fast,
     record,
-    hidden,  # out (B, T, U)
-    gates,  # out (B, T, 3U): z, r, hh after activations
-    recurrent_candidate,  # out (B, T, U): m_h (after) or (r*h) (before), needed by backward
-    preactivations,  # out (B, T, 3U) when record
+    hidden,  # out (T, B, U)
+    gates,  # out (T, B, 3U): z, r, hh after activations
+    recurrent_candidate,  # out (T, B, U): m_h (after) or (r*h) (before), needed by backward
+    preactivations,  # out (T, B, 3U) when record
 ):
-    batch, timesteps, width = x_proj.shape
+    timesteps, batch, width = x_proj.shape
     units = width // 3
     for b in prange(batch):
         h_prev = h0[b].copy()
@@ -73,12 +73,12 @@ def _gru_forward(
         m = np.empty(width, x_proj.dtype)  # recurrent products
         for s in range(timesteps):
             t = timesteps - 1 - s if go_backwards else s
-            if step_mask[b, t] == 0:
-                copy_into(hidden[b, t], h_prev)
-                gates[b, t, :] = 0.0
-                recurrent_candidate[b, t, :] = 0.0
+            if step_mask[t, b] == 0:
+                copy_into(hidden[t, b], h_prev)
+                gates[t, b, :] = 0.0
+                recurrent_candidate[t, b, :] = 0.0
                 if record:
-                    preactivations[b, t, :] = 0.0
+                    preactivations[t, b, :] = 0.0
                 continue
             for k in range(units):
                 h_in[k] = h_prev[k] * recurrent_drop[b, k] if use_recurrent_drop else h_prev[k]
@@ -89,34 +89,34 @@ def _gru_forward(
                 for j in range(recurrent_width):
                     m[j] += h_k * recurrent_kernel[k, j]
             for j in range(2 * units):
-                a[j] = x_proj[b, t, j] + m[j]
+                a[j] = x_proj[t, b, j] + m[j]
             activate(recurrent_act, fast, a, 0, 2 * units)  # z, r
             if reset_after:
                 for u in range(units):
-                    recurrent_candidate[b, t, u] = m[2 * units + u]
-                    a[2 * units + u] = x_proj[b, t, 2 * units + u] + a[units + u] * m[2 * units + u]
+                    recurrent_candidate[t, b, u] = m[2 * units + u]
+                    a[2 * units + u] = x_proj[t, b, 2 * units + u] + a[units + u] * m[2 * units + u]
             else:
                 for u in range(units):
                     m[2 * units + u] = 0.0
                 for k in range(units):  # (r * h_in) U_h
                     rh_k = a[units + k] * h_in[k]
-                    recurrent_candidate[b, t, k] = rh_k
+                    recurrent_candidate[t, b, k] = rh_k
                     for u in range(units):
                         m[2 * units + u] += rh_k * recurrent_kernel[k, 2 * units + u]
                 for u in range(units):
-                    a[2 * units + u] = x_proj[b, t, 2 * units + u] + m[2 * units + u]
+                    a[2 * units + u] = x_proj[t, b, 2 * units + u] + m[2 * units + u]
             if record:
                 for j in range(2 * units):  # z and r were activated in place: undo by recomputing
-                    preactivations[b, t, j] = x_proj[b, t, j] + m[j]
+                    preactivations[t, b, j] = x_proj[t, b, j] + m[j]
                 for u in range(units):
-                    preactivations[b, t, 2 * units + u] = a[2 * units + u]
+                    preactivations[t, b, 2 * units + u] = a[2 * units + u]
             activate(act, fast, a, 2 * units, width)  # hh
-            copy_into(gates[b, t], a)
+            copy_into(gates[t, b], a)
             for u in range(units):
                 z = a[u]
                 h = z * h_prev[u] + (1.0 - z) * a[2 * units + u]
                 h_prev[u] = h
-                hidden[b, t, u] = h
+                hidden[t, b, u] = h
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -130,18 +130,18 @@ def _gru_backward(
     go_backwards,
     act,
     recurrent_act,
-    hidden,  # (B, T, U)
-    gates,  # (B, T, 3U)
-    recurrent_candidate,  # (B, T, U)
+    hidden,  # (T, B, U)
+    gates,  # (T, B, 3U)
+    recurrent_candidate,  # (T, B, U)
     grad_hidden_seq,
     has_grad_seq,
     grad_h_final,
-    grad_input_preact,  # out (B, T, 3U) dL/d(x W + b_in)
-    grad_recurrent_preact,  # out (B, T, 3U) dL/d(h_in U + b_rec) (after) / d(h_in U_zr), d((r h) U_h) (before)
+    grad_input_preact,  # out (T, B, 3U) dL/d(x W + b_in)
+    grad_recurrent_preact,  # out (T, B, 3U) dL/d(h_in U + b_rec) (after) / d(h_in U_zr), d((r h) U_h) (before)
     grad_h0,  # out (B, U)
     grad_hidden_norm,  # out (B, T)
 ):
-    batch, timesteps, units = hidden.shape
+    timesteps, batch, units = hidden.shape
     width = 3 * units
     for b in prange(batch):
         dh = grad_h_final[b].copy()
@@ -153,18 +153,18 @@ def _gru_backward(
             t = timesteps - 1 - s if go_backwards else s
             if has_grad_seq:
                 for u in range(units):
-                    dh[u] += grad_hidden_seq[b, t, u]
+                    dh[u] += grad_hidden_seq[t, b, u]
             norm = 0.0
             for u in range(units):
                 norm += dh[u] * dh[u]
             grad_hidden_norm[b, t] = math.sqrt(norm)
-            if step_mask[b, t] == 0:
-                grad_input_preact[b, t, :] = 0.0
-                grad_recurrent_preact[b, t, :] = 0.0
+            if step_mask[t, b] == 0:
+                grad_input_preact[t, b, :] = 0.0
+                grad_recurrent_preact[t, b, :] = 0.0
                 continue
             previous = t + 1 if go_backwards else t - 1
-            h_prev_row = h0[b] if s == 0 else hidden[b, previous]  # (U,)
-            gate_row = gates[b, t]  # (3U,) z, r, hh
+            h_prev_row = h0[b] if s == 0 else hidden[previous, b]  # (U,)
+            gate_row = gates[t, b]  # (3U,) z, r, hh
             z_gate, r_gate, candidate = gate_row[:units], gate_row[units : 2 * units], gate_row[2 * units :]
             d_z, d_r, d_h = d_in[:units], d_in[units : 2 * units], d_in[2 * units :]
             if act == TANH and recurrent_act == SIGMOID:  # the defaults, derivatives written out: no branch
@@ -181,7 +181,7 @@ def _gru_backward(
                     d_h[u] = dh[u] * (1.0 - z) * derivative_scalar(act, hh)
             copy_into(d_rec[:units], d_z)
             if reset_after:
-                candidate_product = recurrent_candidate[b, t]  # (U,) m_h
+                candidate_product = recurrent_candidate[t, b]  # (U,) m_h
                 d_rec_r, d_rec_h = d_rec[units : 2 * units], d_rec[2 * units :]
                 if recurrent_act == SIGMOID:
                     for u in range(units):
@@ -208,8 +208,8 @@ def _gru_backward(
                     for k in range(units):
                         d_rh[k] += d_j * recurrent_kernel_t[j, k]
                 for u in range(units):
-                    r = gates[b, t, units + u]
-                    h_in_u = h0[b, u] if s == 0 else hidden[b, previous, u]
+                    r = gates[t, b, units + u]
+                    h_in_u = h0[b, u] if s == 0 else hidden[previous, b, u]
                     if use_recurrent_drop:
                         h_in_u *= recurrent_drop[b, u]
                     dr = d_rh[u] * h_in_u * derivative_scalar(recurrent_act, r)
@@ -220,10 +220,10 @@ def _gru_backward(
                     d_j = d_rec[j]
                     for k in range(units):
                         dh_in[k] += d_j * recurrent_kernel_t[j, k]
-            copy_into(grad_input_preact[b, t], d_in)
-            copy_into(grad_recurrent_preact[b, t], d_rec)
+            copy_into(grad_input_preact[t, b], d_in)
+            copy_into(grad_recurrent_preact[t, b], d_rec)
             for k in range(units):  # the direct path z * h_{t-1}, then the path through the products
-                z = gates[b, t, k]
+                z = gates[t, b, k]
                 drop = recurrent_drop[b, k] if use_recurrent_drop else 1.0
                 dh[k] = dh[k] * z + dh_in[k] * drop
         grad_h0[b, :] = dh
@@ -262,7 +262,7 @@ class GRUCell(RecurrentCell):
             x_proj += weights["bias"][0] if self.reset_after else weights["bias"]
 
     def _run_forward(self, x_proj, cache, record_trace):
-        batch, timesteps, width = x_proj.shape
+        timesteps, batch, width = x_proj.shape
         units = self.units
         dtype = cache["dtype"]
         weights = cache["weights"]
@@ -270,10 +270,10 @@ class GRUCell(RecurrentCell):
             recurrent_bias = np.ascontiguousarray(weights["bias"][1])
         else:
             recurrent_bias = np.zeros(width, dtype)
-        hidden = np.empty((batch, timesteps, units), dtype)
-        gates = np.empty((batch, timesteps, width), dtype)
-        recurrent_candidate = np.empty((batch, timesteps, units), dtype)
-        preactivations = trace_buffer(record_trace, (batch, timesteps, width), dtype)
+        hidden = np.empty((timesteps, batch, units), dtype)
+        gates = np.empty((timesteps, batch, width), dtype)
+        recurrent_candidate = np.empty((timesteps, batch, units), dtype)
+        preactivations = trace_buffer(record_trace, (timesteps, batch, width), dtype)
         _gru_forward(
             x_proj,
             weights["recurrent_kernel"],
@@ -302,10 +302,10 @@ class GRUCell(RecurrentCell):
 
     def _run_backward(self, cache, grad_hidden_seq, has_grad_seq, final_grads):
         hidden = cache["hidden"]
-        batch, timesteps, units = hidden.shape
+        timesteps, batch, units = hidden.shape
         dtype = cache["dtype"]
-        grad_input_preact = self._scratch_buffer((batch, timesteps, 3 * units), dtype)  # (B, T, 3U), reused
-        grad_recurrent_preact = self._scratch_buffer((batch, timesteps, 3 * units), dtype)
+        grad_input_preact = self._scratch_buffer((timesteps, batch, 3 * units), dtype)  # (T, B, 3U), reused
+        grad_recurrent_preact = self._scratch_buffer((timesteps, batch, 3 * units), dtype)
         grad_h0 = np.empty((batch, units), dtype)
         grad_hidden_norm = np.empty((batch, timesteps), dtype)
         _gru_backward(

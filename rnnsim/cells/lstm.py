@@ -40,21 +40,21 @@ from rnnsim.cells.blocks import FASTMATH, carry_hidden_gradient, carry_step, chu
 from rnnsim.cells.simd import matmul_into
 
 # -- forward -----------------------------------------------------------------------------
-# Row buffers (m, h_prev, c_prev, h_in) are indexed by r; batch row b = offset + r. The fused
-# kernel passes one thread's chunk (offset = its first row), the BLAS path the whole batch.
-# `gates` is the x_proj buffer itself: each step reads x_t W + b and overwrites it with the
-# activated gates, so the forward keeps one (B, T, 4U) array, not two.
+# Buffers are time-major (T, B, ...). Row buffers (h_prev, c_prev, h_in) are indexed by r;
+# batch row b = offset + r. The fused kernel passes one thread's chunk (offset = its first
+# row), the BLAS path the whole batch. `gates` is the x_proj buffer itself: at step t the
+# recurrent product is added into gates[t] (making z_t), and the rows overwrite it with the
+# activated gates, so the forward keeps one (T, B, 4U) array, not two.
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _lstm_forward_rows(
-    m,  # (R, 4U) h_{t-1} U for these rows (recurrent dropout already applied to h_{t-1})
     r0,
     r1,
     offset,
     t,
-    gates,  # (B, T, 4U): x_t W + b on entry at step t, the activated i, f, g, o on exit
-    step_mask,  # (B, T) uint8, 0 = carry the state over
+    gates,  # (T, B, 4U): z_t = x_t W + b + h_{t-1} U on entry at step t, the activated i, f, g, o on exit
+    step_mask,  # (T, B) uint8, 0 = carry the state over
     recurrent_drop,  # (B, U) or a (1, 1) dummy
     use_recurrent_drop,
     act,
@@ -65,33 +65,29 @@ def _lstm_forward_rows(
     c_prev,  # (R, U) state, updated
     h_in,  # (R, U) h_t as it enters the next recurrent product, updated
     tanh_buf,  # (U,) scratch
-    hidden,  # out (B, T, U)
-    cell_state,  # out (B, T, U)
-    preactivations,  # out (B, T, 4U) when record, else a dummy
+    hidden,  # out (T, B, U)
+    cell_state,  # out (T, B, U)
+    preactivations,  # out (T, B, 4U) when record, else a dummy
 ):
     units = h_prev.shape[1]
     # Loops run over 1-D views indexed from 0 (see activations.activate: that is what vectorizes).
     for r in range(r0, r1):
         b = offset + r
-        out_gates = gates[b, t]  # (4U,)
+        z = gates[t, b]  # (4U,)
         h_row, c_row, h_in_row = h_prev[r], c_prev[r], h_in[r]
-        hidden_row, cell_row = hidden[b, t], cell_state[b, t]
-        if step_mask[b, t] == 0:
+        hidden_row, cell_row = hidden[t, b], cell_state[t, b]
+        if step_mask[t, b] == 0:
             copy_into(hidden_row, h_row)
             copy_into(cell_row, c_row)
-            out_gates[:] = 0.0
+            z[:] = 0.0
             if record:
-                preactivations[b, t, :] = 0.0
+                preactivations[t, b, :] = 0.0
             continue
-        z = m[r]
-        for j in range(z.shape[0]):  # z_t = x_t W + b + h_{t-1} U
-            z[j] += out_gates[j]
         if record:
-            copy_into(preactivations[b, t], z)
+            copy_into(preactivations[t, b], z)
         activate(recurrent_act, fast, z, 0, 2 * units)  # i, f
         activate(act, fast, z, 2 * units, 3 * units)  # g
         activate(recurrent_act, fast, z, 3 * units, 4 * units)  # o
-        copy_into(out_gates, z)
         input_gate, forget_gate = z[:units], z[units : 2 * units]
         candidate, output_gate = z[2 * units : 3 * units], z[3 * units :]
         for u in range(units):  # c_t = f * c_{t-1} + i * g
@@ -125,12 +121,12 @@ def _lstm_forward_fused(
     fast,
     record,
     n_chunks,  # one chunk of batch rows per thread
-    gates,  # in: x_proj (B, T, 4U); out: gates
-    hidden,  # out (B, T, U)
-    cell_state,  # out (B, T, U)
-    preactivations,  # out (B, T, 4U) when record, else a dummy
+    gates,  # in: x_proj (T, B, 4U); out: gates
+    hidden,  # out (T, B, U)
+    cell_state,  # out (T, B, U)
+    preactivations,  # out (T, B, 4U) when record, else a dummy
 ):
-    batch, timesteps, width = gates.shape
+    timesteps, batch, width = gates.shape
     units = width // 4
     for chunk in prange(n_chunks):
         start, stop = chunk_bounds(batch, n_chunks, chunk)
@@ -142,32 +138,31 @@ def _lstm_forward_fused(
         h_in = h_prev.copy()
         if use_recurrent_drop:
             h_in *= recurrent_drop[start:stop]
-        m = np.empty((rows, width), gates.dtype)  # (R, 4U)
         tanh_buf = np.empty(units, gates.dtype)
         for s in range(timesteps):
             t = timesteps - 1 - s if go_backwards else s
-            matmul_into(h_in, recurrent_kernel, m, 0, rows, False)
-            _lstm_forward_rows(m, 0, rows, start, t, gates, step_mask, recurrent_drop, use_recurrent_drop, act,
+            matmul_into(h_in, recurrent_kernel, gates[t, start:stop], 0, rows, True)  # z_t = x_t W + b + h U
+            _lstm_forward_rows(0, rows, start, t, gates, step_mask, recurrent_drop, use_recurrent_drop, act,
                                recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf, hidden, cell_state,
                                preactivations)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _lstm_forward_step(
-    m, t, n_chunks, gates, step_mask, recurrent_drop, use_recurrent_drop, act, recurrent_act, fast, record,
+    t, n_chunks, gates, step_mask, recurrent_drop, use_recurrent_drop, act, recurrent_act, fast, record,
     h_prev, c_prev, h_in, hidden, cell_state, preactivations,
 ):
-    """One timestep of the BLAS path: the gates of every row, given m = h_in U (B, 4U).
+    """One timestep of the BLAS path: the gates of every row, once gates[t] holds z_t (B, 4U).
 
     Serial on purpose: a parallel Numba kernel between two multithreaded BLAS calls, 100 times a pass,
     made the two thread pools fight over two cores (8-10x slower under load); the gates are a few
     percent of the step's FLOPs.
     """
-    batch = m.shape[0]
+    batch = h_prev.shape[0]
     for chunk in prange(n_chunks):
         start, stop = chunk_bounds(batch, n_chunks, chunk)
-        tanh_buf = np.empty(h_prev.shape[1], m.dtype)
-        _lstm_forward_rows(m, start, stop, 0, t, gates, step_mask, recurrent_drop, use_recurrent_drop, act,
+        tanh_buf = np.empty(h_prev.shape[1], h_prev.dtype)
+        _lstm_forward_rows(start, stop, 0, t, gates, step_mask, recurrent_drop, use_recurrent_drop, act,
                            recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf, hidden, cell_state,
                            preactivations)
 
@@ -187,16 +182,15 @@ def _lstm_backward_rows(
     recurrent_act,
     fast,
     c0,  # (B, U)
-    step_mask,
-    cell_state,  # (B, T, U) from the forward pass
-    gates,  # (B, T, 4U)
-    grad_hidden_seq,  # (B, T, U) or a dummy
+    step_mask,  # (T, B)
+    cell_state,  # (T, B, U) from the forward pass
+    gates,  # (T, B, 4U)
+    grad_hidden_seq,  # (T, B, U) or a dummy
     has_grad_seq,
     dh,  # (R, U) dL/dh_t, updated with the output gradient at t
     dc,  # (R, U) dL/dc_t, becomes dL/dc_{t-1}
-    dz,  # out (R, 4U) dL/dz_t (zeros on masked rows)
     tanh_buf,  # (U,) scratch
-    grad_preact,  # out (B, T, 4U)
+    grad_preact,  # out (T, B, 4U) dL/dz_t (zeros on masked rows)
     grad_hidden_norm,  # out (B, T)
     grad_cell_norm,  # out (B, T)
 ):
@@ -204,41 +198,41 @@ def _lstm_backward_rows(
     previous = t + 1 if go_backwards else t - 1
     for r in range(r0, r1):
         b = offset + r
+        dh_row, dc_row, dz = dh[r], dc[r], grad_preact[t, b]
         if has_grad_seq:
+            seq_row = grad_hidden_seq[t, b]
             for u in range(units):
-                dh[r, u] += grad_hidden_seq[b, t, u]
+                dh_row[u] += seq_row[u]
         norm = 0.0
         for u in range(units):
-            norm += dh[r, u] * dh[r, u]
+            norm += dh_row[u] * dh_row[u]
         grad_hidden_norm[b, t] = math.sqrt(norm)
-        if step_mask[b, t] == 0:  # state carried over: gradients pass straight through
+        if step_mask[t, b] == 0:  # state carried over: gradients pass straight through
             norm = 0.0
             for u in range(units):
-                norm += dc[r, u] * dc[r, u]
+                norm += dc_row[u] * dc_row[u]
             grad_cell_norm[b, t] = math.sqrt(norm)
-            grad_preact[b, t, :] = 0.0
-            dz[r, :] = 0.0
+            dz[:] = 0.0
             continue
-        for u in range(units):
-            tanh_buf[u] = cell_state[b, t, u]
+        copy_into(tanh_buf, cell_state[t, b])
         activate(act, fast, tanh_buf, 0, units)
+        gate_row = gates[t, b]
+        c_prev_row = c0[b] if s == 0 else cell_state[previous, b]
         norm = 0.0
         for u in range(units):
-            i = gates[b, t, u]
-            f = gates[b, t, units + u]
-            g = gates[b, t, 2 * units + u]
-            o = gates[b, t, 3 * units + u]
-            c_prev = c0[b, u] if s == 0 else cell_state[b, previous, u]
+            i = gate_row[u]
+            f = gate_row[units + u]
+            g = gate_row[2 * units + u]
+            o = gate_row[3 * units + u]
             tanh_c = tanh_buf[u]
-            dc_u = dc[r, u] + dh[r, u] * o * derivative_scalar(act, tanh_c)
+            dc_u = dc_row[u] + dh_row[u] * o * derivative_scalar(act, tanh_c)
             norm += dc_u * dc_u
-            dz[r, u] = dc_u * g * derivative_scalar(recurrent_act, i)
-            dz[r, units + u] = dc_u * c_prev * derivative_scalar(recurrent_act, f)
-            dz[r, 2 * units + u] = dc_u * i * derivative_scalar(act, g)
-            dz[r, 3 * units + u] = dh[r, u] * tanh_c * derivative_scalar(recurrent_act, o)
-            dc[r, u] = dc_u * f  # the cell-state path back in time
+            dz[u] = dc_u * g * derivative_scalar(recurrent_act, i)
+            dz[units + u] = dc_u * c_prev_row[u] * derivative_scalar(recurrent_act, f)
+            dz[2 * units + u] = dc_u * i * derivative_scalar(act, g)
+            dz[3 * units + u] = dh_row[u] * tanh_c * derivative_scalar(recurrent_act, o)
+            dc_row[u] = dc_u * f  # the cell-state path back in time
         grad_cell_norm[b, t] = math.sqrt(norm)
-        copy_into(grad_preact[b, t], dz[r])
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -253,19 +247,19 @@ def _lstm_backward_fused(
     recurrent_act,
     fast,
     n_chunks,
-    cell_state,  # (B, T, U) from the forward pass
-    gates,  # (B, T, 4U)
-    grad_hidden_seq,  # (B, T, U) or a dummy
+    cell_state,  # (T, B, U) from the forward pass
+    gates,  # (T, B, 4U)
+    grad_hidden_seq,  # (T, B, U) or a dummy
     has_grad_seq,
     grad_h_final,  # (B, U)
     grad_c_final,  # (B, U)
-    grad_preact,  # out (B, T, 4U) dL/dz_t
+    grad_preact,  # out (T, B, 4U) dL/dz_t
     grad_h0,  # out (B, U)
     grad_c0,  # out (B, U)
     grad_hidden_norm,  # out (B, T)
     grad_cell_norm,  # out (B, T)
 ):
-    batch, timesteps, units = cell_state.shape
+    timesteps, batch, units = cell_state.shape
     for chunk in prange(n_chunks):
         start, stop = chunk_bounds(batch, n_chunks, chunk)
         rows = stop - start
@@ -274,14 +268,14 @@ def _lstm_backward_fused(
         dh = grad_h_final[start:stop].copy()  # (R, U)
         dc = grad_c_final[start:stop].copy()
         dh_product = np.empty((rows, units), cell_state.dtype)
-        dz = np.empty((rows, 4 * units), cell_state.dtype)
         tanh_buf = np.empty(units, cell_state.dtype)
         for s in range(timesteps - 1, -1, -1):
             t = timesteps - 1 - s if go_backwards else s
             _lstm_backward_rows(0, rows, start, s, t, go_backwards, act, recurrent_act, fast, c0, step_mask,
-                                cell_state, gates, grad_hidden_seq, has_grad_seq, dh, dc, dz, tanh_buf, grad_preact,
+                                cell_state, gates, grad_hidden_seq, has_grad_seq, dh, dc, tanh_buf, grad_preact,
                                 grad_hidden_norm, grad_cell_norm)
-            matmul_into(dz, recurrent_kernel_t, dh_product, 0, rows, False)  # dh_{t-1} = dz_t U^T
+            # dh_{t-1} = dz_t U^T
+            matmul_into(grad_preact[t, start:stop], recurrent_kernel_t, dh_product, 0, rows, False)
             carry_hidden_gradient(0, rows, start, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh)
         grad_h0[start:stop] = dh
         grad_c0[start:stop] = dc
@@ -290,15 +284,15 @@ def _lstm_backward_fused(
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _lstm_backward_step(
     s, t, go_backwards, act, recurrent_act, fast, n_chunks, c0, step_mask, cell_state, gates, grad_hidden_seq,
-    has_grad_seq, dh, dc, dz, grad_preact, grad_hidden_norm, grad_cell_norm,
+    has_grad_seq, dh, dc, grad_preact, grad_hidden_norm, grad_cell_norm,
 ):
-    """One timestep of the BLAS path: dz_t for every row (the caller then computes dz_t U^T)."""
+    """One timestep of the BLAS path: dz_t for every row, into grad_preact[t] (the caller then computes dz_t U^T)."""
     batch = dh.shape[0]
     for chunk in prange(n_chunks):
         start, stop = chunk_bounds(batch, n_chunks, chunk)
         tanh_buf = np.empty(dh.shape[1], dh.dtype)
         _lstm_backward_rows(start, stop, 0, s, t, go_backwards, act, recurrent_act, fast, c0, step_mask,
-                            cell_state, gates, grad_hidden_seq, has_grad_seq, dh, dc, dz, tanh_buf, grad_preact,
+                            cell_state, gates, grad_hidden_seq, has_grad_seq, dh, dc, tanh_buf, grad_preact,
                             grad_hidden_norm, grad_cell_norm)
 
 
@@ -326,13 +320,13 @@ class LSTMCell(RecurrentCell):
         return weights
 
     def _run_forward(self, x_proj, cache, record_trace):
-        batch, timesteps, width = x_proj.shape
+        timesteps, batch, width = x_proj.shape
         units = self.units
         dtype = cache["dtype"]
-        hidden = np.empty((batch, timesteps, units), dtype)
-        cell_state = np.empty((batch, timesteps, units), dtype)
+        hidden = np.empty((timesteps, batch, units), dtype)
+        cell_state = np.empty((timesteps, batch, units), dtype)
         gates = x_proj  # overwritten in place: x_t W + b in, activated gates out
-        preactivations = trace_buffer(record_trace, (batch, timesteps, width), dtype)
+        preactivations = trace_buffer(record_trace, (timesteps, batch, width), dtype)
         kernel = cache["weights"]["recurrent_kernel"]
         h0, c0 = cache["states"]
         drop, use_drop = cache["recurrent_drop_arg"], cache["recurrent_drop"] is not None
@@ -348,15 +342,16 @@ class LSTMCell(RecurrentCell):
             for s in range(timesteps):
                 t = timesteps - 1 - s if cache["go_backwards"] else s
                 np.matmul(h_in, kernel, out=m)  # (B, U) @ (U, 4U): one multithreaded BLAS call
-                _lstm_forward_step(m, t, 1, gates, cache["step_mask"], drop, use_drop, *common,
+                gates[t] += m
+                _lstm_forward_step(t, 1, gates, cache["step_mask"], drop, use_drop, *common,
                                    h_prev, c_prev, h_in, hidden, cell_state, preactivations)
         return {"hidden": hidden, "cell_state": cell_state, "gates": gates, "preactivations": preactivations}
 
     def _run_backward(self, cache, grad_hidden_seq, has_grad_seq, final_grads):
         cell_state = cache["cell_state"]
-        batch, timesteps, units = cell_state.shape
+        timesteps, batch, units = cell_state.shape
         dtype = cache["dtype"]
-        grad_preact = self._scratch_buffer((batch, timesteps, 4 * units), dtype)  # (B, T, 4U), reused
+        grad_preact = self._scratch_buffer((timesteps, batch, 4 * units), dtype)  # (T, B, 4U), reused
         grad_hidden_norm = np.empty((batch, timesteps), dtype)
         grad_cell_norm = np.empty((batch, timesteps), dtype)
         kernel_t = np.ascontiguousarray(cache["weights"]["recurrent_kernel"].T)  # (4U, U)
@@ -374,14 +369,13 @@ class LSTMCell(RecurrentCell):
         else:
             grad_h0 = final_grads[0].copy()  # dh, carried back to dL/dh_0
             grad_c0 = final_grads[1].copy()
-            dz = np.empty((batch, 4 * units), dtype)
             dh_product = np.empty((batch, units), dtype)
             for s in range(timesteps - 1, -1, -1):
                 t = timesteps - 1 - s if go_backwards else s
                 _lstm_backward_step(s, t, go_backwards, *codes, 1, c0, step_mask, cell_state, cache["gates"],
-                                    grad_hidden_seq, has_grad_seq, grad_h0, grad_c0, dz, grad_preact,
+                                    grad_hidden_seq, has_grad_seq, grad_h0, grad_c0, grad_preact,
                                     grad_hidden_norm, grad_cell_norm)
-                np.matmul(dz, kernel_t, out=dh_product)  # dh_{t-1} = dz_t U^T, one BLAS call
+                np.matmul(grad_preact[t], kernel_t, out=dh_product)  # dh_{t-1} = dz_t U^T, one BLAS call
                 carry_step(1, t, step_mask, drop, use_drop, dh_product, grad_h0)
         return {
             "grad_input_preact": grad_preact,

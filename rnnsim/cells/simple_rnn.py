@@ -32,14 +32,15 @@ from numba import njit, prange
 from rnnsim.activations import TANH, activate, derivative_scalar
 from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, trace_buffer
-from rnnsim.cells.blocks import FASTMATH, chunk_bounds, copy_into, matmul_add
+from rnnsim.cells.blocks import FASTMATH, carry_hidden_gradient, chunk_bounds, copy_into
+from rnnsim.cells.simd import matmul_into
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _simple_rnn_forward(
     recurrent_kernel,  # (U, U)
     h0,  # (B, U)
-    step_mask,  # (B, T) uint8, 0 = carry the state over
+    step_mask,  # (T, B) uint8, 0 = carry the state over
     recurrent_drop,  # (B, U) or a (1, 1) dummy
     use_recurrent_drop,
     go_backwards,
@@ -47,10 +48,10 @@ def _simple_rnn_forward(
     fast,
     record,
     n_chunks,  # one chunk of batch rows per thread
-    hidden,  # in: x_t W + b for every step (B, T, U); out: h_t, written in place
-    preactivations,  # out (B, T, U) when record, else a dummy
+    hidden,  # in: x_t W + b for every step (T, B, U); out: h_t, written in place
+    preactivations,  # out (T, B, U) when record, else a dummy
 ):
-    batch, timesteps, units = hidden.shape
+    timesteps, batch, units = hidden.shape
     for chunk in prange(n_chunks):  # one chunk of rows per thread, outside the time loop
         start, stop = chunk_bounds(batch, n_chunks, chunk)
         rows = stop - start
@@ -60,83 +61,83 @@ def _simple_rnn_forward(
         h_in = h_prev.copy()  # h_{t-1} as it enters the recurrent product
         if use_recurrent_drop:
             h_in *= recurrent_drop[start:stop]
-        m = np.empty((rows, units), hidden.dtype)  # (R, U) h_{t-1} U
         for s in range(timesteps):
             t = timesteps - 1 - s if go_backwards else s
-            m[:, :] = 0.0
-            matmul_add(h_in, recurrent_kernel, m)
+            a = hidden[t, start:stop]  # (R, U): x_t W + b on entry, h_t on exit
+            matmul_into(h_in, recurrent_kernel, a, 0, rows, True)  # a_t = x_t W + b + h_{t-1} U
             for r in range(rows):
                 b = start + r
-                a = hidden[b, t]  # (U,) x_t W + b on entry, h_t on exit
-                h_row, h_in_row, m_row = h_prev[r], h_in[r], m[r]
-                if step_mask[b, t] == 0:
-                    copy_into(a, h_row)
+                a_row, h_row = a[r], h_prev[r]
+                if step_mask[t, b] == 0:
+                    copy_into(a_row, h_row)
                     if record:
-                        preactivations[b, t, :] = 0.0
+                        preactivations[t, b, :] = 0.0
                     continue
-                for j in range(units):  # a_t = x_t W + b + h_{t-1} U
-                    a[j] += m_row[j]
                 if record:
-                    copy_into(preactivations[b, t], a)
-                activate(act, fast, a, 0, units)
-                copy_into(h_row, a)
+                    copy_into(preactivations[t, b], a_row)
+                activate(act, fast, a_row, 0, units)
+                copy_into(h_row, a_row)
+                h_in_row = h_in[r]
                 if use_recurrent_drop:
                     drop_row = recurrent_drop[b]
                     for u in range(units):
-                        h_in_row[u] = a[u] * drop_row[u]
+                        h_in_row[u] = a_row[u] * drop_row[u]
                 else:
-                    copy_into(h_in_row, a)
+                    copy_into(h_in_row, a_row)
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _simple_rnn_backward(
-    recurrent_kernel_t,  # (U, U) U^T, contiguous so the inner loop runs along memory
-    step_mask,
+    recurrent_kernel_t,  # (U, U) U^T
+    step_mask,  # (T, B)
     recurrent_drop,
     use_recurrent_drop,
     go_backwards,
     act,
-    hidden,  # (B, T, U) from the forward pass
-    grad_hidden_seq,  # (B, T, U) dL/dh_t from the outputs, or a dummy
+    n_chunks,  # one chunk of batch rows per thread
+    hidden,  # (T, B, U) from the forward pass
+    grad_hidden_seq,  # (T, B, U) dL/dh_t from the outputs, or a dummy
     has_grad_seq,
     grad_h_final,  # (B, U)
-    grad_preact,  # out (B, T, U) dL/da_t
+    grad_preact,  # out (T, B, U) dL/da_t
     grad_h0,  # out (B, U)
     grad_hidden_norm,  # out (B, T)
 ):
-    batch, timesteps, units = hidden.shape
-    for b in prange(batch):
-        dh = grad_h_final[b].copy()
-        da = np.empty(units, hidden.dtype)
+    timesteps, batch, units = hidden.shape
+    for chunk in prange(n_chunks):
+        start, stop = chunk_bounds(batch, n_chunks, chunk)
+        rows = stop - start
+        if rows <= 0:
+            continue
+        dh = grad_h_final[start:stop].copy()  # (R, U) dL/dh_t
+        dh_product = np.empty((rows, units), hidden.dtype)  # (R, U) da_t U^T
         for s in range(timesteps - 1, -1, -1):
             t = timesteps - 1 - s if go_backwards else s
-            if has_grad_seq:
+            da = grad_preact[t, start:stop]  # (R, U) dL/da_t, zero on masked rows
+            for r in range(rows):
+                b = start + r
+                dh_row, da_row = dh[r], da[r]
+                if has_grad_seq:
+                    seq_row = grad_hidden_seq[t, b]
+                    for u in range(units):
+                        dh_row[u] += seq_row[u]
+                norm = 0.0
                 for u in range(units):
-                    dh[u] += grad_hidden_seq[b, t, u]
-            norm = 0.0
-            for u in range(units):
-                norm += dh[u] * dh[u]
-            grad_hidden_norm[b, t] = math.sqrt(norm)
-            if step_mask[b, t] == 0:  # h was carried over: the gradient passes straight through
-                grad_preact[b, t, :] = 0.0
-                continue
-            hidden_row = hidden[b, t]
-            if act == TANH:  # the default, derivative written out: no branch in the loop, so it vectorizes
-                for u in range(units):
-                    da[u] = dh[u] * (1.0 - hidden_row[u] * hidden_row[u])
-            else:
-                for u in range(units):
-                    da[u] = dh[u] * derivative_scalar(act, hidden_row[u])
-            copy_into(grad_preact[b, t], da)
-            dh[:] = 0.0
-            for j in range(units):  # dh_{t-1} = da U^T
-                da_j = da[j]
-                for k in range(units):
-                    dh[k] += da_j * recurrent_kernel_t[j, k]
-            if use_recurrent_drop:
-                for k in range(units):
-                    dh[k] *= recurrent_drop[b, k]
-        grad_h0[b, :] = dh
+                    norm += dh_row[u] * dh_row[u]
+                grad_hidden_norm[b, t] = math.sqrt(norm)
+                if step_mask[t, b] == 0:  # h was carried over: the gradient passes straight through
+                    da_row[:] = 0.0
+                    continue
+                hidden_row = hidden[t, b]
+                if act == TANH:  # the default, derivative written out: no branch in the loop, so it vectorizes
+                    for u in range(units):
+                        da_row[u] = dh_row[u] * (1.0 - hidden_row[u] * hidden_row[u])
+                else:
+                    for u in range(units):
+                        da_row[u] = dh_row[u] * derivative_scalar(act, hidden_row[u])
+            matmul_into(da, recurrent_kernel_t, dh_product, 0, rows, False)  # dh_{t-1} = da_t U^T
+            carry_hidden_gradient(0, rows, start, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh)
+        grad_h0[start:stop] = dh
 
 
 class SimpleRNNCell(RecurrentCell):
@@ -156,10 +157,10 @@ class SimpleRNNCell(RecurrentCell):
         super().__init__(units, activation=activation, recurrent_activation=None, use_bias=use_bias)
 
     def _run_forward(self, x_proj, cache, record_trace):
-        batch, timesteps, units = x_proj.shape
+        timesteps, batch, units = x_proj.shape
         dtype = cache["dtype"]
-        hidden = x_proj  # overwritten in place: x_t W + b in, h_t out (one (B, T, U) array, not two)
-        preactivations = trace_buffer(record_trace, (batch, timesteps, units), dtype)
+        hidden = x_proj  # overwritten in place: x_t W + b in, h_t out (one (T, B, U) array, not two)
+        preactivations = trace_buffer(record_trace, (timesteps, batch, units), dtype)
         _simple_rnn_forward(
             cache["weights"]["recurrent_kernel"],
             cache["states"][0],
@@ -179,9 +180,9 @@ class SimpleRNNCell(RecurrentCell):
 
     def _run_backward(self, cache, grad_hidden_seq, has_grad_seq, final_grads):
         hidden = cache["hidden"]
-        batch, timesteps, units = hidden.shape
+        timesteps, batch, units = hidden.shape
         dtype = cache["dtype"]
-        grad_preact = self._scratch_buffer((batch, timesteps, units), dtype)  # (B, T, U), reused
+        grad_preact = self._scratch_buffer((timesteps, batch, units), dtype)  # (T, B, U), reused
         grad_h0 = np.empty((batch, units), dtype)
         grad_hidden_norm = np.empty((batch, timesteps), dtype)
         _simple_rnn_backward(
@@ -191,6 +192,7 @@ class SimpleRNNCell(RecurrentCell):
             cache["recurrent_drop"] is not None,
             cache["go_backwards"],
             self.activation_code,
+            blocks.thread_chunks(batch),
             hidden,
             grad_hidden_seq,
             has_grad_seq,

@@ -153,7 +153,8 @@ class CudaCellMixin:
             x, host_weights, dtype, states, step_mask, user_mask, input_drop, recurrent_drop = self._check_inputs(
                 x, host_weights, initial_state, mask, input_dropout_mask, recurrent_dropout_mask
             )
-            x = to_device(x)
+            x = to_device(np.ascontiguousarray(x))
+            step_mask = np.ascontiguousarray(step_mask.T)  # the device kernels are batch-major: (B, T)
             weights = {key: weights[key] if kernels.is_device_array(weights[key]) else to_device(value)
                        for key, value in host_weights.items()}
             states = [to_device(state) for state in states]
@@ -195,7 +196,7 @@ class CudaCellMixin:
         trace = None
         if record_trace:
             host_buffers = {key: to_host(buffers[key]) for key in buffers}
-            trace = self._make_trace(host_buffers, user_mask, bool(go_backwards))
+            trace = self._make_trace(host_buffers, user_mask, bool(go_backwards), time_major=False)
         cache["trace"] = trace
         if not on_device:
             outputs = to_host(outputs)
