@@ -28,15 +28,13 @@ passes it back almost unchanged for many steps; the trace's `grad_cell_norm` sho
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, prange
 
-from rnnsim.activations import activate, derivative_scalar
+from rnnsim.activations import SIGMOID, TANH, activate, derivative_scalar
 from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, trace_buffer
-from rnnsim.cells.blocks import FASTMATH, carry_hidden_gradient, carry_step, chunk_bounds, copy_into
+from rnnsim.cells.blocks import FASTMATH, carry_hidden_gradient, carry_step, chunk_bounds, copy_into, norm_of
 from rnnsim.cells.simd import matmul_into
 
 # -- forward -----------------------------------------------------------------------------
@@ -190,6 +188,7 @@ def _lstm_backward_rows(
     dh,  # (R, U) dL/dh_t, updated with the output gradient at t
     dc,  # (R, U) dL/dc_t, becomes dL/dc_{t-1}
     tanh_buf,  # (U,) scratch
+    dc_buf,  # (U,) scratch
     grad_preact,  # out (T, B, 4U) dL/dz_t (zeros on masked rows)
     grad_hidden_norm,  # out (B, T)
     grad_cell_norm,  # out (B, T)
@@ -203,36 +202,48 @@ def _lstm_backward_rows(
             seq_row = grad_hidden_seq[t, b]
             for u in range(units):
                 dh_row[u] += seq_row[u]
-        norm = 0.0
-        for u in range(units):
-            norm += dh_row[u] * dh_row[u]
-        grad_hidden_norm[b, t] = math.sqrt(norm)
+        grad_hidden_norm[b, t] = norm_of(dh_row)
         if step_mask[t, b] == 0:  # state carried over: gradients pass straight through
-            norm = 0.0
-            for u in range(units):
-                norm += dc_row[u] * dc_row[u]
-            grad_cell_norm[b, t] = math.sqrt(norm)
+            grad_cell_norm[b, t] = norm_of(dc_row)
             dz[:] = 0.0
             continue
         copy_into(tanh_buf, cell_state[t, b])
         activate(act, fast, tanh_buf, 0, units)
         gate_row = gates[t, b]
         c_prev_row = c0[b] if s == 0 else cell_state[previous, b]
-        norm = 0.0
-        for u in range(units):
-            i = gate_row[u]
-            f = gate_row[units + u]
-            g = gate_row[2 * units + u]
-            o = gate_row[3 * units + u]
-            tanh_c = tanh_buf[u]
-            dc_u = dc_row[u] + dh_row[u] * o * derivative_scalar(act, tanh_c)
-            norm += dc_u * dc_u
-            dz[u] = dc_u * g * derivative_scalar(recurrent_act, i)
-            dz[units + u] = dc_u * c_prev_row[u] * derivative_scalar(recurrent_act, f)
-            dz[2 * units + u] = dc_u * i * derivative_scalar(act, g)
-            dz[3 * units + u] = dh_row[u] * tanh_c * derivative_scalar(recurrent_act, o)
-            dc_row[u] = dc_u * f  # the cell-state path back in time
-        grad_cell_norm[b, t] = math.sqrt(norm)
+        # dc_t in dc_buf first (its norm is a separate, vectorized sum), then the gate gradients
+        if act == TANH:  # the default, derivative written out: no branch in the loop, so it vectorizes
+            for u in range(units):
+                tanh_c = tanh_buf[u]
+                dc_buf[u] = dc_row[u] + dh_row[u] * gate_row[3 * units + u] * (1.0 - tanh_c * tanh_c)
+        else:
+            for u in range(units):
+                dc_buf[u] = dc_row[u] + dh_row[u] * gate_row[3 * units + u] * derivative_scalar(act, tanh_buf[u])
+        grad_cell_norm[b, t] = norm_of(dc_buf)
+        if act == TANH and recurrent_act == SIGMOID:  # the defaults, written out (same arithmetic)
+            for u in range(units):
+                i = gate_row[u]
+                f = gate_row[units + u]
+                g = gate_row[2 * units + u]
+                o = gate_row[3 * units + u]
+                dc_u = dc_buf[u]
+                dz[u] = dc_u * g * (i * (1.0 - i))
+                dz[units + u] = dc_u * c_prev_row[u] * (f * (1.0 - f))
+                dz[2 * units + u] = dc_u * i * (1.0 - g * g)
+                dz[3 * units + u] = dh_row[u] * tanh_buf[u] * (o * (1.0 - o))
+                dc_row[u] = dc_u * f  # the cell-state path back in time
+        else:
+            for u in range(units):
+                i = gate_row[u]
+                f = gate_row[units + u]
+                g = gate_row[2 * units + u]
+                o = gate_row[3 * units + u]
+                dc_u = dc_buf[u]
+                dz[u] = dc_u * g * derivative_scalar(recurrent_act, i)
+                dz[units + u] = dc_u * c_prev_row[u] * derivative_scalar(recurrent_act, f)
+                dz[2 * units + u] = dc_u * i * derivative_scalar(act, g)
+                dz[3 * units + u] = dh_row[u] * tanh_buf[u] * derivative_scalar(recurrent_act, o)
+                dc_row[u] = dc_u * f  # the cell-state path back in time
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -269,10 +280,11 @@ def _lstm_backward_fused(
         dc = grad_c_final[start:stop].copy()
         dh_product = np.empty((rows, units), cell_state.dtype)
         tanh_buf = np.empty(units, cell_state.dtype)
+        dc_buf = np.empty(units, cell_state.dtype)
         for s in range(timesteps - 1, -1, -1):
             t = timesteps - 1 - s if go_backwards else s
             _lstm_backward_rows(0, rows, start, s, t, go_backwards, act, recurrent_act, fast, c0, step_mask,
-                                cell_state, gates, grad_hidden_seq, has_grad_seq, dh, dc, tanh_buf, grad_preact,
+                                cell_state, gates, grad_hidden_seq, has_grad_seq, dh, dc, tanh_buf, dc_buf, grad_preact,
                                 grad_hidden_norm, grad_cell_norm)
             # dh_{t-1} = dz_t U^T
             matmul_into(grad_preact[t, start:stop], recurrent_kernel_t, dh_product, 0, rows, False)
@@ -291,8 +303,9 @@ def _lstm_backward_step(
     for chunk in prange(n_chunks):
         start, stop = chunk_bounds(batch, n_chunks, chunk)
         tanh_buf = np.empty(dh.shape[1], dh.dtype)
+        dc_buf = np.empty(dh.shape[1], dh.dtype)
         _lstm_backward_rows(start, stop, 0, s, t, go_backwards, act, recurrent_act, fast, c0, step_mask,
-                            cell_state, gates, grad_hidden_seq, has_grad_seq, dh, dc, tanh_buf, grad_preact,
+                            cell_state, gates, grad_hidden_seq, has_grad_seq, dh, dc, tanh_buf, dc_buf, grad_preact,
                             grad_hidden_norm, grad_cell_norm)
 
 

@@ -24,15 +24,13 @@ dropout multiplies h_{t-1} by a per-sequence mask where it enters h_{t-1} U.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, prange
 
 from rnnsim.activations import TANH, activate, derivative_scalar
 from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, trace_buffer
-from rnnsim.cells.blocks import FASTMATH, carry_hidden_gradient, chunk_bounds, copy_into
+from rnnsim.cells.blocks import FASTMATH, carry_hidden_gradient, chunk_bounds, copy_into, norm_of
 from rnnsim.cells.simd import matmul_into
 
 
@@ -121,10 +119,7 @@ def _simple_rnn_backward(
                     seq_row = grad_hidden_seq[t, b]
                     for u in range(units):
                         dh_row[u] += seq_row[u]
-                norm = 0.0
-                for u in range(units):
-                    norm += dh_row[u] * dh_row[u]
-                grad_hidden_norm[b, t] = math.sqrt(norm)
+                grad_hidden_norm[b, t] = norm_of(dh_row)
                 if step_mask[t, b] == 0:  # h was carried over: the gradient passes straight through
                     da_row[:] = 0.0
                     continue
