@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from rnnsim import activations, initializers
+from rnnsim.cells.tokens import TokenSequence
 from rnnsim.errors import InputError
 from rnnsim.optimizers import SparseRows
 
@@ -248,6 +249,20 @@ class Embedding(Layer):
         return self.compute_mask_from_ids(inputs)
 
     def forward(self, x, mask=None, training=False, record_trace=False):
+        token_ids = self._token_ids(x)
+        self._cache = token_ids
+        # Gathered time-major, (T, B, D) in memory, and returned as its (B, T, D) view: the recurrent
+        # layers work time-major, so they take this without a copy (see rnnsim/cells/base.py).
+        return self.weights[0][token_ids.T].transpose(1, 0, 2)  # (B, T, D)
+
+    def forward_tokens(self, x):
+        """The output as a `TokenSequence` (ids + table) for a recurrent layer that folds the lookup
+        into its input projection (see rnnsim/cells/tokens.py); `backward` then takes its `SparseRows`."""
+        token_ids = self._token_ids(x)
+        self._cache = token_ids
+        return TokenSequence(token_ids, self.weights[0])
+
+    def _token_ids(self, x):
         token_ids = np.asarray(x)
         if token_ids.dtype.kind == "f":
             if not np.all(np.isfinite(token_ids)) or np.any(token_ids != np.floor(token_ids)):
@@ -260,12 +275,12 @@ class Embedding(Layer):
                 f"token ids must lie in [0, {self.input_dim - 1}] for Embedding({self.input_dim}, ...), "
                 f"got {token_ids.min()}..{token_ids.max()}"
             )
-        self._cache = token_ids
-        # Gathered time-major, (T, B, D) in memory, and returned as its (B, T, D) view: the recurrent
-        # layers work time-major, so they take this without a copy (see rnnsim/cells/base.py).
-        return self.weights[0][token_ids.T].transpose(1, 0, 2)  # (B, T, D)
+        return token_ids
 
     def backward(self, grad_output):
+        if isinstance(grad_output, SparseRows):  # from a recurrent layer that took forward_tokens' output
+            self.gradients = [grad_output]
+            return None
         token_ids = np.ascontiguousarray(self._cache.T).reshape(-1)  # (T*B,), time-major like the gradient
         grad_steps = np.ascontiguousarray(grad_output.transpose(1, 0, 2))  # (T, B, D): free from a recurrent layer
         grad_flat = grad_steps.reshape(token_ids.shape[0], self.output_dim)  # (T*B, D)
@@ -613,11 +628,17 @@ class RNN(Layer):
             recurrent_mask /= dtype.type(1.0 - self.recurrent_dropout)
         return input_mask, recurrent_mask
 
+    def accepts_tokens(self, training) -> bool:
+        """Can this layer take an Embedding's output as a `TokenSequence` (the lookup folded into its
+        input projection)? Yes on the CPU, unless input dropout has to drop embedded values."""
+        return self.device_weights is None and not (training and self.dropout > 0)
+
     def run(self, x, mask=None, training=False, record_trace=False, initial_state=None):
-        """The cell's ForwardResult for x (B, T, D); kept for backward."""
+        """The cell's ForwardResult for x (B, T, D) or a `TokenSequence`; kept for backward."""
         if self.device_weights is not None:
             return self._run_on_device(x, mask, training, record_trace, initial_state)
-        x = np.asarray(x, dtype=self.weights[0].dtype)
+        if not isinstance(x, TokenSequence):
+            x = np.asarray(x, dtype=self.weights[0].dtype)
         input_mask, recurrent_mask = self._dropout_masks(x.shape[0], x.shape[2], training)
         result = self.cell.forward(
             x, self.weight_dict(), initial_state=initial_state, mask=mask, input_dropout_mask=input_mask,
@@ -666,7 +687,7 @@ class RNN(Layer):
             grad_final = (grad_output,) + (None,) * (len(result.final_states) - 1)
             grads = self.cell.backward(result, grad_final_states=grad_final)
         self.gradients = [grads.weights[key] for key in self._weight_keys]
-        return grads.inputs  # (B, T, D)
+        return grads.inputs  # (B, T, D), or the embedding table's SparseRows after a TokenSequence
 
     def _backward_on_device(self, grad_output):
         """backward() on the device: the weight gradients stay there (device arrays); dL/dx comes back."""

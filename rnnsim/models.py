@@ -485,8 +485,13 @@ class Sequential:
     def _forward(self, x, training=False, record_trace=False):
         mask = None
         output = x
-        for layer in self.layers:
-            next_output = layer.forward(output, mask=mask, training=training, record_trace=record_trace)
+        for k, layer in enumerate(self.layers):
+            following = self.layers[k + 1] if k + 1 < len(self.layers) else None
+            if isinstance(layer, Embedding) and following is not None and \
+                    getattr(following, "accepts_tokens", lambda training: False)(training):
+                next_output = layer.forward_tokens(output)  # the lookup happens inside the recurrent layer
+            else:
+                next_output = layer.forward(output, mask=mask, training=training, record_trace=record_trace)
             mask = layer.compute_output_mask(output, mask)
             output = next_output
         return output, mask
@@ -516,7 +521,7 @@ class Sequential:
         for layer in reversed(remaining):
             if grad is None:
                 break
-            grad = layer.backward(np.ascontiguousarray(grad, dtype=self.dtype))
+            grad = layer.backward(grad if isinstance(grad, SparseRows) else np.asarray(grad, dtype=self.dtype))
         return value
 
     def _gradients(self) -> list:

@@ -30,8 +30,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnnsim import activations, initializers
+from rnnsim.cells import blocks
 from rnnsim.cells.blocks import use_blas_path
+from rnnsim.cells.tokens import TokenSequence, gather_rows, scatter_add_rows
 from rnnsim.errors import InputError
+from rnnsim.optimizers import SparseRows
 from rnnsim.threads import single_threaded_blas
 from rnnsim.trace import GATE_NAMES, Trace
 
@@ -53,7 +56,7 @@ class CellGradients:
     """Gradients from a cell's backward pass."""
 
     weights: dict  # same keys and shapes as the weights
-    inputs: np.ndarray  # (B, T, D) dL/dx
+    inputs: np.ndarray | SparseRows  # (B, T, D) dL/dx; for a TokenSequence, the embedding table's rows
     initial_state: tuple  # dL/dh_0 (and dL/dc_0), each (B, U)
     grad_hidden_norm: np.ndarray  # (B, T) ||dL/dh_t|| by input position
     grad_cell_norm: np.ndarray | None  # (B, T) ||dL/dc_t|| (LSTM)
@@ -165,7 +168,17 @@ class RecurrentCell:
         return checked, dtype
 
     def _check_inputs(self, x, weights, initial_state, mask, input_dropout_mask, recurrent_dropout_mask):
-        x = np.asarray(x)
+        tokens = x if isinstance(x, TokenSequence) else None
+        if tokens is not None:
+            ids = np.asarray(tokens.ids)
+            if ids.ndim != 2 or ids.dtype.kind not in "iu" or np.ndim(tokens.embeddings) != 2:
+                raise InputError(f"{self.name} token input needs (batch, timesteps) integer ids and a (V, D) table")
+            if ids.size and (ids.min() < 0 or ids.max() >= tokens.embeddings.shape[0]):
+                raise InputError(f"{self.name} token ids must lie in [0, {tokens.embeddings.shape[0] - 1}]")
+            if input_dropout_mask is not None:
+                raise InputError(f"{self.name} token input takes no input dropout mask (embed the tokens first)")
+        else:
+            x = np.asarray(x)
         if x.ndim != 3:
             raise InputError(
                 f"{self.name} expects input of shape (batch, timesteps, features), got {x.ndim} dimensions "
@@ -183,8 +196,13 @@ class RecurrentCell:
         weights, dtype = self._check_weights(weights, features)
         if not np.issubdtype(x.dtype, np.number) or x.dtype == np.complex128:
             raise InputError(f"{self.name} input must be numeric, got dtype {x.dtype}")
-        x = np.asarray(x, dtype=dtype)  # any memory order: a previous layer's outputs are a time-major view
-        if not np.isfinite(x).all():
+        if tokens is not None:
+            x = TokenSequence(ids, np.ascontiguousarray(tokens.embeddings, dtype=dtype))
+            values = x.embeddings
+        else:
+            x = np.asarray(x, dtype=dtype)  # any memory order: a previous layer's outputs are a time-major view
+            values = x
+        if not np.isfinite(values).all():
             raise InputError(f"{self.name} input contains NaN or infinite values")
 
         states = []
@@ -241,7 +259,8 @@ class RecurrentCell:
         """Run the cell over a whole sequence.
 
         Args:
-            x: (B, T, D) inputs; cast to the weights' dtype.
+            x: (B, T, D) inputs, cast to the weights' dtype; or a `TokenSequence` (ids and an
+                embedding table), which gives the same result without the embedded array.
             weights: dict in Keras's layout (see `weight_shapes`).
             initial_state: tuple of (B, U) arrays, or None for zeros (default).
             mask: (B, T) bool, False at padded steps (the state is carried over); default None.
@@ -256,18 +275,30 @@ class RecurrentCell:
         batch, timesteps, features = x.shape
         width = self.n_blocks * self.units
 
-        x_steps = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D); free when x is a time-major view
-        if input_drop is not None:
-            x_steps = x_steps * input_drop[None, :, :]
-        # The input projection of every timestep at once: one BLAS call instead of T small ones.
-        x_proj = (x_steps.reshape(timesteps * batch, features) @ weights["kernel"]).reshape(timesteps, batch, width)
-        self._add_input_bias(x_proj, weights)  # (T, B, G*U)
+        if isinstance(x, TokenSequence):  # project the (V, D) table once, then look the rows up (see tokens.py)
+            x_steps = None
+            token_ids = np.ascontiguousarray(x.ids.T)  # (T, B)
+            table = x.embeddings @ weights["kernel"]  # (V, G*U)
+            self._add_input_bias(table, weights)
+            x_proj = np.empty((timesteps, batch, width), dtype)
+            gather_rows(table, token_ids, x_proj)
+        else:
+            token_ids = None
+            x_steps = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D); free when x is a time-major view
+            if input_drop is not None:
+                x_steps = x_steps * input_drop[None, :, :]
+            # The input projection of every timestep at once: one BLAS call instead of T small ones.
+            x_proj = x_steps.reshape(timesteps * batch, features) @ weights["kernel"]
+            x_proj = x_proj.reshape(timesteps, batch, width)
+            self._add_input_bias(x_proj, weights)  # (T, B, G*U)
 
         recurrent_drop_arg = (
             recurrent_drop if recurrent_drop is not None else np.ones((1, 1), dtype)
         )  # a dummy when off: the kernels test a flag, not the array
         cache = dict(
             x_steps=x_steps,
+            tokens=x if token_ids is not None else None,
+            token_ids=token_ids,
             weights=weights,
             dtype=dtype,
             states=states,
@@ -395,24 +426,36 @@ class RecurrentCell:
         dL/d(h_{t-1} U), both (T, B, G*U); they are the same array except in the GRU.
         """
         weights = cache["weights"]
-        x_steps = cache["x_steps"]  # (T, B, D)
-        timesteps, batch, features = x_steps.shape
-        width = self.n_blocks * self.units
+        timesteps, batch, width = out["grad_input_preact"].shape
         rows = timesteps * batch
         grad_in = out["grad_input_preact"].reshape(rows, width)  # (T*B, G*U)
         grad_rec = out["grad_recurrent_preact"].reshape(rows, width)
 
-        grads = {
-            "kernel": x_steps.reshape(rows, features).T @ grad_in,  # (D, G*U)
-            "recurrent_kernel": self._recurrent_kernel_gradient(cache, grad_rec),  # (U, G*U)
-        }
-        if self.use_bias:
-            grads["bias"] = grad_in.sum(axis=0)
+        grads = {"recurrent_kernel": self._recurrent_kernel_gradient(cache, grad_rec)}  # (U, G*U)
+        if cache["tokens"] is not None:  # the sums grouped by token (see tokens.py)
+            embeddings = cache["tokens"].embeddings  # (V, D)
+            token_ids = cache["token_ids"].reshape(rows)
+            per_token = self._scratch_buffer((embeddings.shape[0], width), grad_in.dtype)  # S, (V, G*U)
+            per_token.fill(0.0)
+            scatter_add_rows(token_ids, grad_in, blocks.thread_chunks(width), per_token)
+            grads["kernel"] = embeddings.T @ per_token  # (D, G*U)
+            if self.use_bias:
+                grads["bias"] = per_token.sum(axis=0)
+            used = np.flatnonzero(np.bincount(token_ids, minlength=embeddings.shape[0]))
+            grad_inputs = SparseRows(used, per_token[used] @ weights["kernel"].T, embeddings.shape)
+            self._release_buffers(per_token)
+        else:
+            x_steps = cache["x_steps"]  # (T, B, D)
+            features = x_steps.shape[2]
+            grads["kernel"] = x_steps.reshape(rows, features).T @ grad_in  # (D, G*U)
+            if self.use_bias:
+                grads["bias"] = grad_in.sum(axis=0)
+            grad_x = (grad_in @ weights["kernel"].T).reshape(timesteps, batch, features)  # (T, B, D)
+            if cache["input_drop"] is not None:
+                grad_x *= cache["input_drop"][None, :, :]
+            grad_inputs = grad_x.transpose(1, 0, 2)  # (B, T, D) view
         self._adjust_weight_gradients(cache, out, grads, grad_rec)
-        grad_x = (grad_in @ weights["kernel"].T).reshape(timesteps, batch, features)  # (T, B, D)
-        if cache["input_drop"] is not None:
-            grad_x *= cache["input_drop"][None, :, :]
-        return {"weights": grads, "inputs": grad_x.transpose(1, 0, 2)}  # (B, T, D) view
+        return {"weights": grads, "inputs": grad_inputs}
 
     def _recurrent_kernel_gradient(self, cache, grad_rec) -> np.ndarray:
         """dU = sum over t, b of h_{t-1}^T dz_t, (U, G*U), from grad_rec (T*B, G*U).
