@@ -1,21 +1,18 @@
-"""Numba building blocks the three cells' kernels share: the recurrent product and the batch split.
+"""Numba building blocks the three cells' kernels share: the batch split, the gradient carry, copies.
 
 Two ways to run a time loop, chosen by the hidden size (see `use_blas_path`):
 
 - fused (small U, the tutorial sizes): one Numba kernel owns the whole time loop; the batch is
-  cut into one chunk of rows per thread, outside the time loop, and each thread computes its
-  rows' recurrent product h_{t-1} U with `matmul_add` (a 4-row register-blocked loop) and then
-  the gates, all in thread-local buffers: no allocation and no thread start-up inside the loop.
-  The LSTM (forward and backward) and the SimpleRNN forward run this way. The SimpleRNN backward
-  and both GRU kernels keep one batch row per prange iteration with a row-vector product: the
-  chunked, blocked form of those was written and measured slower here (one thread, B128 U32:
-  GRU forward 9.5 -> 14-20 ms, backward 24 -> 35-44 ms; SimpleRNN backward 15 -> 21-26 ms), since
-  `matmul_add` reaches only ~15-30 GFLOP/s at these sizes (it loads and stores `dst` for every k)
-  and a chunk's per-step rows lie T*G*U elements apart in the (B, T, ...) buffers.
+  cut into one chunk of rows per thread, outside the time loop. Per step, each thread computes
+  its rows' recurrent product with `simd.matmul_into` (a register-blocked micro-kernel, 55-75
+  GFLOP/s per thread at U = 32) straight into its block of the time-major (T, B, ...) buffer,
+  then the gates row by row, all in thread-local buffers: no allocation and no thread start-up
+  inside the loop. All three cells run this way, forward and backward.
 - BLAS (large U): a Python loop over timesteps; the recurrent product of the whole batch,
   (B, U) @ (U, G*U), is one BLAS call per step (numpy's matmul, multithreaded), and a small
   serial Numba kernel does the gates of that step. BLAS is never called from inside a prange
-  loop (two thread pools on two cores oversubscribe; see PERFORMANCE-NOTES).
+  loop (two thread pools on two cores oversubscribe; see PERFORMANCE-NOTES). At U = 256 the
+  fused kernel was measured at 22 GFLOP/s against BLAS's 56, so the switch stays at 128.
 
 `fastmath={"contract"}` lets LLVM fuse a*b + c into one FMA instruction (without it Numba emits
 a multiply and an add); it changes results only by the rounding of the one product.
