@@ -112,6 +112,12 @@ def fast_tanh(x):
     return p / q
 
 
+@njit(inline="always", error_model="numpy", fastmath={"contract"})
+def fast_sigmoid(x):
+    """sigmoid(x) = (1 + tanh(x / 2)) / 2 on `fast_tanh`, for float32."""
+    return _HALF + _HALF * fast_tanh(_HALF * x)
+
+
 @njit(error_model="numpy", cache=True, fastmath={"contract"})
 def activate(act_code, fast, buffer, start, stop):
     """Apply activation `act_code` in place to buffer[start:stop] (a 1-D array).
@@ -131,7 +137,7 @@ def activate(act_code, fast, buffer, start, stop):
     elif act_code == SIGMOID:
         if fast:
             for k in range(n):
-                view[k] = _HALF + _HALF * fast_tanh(_HALF * view[k])
+                view[k] = fast_sigmoid(view[k])
         else:
             for k in range(n):
                 view[k] = 1.0 / (1.0 + math.exp(-view[k]))

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from rnnsim.activations import SIGMOID, TANH, activate, derivative_scalar
+from rnnsim.activations import SIGMOID, TANH, activate, derivative_scalar, fast_sigmoid, fast_tanh
 from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, trace_buffer
 from rnnsim.cells.blocks import FASTMATH, carry_hidden_gradient, carry_step, chunk_bounds, copy_into, norm_of
@@ -83,19 +83,31 @@ def _lstm_forward_rows(
             continue
         if record:
             copy_into(preactivations[t, b], z)
-        activate(recurrent_act, fast, z, 0, 2 * units)  # i, f
-        activate(act, fast, z, 2 * units, 3 * units)  # g
-        activate(recurrent_act, fast, z, 3 * units, 4 * units)  # o
         input_gate, forget_gate = z[:units], z[units : 2 * units]
         candidate, output_gate = z[2 * units : 3 * units], z[3 * units :]
-        for u in range(units):  # c_t = f * c_{t-1} + i * g
-            c = forget_gate[u] * c_row[u] + input_gate[u] * candidate[u]
-            c_row[u] = c
-            cell_row[u] = c
-            tanh_buf[u] = c
-        activate(act, fast, tanh_buf, 0, units)
-        for u in range(units):  # h_t = o * tanh(c_t)
-            hidden_row[u] = output_gate[u] * tanh_buf[u]
+        if fast and act == TANH and recurrent_act == SIGMOID:  # the defaults in float32: one fused loop
+            for u in range(units):
+                i = fast_sigmoid(input_gate[u])
+                f = fast_sigmoid(forget_gate[u])
+                g = fast_tanh(candidate[u])
+                o = fast_sigmoid(output_gate[u])
+                c = f * c_row[u] + i * g  # c_t = f * c_{t-1} + i * g
+                input_gate[u], forget_gate[u], candidate[u], output_gate[u] = i, f, g, o
+                c_row[u] = c
+                cell_row[u] = c
+                hidden_row[u] = o * fast_tanh(c)  # h_t = o * tanh(c_t)
+        else:
+            activate(recurrent_act, fast, z, 0, 2 * units)  # i, f
+            activate(act, fast, z, 2 * units, 3 * units)  # g
+            activate(recurrent_act, fast, z, 3 * units, 4 * units)  # o
+            for u in range(units):  # c_t = f * c_{t-1} + i * g
+                c = forget_gate[u] * c_row[u] + input_gate[u] * candidate[u]
+                c_row[u] = c
+                cell_row[u] = c
+                tanh_buf[u] = c
+            activate(act, fast, tanh_buf, 0, units)
+            for u in range(units):  # h_t = o * tanh(c_t)
+                hidden_row[u] = output_gate[u] * tanh_buf[u]
         copy_into(h_row, hidden_row)
         if use_recurrent_drop:
             drop_row = recurrent_drop[b]
