@@ -33,25 +33,105 @@ formulation (implementation=1) with the three masks tied.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, prange
 
 from rnnsim.activations import SIGMOID, TANH, activate, derivative_scalar
+from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, trace_buffer
-from rnnsim.cells.blocks import FASTMATH, copy_into
+from rnnsim.cells.blocks import FASTMATH, chunk_bounds, copy_into, norm_of
+from rnnsim.cells.simd import matmul_into
 from rnnsim.errors import InputError
+
+# -- forward -----------------------------------------------------------------------------
+# Buffers are time-major (T, B, ...). Each thread owns a chunk of batch rows for the whole time
+# loop; per step its rows of every buffer are one contiguous block. Per step: the recurrent
+# product of the chunk (`matmul_into`; with reset_after=False a second one, which needs r_t
+# first), then the gates row by row. Row buffers (h_prev, h_in, m, rh) are indexed by r; batch
+# row b = start + r. `gates` is the x_proj buffer itself, overwritten with the activated gates.
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def _gru_forward_gate_rows(
+    start, t, m, z_slab, recurrent_bias, reset_after, step_mask, recurrent_act, fast, record, h_in, rh,
+    recurrent_candidate, preactivations,
+):
+    """z_t and r_t of the chunk's rows, in place in z_slab[:, :2U]; r_t * h_in for reset_after=False."""
+    units = h_in.shape[1]
+    for r in range(h_in.shape[0]):
+        b = start + r
+        if step_mask[t, b] == 0:
+            if not reset_after:
+                rh[r, :] = 0.0
+            continue
+        row = z_slab[r]  # (3U,) x_t W + b_in on entry
+        m_row = m[r]
+        for j in range(2 * units):  # x_z + m_z + b_rec_z, x_r + m_r + b_rec_r
+            row[j] += m_row[j] + recurrent_bias[j]
+        if record:
+            copy_into(preactivations[t, b, : 2 * units], row[: 2 * units])
+        activate(recurrent_act, fast, row, 0, 2 * units)  # z, r
+        if not reset_after:
+            reset_gate, h_in_row, rh_row = row[units : 2 * units], h_in[r], rh[r]
+            candidate_row = recurrent_candidate[t, b]
+            for k in range(units):
+                rh_row[k] = reset_gate[k] * h_in_row[k]
+            copy_into(candidate_row, rh_row)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def _gru_forward_state_rows(
+    start, t, m, z_slab, recurrent_bias, reset_after, step_mask, recurrent_drop, use_recurrent_drop, act, fast,
+    record, h_prev, h_in, hidden, recurrent_candidate, preactivations,
+):
+    """The candidate and h_t = z * h_{t-1} + (1 - z) * hh of the chunk's rows."""
+    units = h_prev.shape[1]
+    width = 3 * units
+    for r in range(h_prev.shape[0]):
+        b = start + r
+        row, h_row, hidden_row, candidate_row = z_slab[r], h_prev[r], hidden[t, b], recurrent_candidate[t, b]
+        if step_mask[t, b] == 0:  # carry the state over
+            copy_into(hidden_row, h_row)
+            row[:] = 0.0
+            candidate_row[:] = 0.0
+            if record:
+                preactivations[t, b, :] = 0.0
+            continue
+        m_h = m[r, 2 * units :]
+        update_gate, reset_gate, candidate = row[:units], row[units : 2 * units], row[2 * units :]
+        if reset_after:
+            bias_h = recurrent_bias[2 * units :]
+            for u in range(units):  # x_h + r * (h_in U_h + b_rec_h)
+                product = m_h[u] + bias_h[u]
+                candidate_row[u] = product
+                candidate[u] += reset_gate[u] * product
+        else:
+            for u in range(units):  # x_h + (r * h_in) U_h
+                candidate[u] += m_h[u]
+        if record:
+            copy_into(preactivations[t, b, 2 * units :], candidate)
+        activate(act, fast, row, 2 * units, width)  # hh
+        for u in range(units):  # h_t = z * h_{t-1} + (1 - z) * hh
+            z = update_gate[u]
+            h = z * h_row[u] + (1.0 - z) * candidate[u]
+            h_row[u] = h
+            hidden_row[u] = h
+        h_in_row = h_in[r]
+        if use_recurrent_drop:
+            drop_row = recurrent_drop[b]
+            for u in range(units):
+                h_in_row[u] = h_row[u] * drop_row[u]
+        else:
+            copy_into(h_in_row, h_row)
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _gru_forward(
-    x_proj,  # (T, B, 3U) x_t W + b_in for every step
     recurrent_kernel,  # (U, 3U)
     recurrent_bias,  # (3U,) b_rec (zeros when reset_after=False or no bias)
     reset_after,
     h0,  # (B, U)
-    step_mask,
+    step_mask,  # (T, B)
     recurrent_drop,
     use_recurrent_drop,
     go_backwards,
@@ -59,64 +139,123 @@ def _gru_forward(
     recurrent_act,
     fast,
     record,
+    n_chunks,  # one chunk of batch rows per thread
+    gates,  # in: x_proj (T, B, 3U) x_t W + b_in; out: z, r, hh after activations
     hidden,  # out (T, B, U)
-    gates,  # out (T, B, 3U): z, r, hh after activations
     recurrent_candidate,  # out (T, B, U): m_h (after) or (r*h) (before), needed by backward
     preactivations,  # out (T, B, 3U) when record
 ):
-    timesteps, batch, width = x_proj.shape
+    timesteps, batch, width = gates.shape
     units = width // 3
-    for b in prange(batch):
-        h_prev = h0[b].copy()
-        h_in = np.empty(units, x_proj.dtype)  # h_{t-1} as it enters the products with U
-        a = np.empty(width, x_proj.dtype)  # pre-activations
-        m = np.empty(width, x_proj.dtype)  # recurrent products
+    kernel_zr = recurrent_kernel[:, : 2 * units]  # (U, 2U)
+    kernel_h = recurrent_kernel[:, 2 * units :]  # (U, U)
+    for chunk in prange(n_chunks):
+        start, stop = chunk_bounds(batch, n_chunks, chunk)
+        rows = stop - start
+        if rows <= 0:
+            continue
+        h_prev = h0[start:stop].copy()  # (R, U)
+        h_in = h_prev.copy()  # h_{t-1} as it enters the products with U
+        if use_recurrent_drop:
+            h_in *= recurrent_drop[start:stop]
+        m = np.empty((rows, width), gates.dtype)  # (R, 3U) recurrent products
+        rh = np.empty((rows, units), gates.dtype)  # r * h_in (reset_after=False)
         for s in range(timesteps):
             t = timesteps - 1 - s if go_backwards else s
-            if step_mask[t, b] == 0:
-                copy_into(hidden[t, b], h_prev)
-                gates[t, b, :] = 0.0
-                recurrent_candidate[t, b, :] = 0.0
-                if record:
-                    preactivations[t, b, :] = 0.0
-                continue
-            for k in range(units):
-                h_in[k] = h_prev[k] * recurrent_drop[b, k] if use_recurrent_drop else h_prev[k]
-            recurrent_width = width if reset_after else 2 * units
-            copy_into(m, recurrent_bias)
-            for k in range(units):  # m = h_in U (+ b_rec)
-                h_k = h_in[k]
-                for j in range(recurrent_width):
-                    m[j] += h_k * recurrent_kernel[k, j]
-            for j in range(2 * units):
-                a[j] = x_proj[t, b, j] + m[j]
-            activate(recurrent_act, fast, a, 0, 2 * units)  # z, r
+            z_slab = gates[t, start:stop]  # (R, 3U)
             if reset_after:
+                matmul_into(h_in, recurrent_kernel, m, 0, rows, False)  # h_in U, all three blocks
+            else:
+                matmul_into(h_in, kernel_zr, m[:, : 2 * units], 0, rows, False)  # h_in U_zr
+            _gru_forward_gate_rows(start, t, m, z_slab, recurrent_bias, reset_after, step_mask, recurrent_act, fast,
+                                   record, h_in, rh, recurrent_candidate, preactivations)
+            if not reset_after:
+                matmul_into(rh, kernel_h, m[:, 2 * units :], 0, rows, False)  # (r * h_in) U_h
+            _gru_forward_state_rows(start, t, m, z_slab, recurrent_bias, reset_after, step_mask, recurrent_drop,
+                                    use_recurrent_drop, act, fast, record, h_prev, h_in, hidden, recurrent_candidate,
+                                    preactivations)
+
+
+# -- backward ----------------------------------------------------------------------------
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def _gru_backward_gate_rows(
+    start, s, t, reset_after, go_backwards, act, recurrent_act, h0, step_mask, hidden, gates, recurrent_candidate,
+    grad_hidden_seq, has_grad_seq, dh, d_in, d_rec, grad_hidden_norm,
+):
+    """dz, da_h (and dr when reset_after) of the chunk's rows, into d_in and d_rec (zero rows where masked)."""
+    units = dh.shape[1]
+    previous = t + 1 if go_backwards else t - 1
+    for r in range(dh.shape[0]):
+        b = start + r
+        dh_row, in_row, rec_row = dh[r], d_in[r], d_rec[r]
+        if has_grad_seq:
+            seq_row = grad_hidden_seq[t, b]
+            for u in range(units):
+                dh_row[u] += seq_row[u]
+        grad_hidden_norm[b, t] = norm_of(dh_row)
+        if step_mask[t, b] == 0:  # h was carried over: the gradient passes straight through
+            in_row[:] = 0.0
+            rec_row[:] = 0.0
+            continue
+        h_prev_row = h0[b] if s == 0 else hidden[previous, b]  # (U,)
+        gate_row = gates[t, b]  # (3U,) z, r, hh
+        z_gate, r_gate, candidate = gate_row[:units], gate_row[units : 2 * units], gate_row[2 * units :]
+        d_z, d_r, d_h = in_row[:units], in_row[units : 2 * units], in_row[2 * units :]
+        if act == TANH and recurrent_act == SIGMOID:  # the defaults, derivatives written out: no branch
+            for u in range(units):  # in the loop, so it vectorizes (same arithmetic as derivative_scalar)
+                z = z_gate[u]
+                hh = candidate[u]
+                d_z[u] = dh_row[u] * (h_prev_row[u] - hh) * (z * (1.0 - z))
+                d_h[u] = dh_row[u] * (1.0 - z) * (1.0 - hh * hh)
+        else:
+            for u in range(units):
+                z = z_gate[u]
+                hh = candidate[u]
+                d_z[u] = dh_row[u] * (h_prev_row[u] - hh) * derivative_scalar(recurrent_act, z)
+                d_h[u] = dh_row[u] * (1.0 - z) * derivative_scalar(act, hh)
+        copy_into(rec_row[:units], d_z)
+        if reset_after:
+            candidate_product = recurrent_candidate[t, b]  # (U,) m_h
+            d_rec_r, d_rec_h = rec_row[units : 2 * units], rec_row[2 * units :]
+            if recurrent_act == SIGMOID:
                 for u in range(units):
-                    recurrent_candidate[t, b, u] = m[2 * units + u]
-                    a[2 * units + u] = x_proj[t, b, 2 * units + u] + a[units + u] * m[2 * units + u]
+                    r_u = r_gate[u]
+                    d_rec_h[u] = d_h[u] * r_u
+                    d_r[u] = d_h[u] * candidate_product[u] * (r_u * (1.0 - r_u))
             else:
                 for u in range(units):
-                    m[2 * units + u] = 0.0
-                for k in range(units):  # (r * h_in) U_h
-                    rh_k = a[units + k] * h_in[k]
-                    recurrent_candidate[t, b, k] = rh_k
-                    for u in range(units):
-                        m[2 * units + u] += rh_k * recurrent_kernel[k, 2 * units + u]
-                for u in range(units):
-                    a[2 * units + u] = x_proj[t, b, 2 * units + u] + m[2 * units + u]
-            if record:
-                for j in range(2 * units):  # z and r were activated in place: undo by recomputing
-                    preactivations[t, b, j] = x_proj[t, b, j] + m[j]
-                for u in range(units):
-                    preactivations[t, b, 2 * units + u] = a[2 * units + u]
-            activate(act, fast, a, 2 * units, width)  # hh
-            copy_into(gates[t, b], a)
-            for u in range(units):
-                z = a[u]
-                h = z * h_prev[u] + (1.0 - z) * a[2 * units + u]
-                h_prev[u] = h
-                hidden[t, b, u] = h
+                    r_u = r_gate[u]
+                    d_rec_h[u] = d_h[u] * r_u
+                    d_r[u] = d_h[u] * candidate_product[u] * derivative_scalar(recurrent_act, r_u)
+            copy_into(d_rec_r, d_r)
+        else:
+            copy_into(rec_row[2 * units :], d_h)  # dr waits for d(r h) = da_h U_h^T
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def _gru_backward_reset_rows(
+    start, s, t, go_backwards, recurrent_act, h0, step_mask, recurrent_drop, use_recurrent_drop, hidden, gates,
+    d_rh, d_in, d_rec, dh_in,
+):
+    """reset_after=False: dr = d(r h) * h_in * r', and dh_in starts as d(r h) * r."""
+    units = d_rh.shape[1]
+    previous = t + 1 if go_backwards else t - 1
+    for r in range(d_rh.shape[0]):
+        b = start + r
+        if step_mask[t, b] == 0:
+            continue
+        h_prev_row = h0[b] if s == 0 else hidden[previous, b]
+        r_gate = gates[t, b, units : 2 * units]
+        d_rh_row, in_row, rec_row, dh_in_row = d_rh[r], d_in[r], d_rec[r], dh_in[r]
+        for u in range(units):
+            r_u = r_gate[u]
+            h_in_u = h_prev_row[u] * recurrent_drop[b, u] if use_recurrent_drop else h_prev_row[u]
+            dr = d_rh_row[u] * h_in_u * derivative_scalar(recurrent_act, r_u)
+            in_row[units + u] = dr
+            rec_row[units + u] = dr
+            dh_in_row[u] = d_rh_row[u] * r_u
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -124,12 +263,13 @@ def _gru_backward(
     recurrent_kernel_t,  # (3U, U)
     reset_after,
     h0,
-    step_mask,
+    step_mask,  # (T, B)
     recurrent_drop,
     use_recurrent_drop,
     go_backwards,
     act,
     recurrent_act,
+    n_chunks,  # one chunk of batch rows per thread
     hidden,  # (T, B, U)
     gates,  # (T, B, 3U)
     recurrent_candidate,  # (T, B, U)
@@ -142,91 +282,43 @@ def _gru_backward(
     grad_hidden_norm,  # out (B, T)
 ):
     timesteps, batch, units = hidden.shape
-    width = 3 * units
-    for b in prange(batch):
-        dh = grad_h_final[b].copy()
-        d_in = np.empty(width, hidden.dtype)
-        d_rec = np.empty(width, hidden.dtype)
-        dh_in = np.empty(units, hidden.dtype)  # dL/d(h_in)
-        d_rh = np.empty(units, hidden.dtype)  # dL/d(r * h_in), reset_after=False
+    kernel_zr_t = recurrent_kernel_t[: 2 * units]  # (2U, U)
+    kernel_h_t = recurrent_kernel_t[2 * units :]  # (U, U)
+    for chunk in prange(n_chunks):
+        start, stop = chunk_bounds(batch, n_chunks, chunk)
+        rows = stop - start
+        if rows <= 0:
+            continue
+        dh = grad_h_final[start:stop].copy()  # (R, U) dL/dh_t
+        dh_in = np.empty((rows, units), hidden.dtype)  # dL/d(h_in)
+        d_rh = np.empty((rows, units), hidden.dtype)  # dL/d(r * h_in), reset_after=False
         for s in range(timesteps - 1, -1, -1):
             t = timesteps - 1 - s if go_backwards else s
-            if has_grad_seq:
-                for u in range(units):
-                    dh[u] += grad_hidden_seq[t, b, u]
-            norm = 0.0
-            for u in range(units):
-                norm += dh[u] * dh[u]
-            grad_hidden_norm[b, t] = math.sqrt(norm)
-            if step_mask[t, b] == 0:
-                grad_input_preact[t, b, :] = 0.0
-                grad_recurrent_preact[t, b, :] = 0.0
-                continue
-            previous = t + 1 if go_backwards else t - 1
-            h_prev_row = h0[b] if s == 0 else hidden[previous, b]  # (U,)
-            gate_row = gates[t, b]  # (3U,) z, r, hh
-            z_gate, r_gate, candidate = gate_row[:units], gate_row[units : 2 * units], gate_row[2 * units :]
-            d_z, d_r, d_h = d_in[:units], d_in[units : 2 * units], d_in[2 * units :]
-            if act == TANH and recurrent_act == SIGMOID:  # the defaults, derivatives written out: no branch
-                for u in range(units):  # in the loop, so it vectorizes (same arithmetic as derivative_scalar)
-                    z = z_gate[u]
-                    hh = candidate[u]
-                    d_z[u] = dh[u] * (h_prev_row[u] - hh) * (z * (1.0 - z))
-                    d_h[u] = dh[u] * (1.0 - z) * (1.0 - hh * hh)
-            else:
-                for u in range(units):
-                    z = z_gate[u]
-                    hh = candidate[u]
-                    d_z[u] = dh[u] * (h_prev_row[u] - hh) * derivative_scalar(recurrent_act, z)
-                    d_h[u] = dh[u] * (1.0 - z) * derivative_scalar(act, hh)
-            copy_into(d_rec[:units], d_z)
+            d_in = grad_input_preact[t, start:stop]  # (R, 3U)
+            d_rec = grad_recurrent_preact[t, start:stop]  # (R, 3U)
+            _gru_backward_gate_rows(start, s, t, reset_after, go_backwards, act, recurrent_act, h0, step_mask, hidden,
+                                    gates, recurrent_candidate, grad_hidden_seq, has_grad_seq, dh, d_in, d_rec,
+                                    grad_hidden_norm)
             if reset_after:
-                candidate_product = recurrent_candidate[t, b]  # (U,) m_h
-                d_rec_r, d_rec_h = d_rec[units : 2 * units], d_rec[2 * units :]
-                if recurrent_act == SIGMOID:
-                    for u in range(units):
-                        r = r_gate[u]
-                        d_rec_h[u] = d_h[u] * r
-                        d_r[u] = d_h[u] * candidate_product[u] * (r * (1.0 - r))
-                else:
-                    for u in range(units):
-                        r = r_gate[u]
-                        d_rec_h[u] = d_h[u] * r
-                        d_r[u] = d_h[u] * candidate_product[u] * derivative_scalar(recurrent_act, r)
-                copy_into(d_rec_r, d_r)
-                dh_in[:] = 0.0
-                for j in range(width):  # dh_in = d_rec U^T
-                    d_j = d_rec[j]
-                    for k in range(units):
-                        dh_in[k] += d_j * recurrent_kernel_t[j, k]
+                matmul_into(d_rec, recurrent_kernel_t, dh_in, 0, rows, False)  # dh_in = d_rec U^T
             else:
-                for u in range(units):
-                    d_rec[2 * units + u] = d_in[2 * units + u]
-                d_rh[:] = 0.0
-                for j in range(2 * units, width):  # d(r h) = da_h U_h^T
-                    d_j = d_rec[j]
+                matmul_into(d_rec[:, 2 * units :], kernel_h_t, d_rh, 0, rows, False)  # d(r h) = da_h U_h^T
+                _gru_backward_reset_rows(start, s, t, go_backwards, recurrent_act, h0, step_mask, recurrent_drop,
+                                         use_recurrent_drop, hidden, gates, d_rh, d_in, d_rec, dh_in)
+                matmul_into(d_rec[:, : 2 * units], kernel_zr_t, dh_in, 0, rows, True)  # += [dz, dr] U_zr^T
+            for r in range(rows):  # the direct path z * h_{t-1}, then the path through the products
+                b = start + r
+                if step_mask[t, b] == 0:
+                    continue
+                dh_row, dh_in_row, z_gate = dh[r], dh_in[r], gates[t, b, :units]
+                if use_recurrent_drop:
+                    drop_row = recurrent_drop[b]
                     for k in range(units):
-                        d_rh[k] += d_j * recurrent_kernel_t[j, k]
-                for u in range(units):
-                    r = gates[t, b, units + u]
-                    h_in_u = h0[b, u] if s == 0 else hidden[previous, b, u]
-                    if use_recurrent_drop:
-                        h_in_u *= recurrent_drop[b, u]
-                    dr = d_rh[u] * h_in_u * derivative_scalar(recurrent_act, r)
-                    d_in[units + u] = dr
-                    d_rec[units + u] = dr
-                    dh_in[u] = d_rh[u] * r
-                for j in range(2 * units):  # dh_in += [dz, dr] U_zr^T
-                    d_j = d_rec[j]
+                        dh_row[k] = dh_row[k] * z_gate[k] + dh_in_row[k] * drop_row[k]
+                else:
                     for k in range(units):
-                        dh_in[k] += d_j * recurrent_kernel_t[j, k]
-            copy_into(grad_input_preact[t, b], d_in)
-            copy_into(grad_recurrent_preact[t, b], d_rec)
-            for k in range(units):  # the direct path z * h_{t-1}, then the path through the products
-                z = gates[t, b, k]
-                drop = recurrent_drop[b, k] if use_recurrent_drop else 1.0
-                dh[k] = dh[k] * z + dh_in[k] * drop
-        grad_h0[b, :] = dh
+                        dh_row[k] = dh_row[k] * z_gate[k] + dh_in_row[k]
+        grad_h0[start:stop] = dh
 
 
 class GRUCell(RecurrentCell):
@@ -271,11 +363,10 @@ class GRUCell(RecurrentCell):
         else:
             recurrent_bias = np.zeros(width, dtype)
         hidden = np.empty((timesteps, batch, units), dtype)
-        gates = np.empty((timesteps, batch, width), dtype)
+        gates = x_proj  # overwritten in place: x_t W + b_in in, activated z, r, hh out
         recurrent_candidate = np.empty((timesteps, batch, units), dtype)
         preactivations = trace_buffer(record_trace, (timesteps, batch, width), dtype)
         _gru_forward(
-            x_proj,
             weights["recurrent_kernel"],
             recurrent_bias,
             self.reset_after,
@@ -288,8 +379,9 @@ class GRUCell(RecurrentCell):
             self.recurrent_activation_code,
             cache["fast"],
             record_trace,
-            hidden,
+            blocks.thread_chunks(batch),
             gates,
+            hidden,
             recurrent_candidate,
             preactivations,
         )
@@ -318,6 +410,7 @@ class GRUCell(RecurrentCell):
             cache["go_backwards"],
             self.activation_code,
             self.recurrent_activation_code,
+            blocks.thread_chunks(batch),
             hidden,
             cache["gates"],
             cache["recurrent_candidate"],
