@@ -58,6 +58,7 @@ class Layer:
 
     default_name = "layer"
     has_weights = True
+    needs_input_gradient = True  # the model sets False on its first layer: backward may skip dL/dx (and return None)
 
     def __init__(self, name=None, input_shape=None, trainable=True, seed=None, dtype=None, **kwargs):
         kwargs.pop("input_length", None)  # Keras 2's Embedding argument, implied by the data
@@ -681,11 +682,12 @@ class RNN(Layer):
         if self.device_weights is not None:
             return self._backward_on_device(grad_output)
         result = self._result
+        wanted = self.needs_input_gradient
         if self.return_sequences:
-            grads = self.cell.backward(result, grad_outputs=grad_output)
+            grads = self.cell.backward(result, grad_outputs=grad_output, input_gradient=wanted)
         else:
             grad_final = (grad_output,) + (None,) * (len(result.final_states) - 1)
-            grads = self.cell.backward(result, grad_final_states=grad_final)
+            grads = self.cell.backward(result, grad_final_states=grad_final, input_gradient=wanted)
         self.gradients = [grads.weights[key] for key in self._weight_keys]
         return grads.inputs  # (B, T, D), or the embedding table's SparseRows after a TokenSequence
 

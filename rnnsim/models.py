@@ -521,6 +521,7 @@ class Sequential:
         for layer in reversed(remaining):
             if grad is None:
                 break
+            layer.needs_input_gradient = layer is not self.layers[0]  # nobody needs dL/d(data)
             grad = layer.backward(grad if isinstance(grad, SparseRows) else np.asarray(grad, dtype=self.dtype))
         return value
 

@@ -38,7 +38,7 @@ from numba import njit, prange
 
 from rnnsim.activations import SIGMOID, TANH, activate, derivative_scalar
 from rnnsim.cells import blocks
-from rnnsim.cells.base import RecurrentCell, trace_buffer
+from rnnsim.cells.base import RecurrentCell, column_sums, trace_buffer
 from rnnsim.cells.blocks import FASTMATH, chunk_bounds, copy_into, norm_of
 from rnnsim.cells.simd import matmul_into
 from rnnsim.errors import InputError
@@ -439,5 +439,5 @@ class GRUCell(RecurrentCell):
             # grads["bias"] is already the input row, sum of grad_input_preact. The recurrent row's z and r
             # blocks are the same numbers (dz, dr enter x W and h U alike): only its candidate block differs.
             input_row = grads["bias"]
-            recurrent_row = np.concatenate([input_row[: 2 * units], grad_rec[:, 2 * units :].sum(axis=0)])
+            recurrent_row = np.concatenate([input_row[: 2 * units], column_sums(grad_rec)[2 * units :]])
             grads["bias"] = np.stack([input_row, recurrent_row])  # (2, 3U)
