@@ -1,6 +1,6 @@
 """The cells' speed paths against the plain-NumPy reference: the BLAS path for large hidden sizes
 (forced here on small cases by lowering the threshold), batch sizes that do not split evenly into
-per-thread chunks or into the 4-row blocks of the recurrent product, and the blocked product itself."""
+per-thread chunks or into the 4-row tiles of the recurrent product, and the SIMD micro-kernel itself."""
 
 import numpy as np
 import pytest
@@ -43,16 +43,6 @@ def test_fused_path_with_uneven_thread_chunks_matches_reference(variant, threads
     monkeypatch.setattr(blocks, "thread_chunks", lambda batch: min(batch, threads))
     monkeypatch.setattr(blocks, "BLAS_MIN_UNITS", 10**9)
     _check_against_reference(CELL_VARIANTS[variant](), "everything")
-
-
-@pytest.mark.parametrize("rows", [1, 3, 4, 7, 9])
-def test_blocked_matmul_add_matches_numpy(rows):
-    rng = np.random.default_rng(rows)
-    src, weight = rng.normal(size=(rows, 6)), rng.normal(size=(6, 10))
-    dst = rng.normal(size=(rows, 10))
-    expected = dst + src @ weight
-    blocks.matmul_add(src, weight, dst)
-    np.testing.assert_allclose(dst, expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("go_backwards", [False, True])

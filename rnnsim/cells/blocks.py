@@ -45,37 +45,6 @@ def thread_chunks(batch: int) -> int:
     return max(1, min(batch, numba.get_num_threads()))
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def matmul_add(src, weight, dst):
-    """dst (R, N) += src (R, K) @ weight (K, N), four rows at a time.
-
-    Each loaded weight row serves four output rows, so the inner loop does four FMAs per
-    load of `weight` and vectorizes along N.
-    """
-    rows, inner = src.shape
-    width = weight.shape[1]
-    r = 0
-    while r + 4 <= rows:
-        for k in range(inner):
-            p0 = src[r, k]
-            p1 = src[r + 1, k]
-            p2 = src[r + 2, k]
-            p3 = src[r + 3, k]
-            for j in range(width):
-                w = weight[k, j]
-                dst[r, j] += p0 * w
-                dst[r + 1, j] += p1 * w
-                dst[r + 2, j] += p2 * w
-                dst[r + 3, j] += p3 * w
-        r += 4
-    while r < rows:
-        for k in range(inner):
-            p0 = src[r, k]
-            for j in range(width):
-                dst[r, j] += p0 * weight[k, j]
-        r += 1
-
-
 @njit(cache=True)
 def chunk_bounds(batch, n_chunks, chunk):
     """Rows [start, stop) of chunk number `chunk` when `batch` rows are cut into `n_chunks`."""
