@@ -137,3 +137,18 @@ def test_simd_tile_product_writes_into_a_strided_view_only():
     matmul_into(a, b, buffer[:, 1, :], 0, 10, False)
     np.testing.assert_allclose(buffer[:, 1], a @ b, rtol=1e-5, atol=1e-5)
     assert not buffer[:, 0].any() and not buffer[:, 2].any()
+
+
+@pytest.mark.parametrize("units", [8, 16])
+@pytest.mark.parametrize("variant", list(CELL_VARIANTS))
+def test_kernels_with_whole_simd_tiles_match_reference(variant, units, monkeypatch):
+    # The suite's default cells are narrow (every column takes the micro-kernel's ragged-edge loop);
+    # at 8 and 16 units the products G*U and U are whole 16-column tiles (plus a ragged rest for the
+    # GRU's 24 and the SimpleRNN's 8), with 4-row tiles and leftover rows in each thread's chunk.
+    import tests.test_cells as base_case
+
+    monkeypatch.setattr(base_case, "UNITS", units)
+    monkeypatch.setattr(base_case, "BATCH", 11)
+    monkeypatch.setattr(blocks, "thread_chunks", lambda batch: min(batch, 2))
+    cell = type(CELL_VARIANTS[variant]())(units, **({"reset_after": False} if variant == "gru_reset_before" else {}))
+    _check_against_reference(cell, "everything")
