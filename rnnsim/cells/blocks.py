@@ -23,9 +23,14 @@ from __future__ import annotations
 import math
 
 import numba
+import numpy as np
 from numba import njit, prange
 
 FASTMATH = {"contract"}
+
+# 1 as float32: `1.0 - z` with a Python float makes Numba compute a float32 z's expression in float64
+# (half the vector width, and conversions). ONE - z stays float32, and is exact in float64 kernels too.
+ONE = np.float32(1.0)
 
 # Hidden sizes from here on take the BLAS path (per-step matrix products from Python).
 # Module-level so tests can lower it to run the BLAS path on small cases.

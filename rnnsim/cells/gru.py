@@ -39,7 +39,7 @@ from numba import njit, prange
 from rnnsim.activations import SIGMOID, TANH, activate, derivative_scalar
 from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, column_sums, trace_buffer
-from rnnsim.cells.blocks import FASTMATH, chunk_bounds, copy_into, norm_of
+from rnnsim.cells.blocks import FASTMATH, ONE, chunk_bounds, copy_into, norm_of
 from rnnsim.cells.simd import matmul_into
 from rnnsim.errors import InputError
 
@@ -113,7 +113,7 @@ def _gru_forward_state_rows(
         activate(act, fast, row, 2 * units, width)  # hh
         for u in range(units):  # h_t = z * h_{t-1} + (1 - z) * hh
             z = update_gate[u]
-            h = z * h_row[u] + (1.0 - z) * candidate[u]
+            h = z * h_row[u] + (ONE - z) * candidate[u]
             h_row[u] = h
             hidden_row[u] = h
         h_in_row = h_in[r]
@@ -207,14 +207,14 @@ def _gru_backward_gate_rows(
             for u in range(units):  # in the loop, so it vectorizes (same arithmetic as derivative_scalar)
                 z = z_gate[u]
                 hh = candidate[u]
-                d_z[u] = dh_row[u] * (h_prev_row[u] - hh) * (z * (1.0 - z))
-                d_h[u] = dh_row[u] * (1.0 - z) * (1.0 - hh * hh)
+                d_z[u] = dh_row[u] * (h_prev_row[u] - hh) * (z * (ONE - z))
+                d_h[u] = dh_row[u] * (ONE - z) * (ONE - hh * hh)
         else:
             for u in range(units):
                 z = z_gate[u]
                 hh = candidate[u]
                 d_z[u] = dh_row[u] * (h_prev_row[u] - hh) * derivative_scalar(recurrent_act, z)
-                d_h[u] = dh_row[u] * (1.0 - z) * derivative_scalar(act, hh)
+                d_h[u] = dh_row[u] * (ONE - z) * derivative_scalar(act, hh)
         copy_into(rec_row[:units], d_z)
         if reset_after:
             candidate_product = recurrent_candidate[t, b]  # (U,) m_h
@@ -223,7 +223,7 @@ def _gru_backward_gate_rows(
                 for u in range(units):
                     r_u = r_gate[u]
                     d_rec_h[u] = d_h[u] * r_u
-                    d_r[u] = d_h[u] * candidate_product[u] * (r_u * (1.0 - r_u))
+                    d_r[u] = d_h[u] * candidate_product[u] * (r_u * (ONE - r_u))
             else:
                 for u in range(units):
                     r_u = r_gate[u]

@@ -34,7 +34,7 @@ from numba import njit, prange
 from rnnsim.activations import SIGMOID, TANH, activate, derivative_scalar, fast_sigmoid, fast_tanh
 from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, trace_buffer
-from rnnsim.cells.blocks import FASTMATH, carry_hidden_gradient, carry_step, chunk_bounds, copy_into, norm_of
+from rnnsim.cells.blocks import FASTMATH, ONE, carry_hidden_gradient, carry_step, chunk_bounds, copy_into, norm_of
 from rnnsim.cells.simd import matmul_into
 
 # -- forward -----------------------------------------------------------------------------
@@ -227,7 +227,7 @@ def _lstm_backward_rows(
         if act == TANH:  # the default, derivative written out: no branch in the loop, so it vectorizes
             for u in range(units):
                 tanh_c = tanh_buf[u]
-                dc_buf[u] = dc_row[u] + dh_row[u] * gate_row[3 * units + u] * (1.0 - tanh_c * tanh_c)
+                dc_buf[u] = dc_row[u] + dh_row[u] * gate_row[3 * units + u] * (ONE - tanh_c * tanh_c)
         else:
             for u in range(units):
                 dc_buf[u] = dc_row[u] + dh_row[u] * gate_row[3 * units + u] * derivative_scalar(act, tanh_buf[u])
@@ -239,10 +239,10 @@ def _lstm_backward_rows(
                 g = gate_row[2 * units + u]
                 o = gate_row[3 * units + u]
                 dc_u = dc_buf[u]
-                dz[u] = dc_u * g * (i * (1.0 - i))
-                dz[units + u] = dc_u * c_prev_row[u] * (f * (1.0 - f))
-                dz[2 * units + u] = dc_u * i * (1.0 - g * g)
-                dz[3 * units + u] = dh_row[u] * tanh_buf[u] * (o * (1.0 - o))
+                dz[u] = dc_u * g * (i * (ONE - i))
+                dz[units + u] = dc_u * c_prev_row[u] * (f * (ONE - f))
+                dz[2 * units + u] = dc_u * i * (ONE - g * g)
+                dz[3 * units + u] = dh_row[u] * tanh_buf[u] * (o * (ONE - o))
                 dc_row[u] = dc_u * f  # the cell-state path back in time
         else:
             for u in range(units):

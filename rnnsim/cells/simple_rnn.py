@@ -30,7 +30,7 @@ from numba import njit, prange
 from rnnsim.activations import TANH, activate, derivative_scalar
 from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, trace_buffer
-from rnnsim.cells.blocks import FASTMATH, carry_hidden_gradient, chunk_bounds, copy_into, norm_of
+from rnnsim.cells.blocks import FASTMATH, ONE, carry_hidden_gradient, chunk_bounds, copy_into, norm_of
 from rnnsim.cells.simd import matmul_into
 
 
@@ -126,7 +126,7 @@ def _simple_rnn_backward(
                 hidden_row = hidden[t, b]
                 if act == TANH:  # the default, derivative written out: no branch in the loop, so it vectorizes
                     for u in range(units):
-                        da_row[u] = dh_row[u] * (1.0 - hidden_row[u] * hidden_row[u])
+                        da_row[u] = dh_row[u] * (ONE - hidden_row[u] * hidden_row[u])
                 else:
                     for u in range(units):
                         da_row[u] = dh_row[u] * derivative_scalar(act, hidden_row[u])
