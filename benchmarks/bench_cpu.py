@@ -498,7 +498,14 @@ def main(argv=None):
     parser.add_argument("--json", default=None, help="also write all results to this JSON file")
     parser.add_argument("--no-torch-subprocess", action="store_true",
                         help="skip timing PyTorch alone in its own process with the user's environment")
+    parser.add_argument("--no-token-fold", action="store_true",
+                        help="rnnsim models embed the tokens first instead of folding the Embedding into the "
+                             "recurrent layer's input projection (to see what the fold is worth)")
     args = parser.parse_args(argv)
+    if args.no_token_fold:
+        from rnnsim.layers import RNN
+
+        RNN.accepts_tokens = lambda self, training: False
 
     import numba
     import torch
