@@ -52,6 +52,8 @@ def _lstm_forward_rows(
     offset,
     t,
     gates,  # (T, B, 4U): z_t = x_t W + b + h_{t-1} U on entry at step t, the activated i, f, g, o on exit
+    product,  # (B, 4U) h_{t-1} U still to be added into gates[t] (the BLAS path), or a dummy
+    add_product,
     step_mask,  # (T, B) uint8, 0 = carry the state over
     recurrent_drop,  # (B, U) or a (1, 1) dummy
     use_recurrent_drop,
@@ -81,6 +83,10 @@ def _lstm_forward_rows(
             if record:
                 preactivations[t, b, :] = 0.0
             continue
+        if add_product:
+            product_row = product[b]
+            for j in range(z.shape[0]):
+                z[j] += product_row[j]
         if record:
             copy_into(preactivations[t, b], z)
         input_gate, forget_gate = z[:units], z[units : 2 * units]
@@ -149,20 +155,21 @@ def _lstm_forward_fused(
         if use_recurrent_drop:
             h_in *= recurrent_drop[start:stop]
         tanh_buf = np.empty(units, gates.dtype)
+        no_product = np.empty((1, 1), gates.dtype)  # the product went into gates[t] already
         for s in range(timesteps):
             t = timesteps - 1 - s if go_backwards else s
             matmul_into(h_in, recurrent_kernel, gates[t, start:stop], 0, rows, True)  # z_t = x_t W + b + h U
-            _lstm_forward_rows(0, rows, start, t, gates, step_mask, recurrent_drop, use_recurrent_drop, act,
-                               recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf, hidden, cell_state,
-                               preactivations)
+            _lstm_forward_rows(0, rows, start, t, gates, no_product, False, step_mask, recurrent_drop,
+                               use_recurrent_drop, act, recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf,
+                               hidden, cell_state, preactivations)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _lstm_forward_step(
-    t, n_chunks, gates, step_mask, recurrent_drop, use_recurrent_drop, act, recurrent_act, fast, record,
+    t, n_chunks, gates, product, step_mask, recurrent_drop, use_recurrent_drop, act, recurrent_act, fast, record,
     h_prev, c_prev, h_in, hidden, cell_state, preactivations,
 ):
-    """One timestep of the BLAS path: the gates of every row, once gates[t] holds z_t (B, 4U).
+    """One timestep of the BLAS path: the gates of every row, given product = h_{t-1} U (B, 4U).
 
     Serial on purpose: a parallel Numba kernel between two multithreaded BLAS calls, 100 times a pass,
     made the two thread pools fight over two cores (8-10x slower under load); the gates are a few
@@ -172,7 +179,7 @@ def _lstm_forward_step(
     for chunk in prange(n_chunks):
         start, stop = chunk_bounds(batch, n_chunks, chunk)
         tanh_buf = np.empty(h_prev.shape[1], h_prev.dtype)
-        _lstm_forward_rows(start, stop, 0, t, gates, step_mask, recurrent_drop, use_recurrent_drop, act,
+        _lstm_forward_rows(start, stop, 0, t, gates, product, True, step_mask, recurrent_drop, use_recurrent_drop, act,
                            recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf, hidden, cell_state,
                            preactivations)
 
@@ -367,8 +374,7 @@ class LSTMCell(RecurrentCell):
             for s in range(timesteps):
                 t = timesteps - 1 - s if cache["go_backwards"] else s
                 np.matmul(h_in, kernel, out=m)  # (B, U) @ (U, 4U): one multithreaded BLAS call
-                gates[t] += m
-                _lstm_forward_step(t, 1, gates, cache["step_mask"], drop, use_drop, *common,
+                _lstm_forward_step(t, 1, gates, m, cache["step_mask"], drop, use_drop, *common,
                                    h_prev, c_prev, h_in, hidden, cell_state, preactivations)
         return {"hidden": hidden, "cell_state": cell_state, "gates": gates, "preactivations": preactivations}
 
