@@ -45,6 +45,81 @@ def _element_pointer(builder, base, row, row_stride, col):
     return builder.gep(base, [offset])
 
 
+def _tile_function(module, scalar, itemsize, rows):
+    """The LLVM function computing one tile, defined once per module:
+
+        void tile(a, a_stride, b, b_stride, c, c_stride, depth, accumulate)
+        c[0:rows, 0:2W] (+)= a[0:rows, 0:depth] @ b[0:depth, 0:2W]   (pointers at the tile's origin)
+
+    It is kept out of line (`noinline`): inlined at every call site of every kernel, the unrolled
+    tile made LLVM take about twice as long over the GRU's kernels (72 s against ~40 s on a first
+    run), for a call that costs a few cycles against the tile's 256+ multiply-adds. `linkonce_odr`
+    lets every compiled module carry its copy without clashing when Numba links them.
+    """
+    lanes = VECTOR_BYTES // itemsize
+    vector = ir.VectorType(scalar, lanes)
+    name = f"rnnsim_simd_tile_{rows}x{2 * lanes}_{_suffix(vector)}"
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    intp = ir.IntType(64)
+    pointer = scalar.as_pointer()
+    function = ir.Function(
+        module, ir.FunctionType(ir.VoidType(), [pointer, intp, pointer, intp, pointer, intp, intp, ir.IntType(1)]),
+        name,
+    )
+    function.linkage = "linkonce_odr"
+    function.attributes.add("noinline")
+    a_ptr, a_stride, b_ptr, b_stride, c_ptr, c_stride, depth, acc_flag = function.args
+    builder = ir.IRBuilder(function.append_basic_block("entry"))
+    vector_ptr = vector.as_pointer()
+    fmuladd = cgutils.get_or_insert_function(
+        module, ir.FunctionType(vector, [vector, vector, vector]), f"llvm.fmuladd.{_suffix(vector)}"
+    )
+    zero_index = ir.Constant(intp, 0)
+    second = ir.Constant(intp, lanes)
+
+    def vector_at(base, r, stride, col):
+        return builder.bitcast(_element_pointer(builder, base, r, stride, col), vector_ptr)
+
+    c_rows = [ir.Constant(intp, i) for i in range(rows)]
+    c_slots = [(vector_at(c_ptr, r, c_stride, zero_index), vector_at(c_ptr, r, c_stride, second)) for r in c_rows]
+
+    # accumulators: allocas that LLVM's mem2reg turns into registers
+    accumulators = []
+    zero = ir.Constant(vector, [ir.Constant(scalar, 0.0)] * lanes)
+    for slots in c_slots:
+        pair = []
+        for slot in slots:
+            acc = cgutils.alloca_once(builder, vector)
+            with builder.if_else(acc_flag) as (then, otherwise):
+                with then:
+                    builder.store(builder.load(slot, align=itemsize), acc)
+                with otherwise:
+                    builder.store(zero, acc)
+            pair.append(acc)
+        accumulators.append(pair)
+
+    undef = ir.Constant(vector, ir.Undefined)
+    splat_mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+    with cgutils.for_range(builder, depth) as loop:
+        k = loop.index
+        b0 = builder.load(vector_at(b_ptr, k, b_stride, zero_index), align=itemsize)
+        b1 = builder.load(vector_at(b_ptr, k, b_stride, second), align=itemsize)
+        for i, r in enumerate(c_rows):
+            a_scalar = builder.load(_element_pointer(builder, a_ptr, r, a_stride, k))
+            a_vec = builder.insert_element(undef, a_scalar, ir.Constant(ir.IntType(32), 0))
+            a_vec = builder.shuffle_vector(a_vec, undef, splat_mask)
+            for acc, b_vec in zip(accumulators[i], (b0, b1)):
+                builder.store(builder.call(fmuladd, [a_vec, b_vec, builder.load(acc)]), acc)
+
+    for slots, pair in zip(c_slots, accumulators):
+        for slot, acc in zip(slots, pair):
+            builder.store(builder.load(acc), slot, align=itemsize)
+    builder.ret_void()
+    return function
+
+
 def _make_tile(rows):
     """An intrinsic computing C[r:r+rows, j:j+2*W] (+)= A[r:r+rows, :] @ B[:, j:j+2*W], W = lanes per vector."""
 
@@ -62,72 +137,40 @@ def _make_tile(rows):
             a_val, b_val, c_val, row_val, col_val, acc_flag = args
             scalar = context.get_value_type(dtype)
             itemsize = context.get_abi_sizeof(scalar)
-            lanes = VECTOR_BYTES // itemsize
-            vector = ir.VectorType(scalar, lanes)
-            vector_ptr = vector.as_pointer()
             intp = context.get_value_type(types.intp)
-            fmuladd = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vector, [vector, vector, vector]), f"llvm.fmuladd.{_suffix(vector)}"
-            )
 
             def unpack(array_type, value):
                 array = context.make_array(array_type)(context, builder, value)
-                shape = cgutils.unpack_tuple(builder, array.shape, 2)
                 strides = cgutils.unpack_tuple(builder, array.strides, 2)
                 row_stride = builder.sdiv(strides[0], ir.Constant(intp, itemsize))  # bytes -> elements
-                return array.data, shape, row_stride
+                return array.data, row_stride
 
-            a_ptr, a_shape, a_stride = unpack(a, a_val)
-            b_ptr, _, b_stride = unpack(b, b_val)
-            c_ptr, _, c_stride = unpack(c, c_val)
-            depth = a_shape[1]
+            a_ptr, a_stride = unpack(a, a_val)
+            b_ptr, b_stride = unpack(b, b_val)
+            c_ptr, c_stride = unpack(c, c_val)
             row_val = context.cast(builder, row_val, signature.args[3], types.intp)
             col_val = context.cast(builder, col_val, signature.args[4], types.intp)
-            col_next = builder.add(col_val, ir.Constant(intp, lanes))
-
-            def vector_at(base, r, stride, col):
-                return builder.bitcast(_element_pointer(builder, base, r, stride, col), vector_ptr)
-
-            c_rows = [builder.add(row_val, ir.Constant(intp, i)) for i in range(rows)]
-            c_slots = [(vector_at(c_ptr, r, c_stride, col_val), vector_at(c_ptr, r, c_stride, col_next))
-                       for r in c_rows]
-
-            # accumulators: allocas that LLVM's mem2reg turns into registers
-            accumulators = []
-            zero = ir.Constant(vector, [ir.Constant(scalar, 0.0)] * lanes)
-            for slots in c_slots:
-                pair = []
-                for slot in slots:
-                    acc = cgutils.alloca_once(builder, vector)
-                    with builder.if_else(acc_flag) as (then, otherwise):
-                        with then:
-                            builder.store(builder.load(slot, align=itemsize), acc)
-                        with otherwise:
-                            builder.store(zero, acc)
-                    pair.append(acc)
-                accumulators.append(pair)
-
-            undef = ir.Constant(vector, ir.Undefined)
-            splat_mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
-            with cgutils.for_range(builder, depth) as loop:
-                k = loop.index
-                b0 = builder.load(vector_at(b_ptr, k, b_stride, col_val), align=itemsize)
-                b1 = builder.load(vector_at(b_ptr, k, b_stride, col_next), align=itemsize)
-                for i, r in enumerate(c_rows):
-                    a_scalar = builder.load(_element_pointer(builder, a_ptr, r, a_stride, k))
-                    a_vec = builder.insert_element(undef, a_scalar, ir.Constant(ir.IntType(32), 0))
-                    a_vec = builder.shuffle_vector(a_vec, undef, splat_mask)
-                    for acc, b_vec in zip(accumulators[i], (b0, b1)):
-                        builder.store(builder.call(fmuladd, [a_vec, b_vec, builder.load(acc)]), acc)
-
-            for slots, pair in zip(c_slots, accumulators):
-                for slot, acc in zip(slots, pair):
-                    builder.store(builder.load(acc), slot, align=itemsize)
+            zero = ir.Constant(intp, 0)
+            flag = context.cast(builder, acc_flag, signature.args[5], types.boolean)
+            function = _tile_function(builder.module, scalar, itemsize, rows)
+            builder.call(function, [
+                _element_pointer(builder, a_ptr, row_val, a_stride, zero), a_stride,
+                _element_pointer(builder, b_ptr, zero, b_stride, col_val), b_stride,
+                _element_pointer(builder, c_ptr, row_val, c_stride, col_val), c_stride,
+                context.cast(builder, _depth(context, builder, a, a_val), types.intp, types.intp),
+                builder.trunc(flag, ir.IntType(1)) if flag.type != ir.IntType(1) else flag,
+            ])
             return context.get_dummy_value()
 
         return sig, codegen
 
     return tile
+
+
+def _depth(context, builder, array_type, value):
+    """a.shape[1], the length of the k loop."""
+    array = context.make_array(array_type)(context, builder, value)
+    return cgutils.unpack_tuple(builder, array.shape, 2)[1]
 
 
 def _suffix(vector):
