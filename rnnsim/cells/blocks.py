@@ -99,6 +99,17 @@ def norm_of(row):
 
 
 @njit(inline="always")
+def set_recurrent_input(dst, h_row, recurrent_drop, b, use_recurrent_drop):
+    """dst = h_t as it enters the next recurrent product: times row b's recurrent dropout mask, or as is."""
+    if use_recurrent_drop:
+        drop_row = recurrent_drop[b]
+        for u in range(dst.shape[0]):
+            dst[u] = h_row[u] * drop_row[u]
+    else:
+        copy_into(dst, h_row)
+
+
+@njit(inline="always")
 def copy_into(dst, src):
     """dst[:] = src for 1-D arrays, as a plain loop: Numba's slice assignment between two arrays checks
     for overlap and may copy through a temporary (an allocation per call inside the time loop)."""

@@ -39,7 +39,7 @@ from numba import njit, prange
 from rnnsim.activations import SIGMOID, TANH, activate, derivative_scalar
 from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, column_sums, trace_buffer
-from rnnsim.cells.blocks import FASTMATH, ONE, chunk_bounds, copy_into, norm_of
+from rnnsim.cells.blocks import FASTMATH, ONE, chunk_bounds, copy_into, norm_of, set_recurrent_input
 from rnnsim.cells.simd import matmul_into
 from rnnsim.errors import InputError
 
@@ -116,13 +116,7 @@ def _gru_forward_state_rows(
             h = z * h_row[u] + (ONE - z) * candidate[u]
             h_row[u] = h
             hidden_row[u] = h
-        h_in_row = h_in[r]
-        if use_recurrent_drop:
-            drop_row = recurrent_drop[b]
-            for u in range(units):
-                h_in_row[u] = h_row[u] * drop_row[u]
-        else:
-            copy_into(h_in_row, h_row)
+        set_recurrent_input(h_in[r], h_row, recurrent_drop, b, use_recurrent_drop)
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)

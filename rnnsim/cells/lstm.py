@@ -34,7 +34,16 @@ from numba import njit, prange
 from rnnsim.activations import SIGMOID, TANH, activate, derivative_scalar, fast_sigmoid, fast_tanh
 from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, trace_buffer
-from rnnsim.cells.blocks import FASTMATH, ONE, carry_hidden_gradient, carry_step, chunk_bounds, copy_into, norm_of
+from rnnsim.cells.blocks import (
+    FASTMATH,
+    ONE,
+    carry_hidden_gradient,
+    carry_step,
+    chunk_bounds,
+    copy_into,
+    norm_of,
+    set_recurrent_input,
+)
 from rnnsim.cells.simd import matmul_into
 
 # -- forward -----------------------------------------------------------------------------
@@ -115,12 +124,7 @@ def _lstm_forward_rows(
             for u in range(units):  # h_t = o * tanh(c_t)
                 hidden_row[u] = output_gate[u] * tanh_buf[u]
         copy_into(h_row, hidden_row)
-        if use_recurrent_drop:
-            drop_row = recurrent_drop[b]
-            for u in range(units):
-                h_in_row[u] = hidden_row[u] * drop_row[u]
-        else:
-            copy_into(h_in_row, hidden_row)
+        set_recurrent_input(h_in_row, hidden_row, recurrent_drop, b, use_recurrent_drop)
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)

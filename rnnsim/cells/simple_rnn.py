@@ -30,7 +30,15 @@ from numba import njit, prange
 from rnnsim.activations import TANH, activate, derivative_scalar
 from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, trace_buffer
-from rnnsim.cells.blocks import FASTMATH, ONE, carry_hidden_gradient, chunk_bounds, copy_into, norm_of
+from rnnsim.cells.blocks import (
+    FASTMATH,
+    ONE,
+    carry_hidden_gradient,
+    chunk_bounds,
+    copy_into,
+    norm_of,
+    set_recurrent_input,
+)
 from rnnsim.cells.simd import matmul_into
 
 
@@ -75,13 +83,7 @@ def _simple_rnn_forward(
                     copy_into(preactivations[t, b], a_row)
                 activate(act, fast, a_row, 0, units)
                 copy_into(h_row, a_row)
-                h_in_row = h_in[r]
-                if use_recurrent_drop:
-                    drop_row = recurrent_drop[b]
-                    for u in range(units):
-                        h_in_row[u] = a_row[u] * drop_row[u]
-                else:
-                    copy_into(h_in_row, a_row)
+                set_recurrent_input(h_in[r], a_row, recurrent_drop, b, use_recurrent_drop)
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
