@@ -99,6 +99,16 @@ def norm_of(row):
 
 
 @njit(inline="always")
+def take_output_gradient(dh_row, grad_hidden_seq, has_grad_seq, t, b, grad_hidden_norm):
+    """dh_row += dL/dh_t from the layer's outputs (when it returns sequences); record ||dL/dh_t||."""
+    if has_grad_seq:
+        seq_row = grad_hidden_seq[t, b]
+        for u in range(dh_row.shape[0]):
+            dh_row[u] += seq_row[u]
+    grad_hidden_norm[b, t] = norm_of(dh_row)
+
+
+@njit(inline="always")
 def set_recurrent_input(dst, h_row, recurrent_drop, b, use_recurrent_drop):
     """dst = h_t as it enters the next recurrent product: times row b's recurrent dropout mask, or as is."""
     if use_recurrent_drop:

@@ -39,7 +39,14 @@ from numba import njit, prange
 from rnnsim.activations import SIGMOID, TANH, activate, derivative_scalar
 from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, column_sums, trace_buffer
-from rnnsim.cells.blocks import FASTMATH, ONE, chunk_bounds, copy_into, norm_of, set_recurrent_input
+from rnnsim.cells.blocks import (
+    FASTMATH,
+    ONE,
+    chunk_bounds,
+    copy_into,
+    set_recurrent_input,
+    take_output_gradient,
+)
 from rnnsim.cells.simd import matmul_into
 from rnnsim.errors import InputError
 
@@ -184,11 +191,7 @@ def _gru_backward_gate_rows(
     for r in range(dh.shape[0]):
         b = start + r
         dh_row, in_row, rec_row = dh[r], d_in[r], d_rec[r]
-        if has_grad_seq:
-            seq_row = grad_hidden_seq[t, b]
-            for u in range(units):
-                dh_row[u] += seq_row[u]
-        grad_hidden_norm[b, t] = norm_of(dh_row)
+        take_output_gradient(dh_row, grad_hidden_seq, has_grad_seq, t, b, grad_hidden_norm)
         if step_mask[t, b] == 0:  # h was carried over: the gradient passes straight through
             in_row[:] = 0.0
             rec_row[:] = 0.0

@@ -43,6 +43,7 @@ from rnnsim.cells.blocks import (
     copy_into,
     norm_of,
     set_recurrent_input,
+    take_output_gradient,
 )
 from rnnsim.cells.simd import matmul_into
 
@@ -221,11 +222,7 @@ def _lstm_backward_rows(
     for r in range(r0, r1):
         b = offset + r
         dh_row, dc_row, dz = dh[r], dc[r], grad_preact[t, b]
-        if has_grad_seq:
-            seq_row = grad_hidden_seq[t, b]
-            for u in range(units):
-                dh_row[u] += seq_row[u]
-        grad_hidden_norm[b, t] = norm_of(dh_row)
+        take_output_gradient(dh_row, grad_hidden_seq, has_grad_seq, t, b, grad_hidden_norm)
         if step_mask[t, b] == 0:  # state carried over: gradients pass straight through
             grad_cell_norm[b, t] = norm_of(dc_row)
             dz[:] = 0.0

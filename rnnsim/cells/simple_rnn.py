@@ -36,8 +36,8 @@ from rnnsim.cells.blocks import (
     carry_hidden_gradient,
     chunk_bounds,
     copy_into,
-    norm_of,
     set_recurrent_input,
+    take_output_gradient,
 )
 from rnnsim.cells.simd import matmul_into
 
@@ -117,11 +117,7 @@ def _simple_rnn_backward(
             for r in range(rows):
                 b = start + r
                 dh_row, da_row = dh[r], da[r]
-                if has_grad_seq:
-                    seq_row = grad_hidden_seq[t, b]
-                    for u in range(units):
-                        dh_row[u] += seq_row[u]
-                grad_hidden_norm[b, t] = norm_of(dh_row)
+                take_output_gradient(dh_row, grad_hidden_seq, has_grad_seq, t, b, grad_hidden_norm)
                 if step_mask[t, b] == 0:  # h was carried over: the gradient passes straight through
                     da_row[:] = 0.0
                     continue
