@@ -15,11 +15,11 @@ registers for the whole k loop instead:
                 acc[i][0] += a * b0;  acc[i][1] += a * b1   two fused multiply-adds
         C[i, cols v] = acc[i][v]
 
-Numba has no SIMD types, so `tile_product` is a Numba `intrinsic`: a function whose body is
-generated as LLVM IR here, with explicit vectors of 32 bytes (8 float32 or 4 float64: one AVX
-register; LLVM splits or joins them for other targets), and inlined into the Numba kernels
-that call it. `llvm.fmuladd` lets LLVM emit one FMA instruction per multiply-add where the CPU
-has FMA (the same rounding choice as the kernels' `fastmath={"contract"}`).
+Numba has no SIMD types, so the tile is LLVM IR written here, with explicit vectors of 32
+bytes (8 float32 or 4 float64: one AVX register; LLVM splits or joins them for other targets),
+as one out-of-line function per tile shape and dtype (`_tile_function`), called through a
+Numba `intrinsic` (`tile_rows4`, `tile_rows1`). `llvm.fmuladd` lets LLVM emit one FMA instruction
+per multiply-add where the CPU has FMA (the same rounding choice as the kernels' `fastmath={"contract"}`).
 
 `matmul_into` is the njit-callable entry: it covers a row range with tiles and finishes the
 ragged edges (rows beyond a multiple of MR, columns beyond a multiple of two vectors) with
@@ -127,10 +127,10 @@ def _make_tile(rows):
     def tile(typingctx, a, b, c, row, col, accumulate):
         arrays = (a, b, c)
         if not all(isinstance(x, types.Array) and x.ndim == 2 for x in arrays):
-            raise TypingError("tile_product takes three 2-D arrays")
+            raise TypingError("the SIMD tile takes three 2-D arrays")
         dtype = a.dtype
         if dtype not in (types.float32, types.float64) or b.dtype != dtype or c.dtype != dtype:
-            raise TypingError("tile_product takes float32 or float64 arrays of one dtype")
+            raise TypingError("the SIMD tile takes float32 or float64 arrays of one dtype")
         sig = types.void(a, b, c, types.intp, types.intp, types.boolean)
 
         def codegen(context, builder, signature, args):
@@ -141,36 +141,28 @@ def _make_tile(rows):
 
             def unpack(array_type, value):
                 array = context.make_array(array_type)(context, builder, value)
+                shape = cgutils.unpack_tuple(builder, array.shape, 2)
                 strides = cgutils.unpack_tuple(builder, array.strides, 2)
                 row_stride = builder.sdiv(strides[0], ir.Constant(intp, itemsize))  # bytes -> elements
-                return array.data, row_stride
+                return array.data, row_stride, shape
 
-            a_ptr, a_stride = unpack(a, a_val)
-            b_ptr, b_stride = unpack(b, b_val)
-            c_ptr, c_stride = unpack(c, c_val)
-            row_val = context.cast(builder, row_val, signature.args[3], types.intp)
-            col_val = context.cast(builder, col_val, signature.args[4], types.intp)
+            a_ptr, a_stride, (_, depth) = unpack(a, a_val)
+            b_ptr, b_stride, _ = unpack(b, b_val)
+            c_ptr, c_stride, _ = unpack(c, c_val)
             zero = ir.Constant(intp, 0)
-            flag = context.cast(builder, acc_flag, signature.args[5], types.boolean)
             function = _tile_function(builder.module, scalar, itemsize, rows)
             builder.call(function, [
                 _element_pointer(builder, a_ptr, row_val, a_stride, zero), a_stride,
                 _element_pointer(builder, b_ptr, zero, b_stride, col_val), b_stride,
                 _element_pointer(builder, c_ptr, row_val, c_stride, col_val), c_stride,
-                context.cast(builder, _depth(context, builder, a, a_val), types.intp, types.intp),
-                builder.trunc(flag, ir.IntType(1)) if flag.type != ir.IntType(1) else flag,
+                depth,
+                acc_flag,  # a boolean argument is an i1 in Numba's lowering
             ])
             return context.get_dummy_value()
 
         return sig, codegen
 
     return tile
-
-
-def _depth(context, builder, array_type, value):
-    """a.shape[1], the length of the k loop."""
-    array = context.make_array(array_type)(context, builder, value)
-    return cgutils.unpack_tuple(builder, array.shape, 2)[1]
 
 
 def _suffix(vector):

@@ -45,10 +45,6 @@ class TokenSequence:
     def dtype(self):
         return self.embeddings.dtype
 
-    def dense(self) -> np.ndarray:
-        """The embedded sequences themselves, (B, T, D)."""
-        return self.embeddings[self.ids]
-
 
 @njit(parallel=True, cache=True)
 def gather_rows(table, ids_tm, out):
