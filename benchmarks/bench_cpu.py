@@ -7,11 +7,12 @@
 PyTorch is a benchmark-only dependency (pip install torch==2.13.0 into the venv); rnnsim never
 imports it. Both frameworks run in this one process with the same thread count, and their steps
 alternate (rnnsim, torch, rnnsim, torch, ...) so that the noise of a shared machine hits both;
-the table quotes medians, the interquartile range, and the ratio of the medians. In this process
-OMP_WAIT_POLICY is PASSIVE for both (rnnsim's default, set on import unless the user set it), which
-also changes PyTorch's OpenMP threads; so PyTorch is timed a second time alone, in a fresh process
-with the environment this script was started with (PyTorch as its users run it), and the table
-gives the speed-up against both. `--no-torch-subprocess` skips that.
+the table quotes medians, the interquartile range, and the ratio of the medians. PyTorch is also
+timed a second time alone, in a fresh process with the environment this script was started with
+(PyTorch as its users run it, with nothing of rnnsim's loaded), and the table gives the speed-up
+against both. `--no-torch-subprocess` skips that. (Until round 3, `import rnnsim` set
+OMP_WAIT_POLICY=PASSIVE for its OpenMP kernels, which also slowed PyTorch in the shared process;
+rnnsim's kernels now run on their own threads, not OpenMP, and the environment is left alone.)
 
 Columns: `speed-up` = PyTorch median / rnnsim median (above 1: rnnsim is faster). `GFLOP/s` counts
 only the recurrent math, 2*B*T*U*G*U per pass (G = 1, 3, 4 gate blocks), three passes for a
@@ -39,8 +40,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-# The environment as the user started us, before `import rnnsim` sets OMP_WAIT_POLICY=PASSIVE by default:
-# PyTorch is also timed in a subprocess with exactly this environment (PyTorch as its users run it).
+# The environment as the user started us: PyTorch is also timed in a subprocess with exactly this environment.
 USER_ENV = dict(os.environ)
 
 # case name -> (description, cell, batch, timesteps, features or vocabulary, units, head/loss)
@@ -346,8 +346,9 @@ def machine_info(threads):
 # -- extras (issue 2), each in a fresh subprocess ---------------------------------------------------
 
 _COMPILE_SNIPPET = """
-import time, json, numpy as np, numba
-numba.set_num_threads({threads})
+import time, json, numpy as np
+import rnnsim.threads
+rnnsim.threads.set_num_threads({threads})
 t0 = time.perf_counter()
 from rnnsim.cells import make_cell
 t_import = time.perf_counter() - t0
@@ -367,8 +368,9 @@ print(json.dumps(out))
 _STARTUP_SNIPPET = """
 import time
 t0 = time.perf_counter()
-import numpy as np, numba
-numba.set_num_threads({threads})
+import numpy as np
+import rnnsim.threads
+rnnsim.threads.set_num_threads({threads})
 import rnnsim.cells
 from rnnsim.cells import make_cell
 cell = make_cell("lstm", 32)
@@ -379,8 +381,9 @@ print(time.perf_counter() - t0)
 """
 
 _TRACE_SNIPPET = """
-import time, json, numpy as np, numba
-numba.set_num_threads({threads})
+import time, json, numpy as np
+import rnnsim.threads
+rnnsim.threads.set_num_threads({threads})
 from rnnsim.cells import make_cell
 out = {{}}
 for name in ("simple_rnn", "lstm", "gru"):
@@ -416,8 +419,8 @@ def high_water_mb():  # VmHWM is per address space; ru_maxrss would carry the pa
         return next(int(line.split()[1]) for line in handle if line.startswith("VmHWM")) / 1024
 before = high_water_mb()
 if framework == "rnnsim":
-    import numba
-    numba.set_num_threads(threads)
+    import rnnsim.threads
+    rnnsim.threads.set_num_threads(threads)
     model = rnnsim_model(case)
     for _ in range(3):
         model.train_on_batch(x, y)
@@ -507,15 +510,12 @@ def main(argv=None):
 
         RNN.accepts_tokens = lambda self, training: False
 
-    import numba
     import torch
     from threadpoolctl import threadpool_limits
 
-    import rnnsim  # first: its OMP_WAIT_POLICY default is then in force for both frameworks in this process
+    import rnnsim.threads
 
-    del rnnsim
-
-    numba.set_num_threads(args.threads)
+    rnnsim.threads.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)
     info = machine_info(args.threads)
@@ -525,10 +525,8 @@ def main(argv=None):
     for case in args.cases.split(","):
         results.append(run_case(case, args.steps, args.warmup, torch_subprocess=not args.no_torch_subprocess))
         print(table(results[-1:], matmul), flush=True)
-    info["numba_threading_layer"] = numba.threading_layer()  # known only once a parallel kernel has run
     print("\n" + table(results, matmul), flush=True)
-    print(json.dumps({"numba_threading_layer": info["numba_threading_layer"],
-                      "torch_alone_omp_wait_policy": sorted({r.get("torch_alone_omp_wait_policy", "-")
+    print(json.dumps({"torch_alone_omp_wait_policy": sorted({r.get("torch_alone_omp_wait_policy", "-")
                                                              for r in results})}), flush=True)
     output = {"machine": info, "matmul_gflops": matmul, "cases": results}
     if not args.skip_extras:

@@ -35,7 +35,7 @@ from rnnsim.cells.blocks import use_blas_path
 from rnnsim.cells.tokens import TokenSequence, gather_rows, scatter_add_rows
 from rnnsim.errors import InputError
 from rnnsim.optimizers import SparseRows
-from rnnsim.threads import single_threaded_blas
+from rnnsim.threads import run_chunks, single_threaded_blas
 from rnnsim.trace import GATE_NAMES, Trace
 
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -282,7 +282,8 @@ class RecurrentCell:
             table = x.embeddings @ weights["kernel"]  # (V, G*U)
             self._add_input_bias(table, weights)
             x_proj = np.empty((timesteps, batch, width), dtype)
-            gather_rows(table, token_ids, x_proj)
+            n_chunks = blocks.thread_chunks(token_ids.shape[0])
+            run_chunks(gather_rows, n_chunks, table, token_ids, n_chunks, x_proj)
         else:
             token_ids = None
             x_steps = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D); free when x is a time-major view
@@ -441,7 +442,8 @@ class RecurrentCell:
             token_ids = cache["token_ids"].reshape(rows)
             per_token = self._scratch_buffer((embeddings.shape[0], width), grad_in.dtype)  # S, (V, G*U)
             per_token.fill(0.0)
-            scatter_add_rows(token_ids, grad_in, blocks.thread_chunks(width), per_token)
+            n_chunks = blocks.thread_chunks(width)
+            run_chunks(scatter_add_rows, n_chunks, token_ids, grad_in, n_chunks, per_token)
             grads["kernel"] = embeddings.T @ per_token  # (D, G*U)
             if self.use_bias:
                 grads["bias"] = column_sums(per_token)

@@ -3,15 +3,16 @@
 Two ways to run a time loop, chosen by the hidden size (see `use_blas_path`):
 
 - fused (small U, the tutorial sizes): one Numba kernel owns the whole time loop; the batch is
-  cut into one chunk of rows per thread, outside the time loop. Per step, each thread computes
+  cut into one chunk of rows per thread, outside the time loop (the kernel is serial and releases
+  the GIL; `threads.run_chunks` runs one call per chunk on its own thread). Per step, each thread computes
   its rows' recurrent product with `simd.matmul_into` (a register-blocked micro-kernel, 55-75
   GFLOP/s per thread at U = 32) straight into its block of the time-major (T, B, ...) buffer,
   then the gates row by row, all in thread-local buffers: no allocation and no thread start-up
   inside the loop. All three cells run this way, forward and backward.
 - BLAS (large U): a Python loop over timesteps; the recurrent product of the whole batch,
   (B, U) @ (U, G*U), is one BLAS call per step (numpy's matmul, multithreaded), and a small
-  serial Numba kernel does the gates of that step. BLAS is never called from inside a prange
-  loop (two thread pools on two cores oversubscribe; see PERFORMANCE-NOTES). At U = 256 the
+  serial Numba kernel does the gates of that step. BLAS is never called from inside the chunked
+  kernels (two thread pools on two cores oversubscribe; see PERFORMANCE-NOTES). At U = 256 the
   fused kernel was measured at 22 GFLOP/s against BLAS's 56, so the switch stays at 128.
 
 `fastmath={"contract"}` lets LLVM fuse a*b + c into one FMA instruction (without it Numba emits
@@ -22,9 +23,10 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from rnnsim import threads
 
 FASTMATH = {"contract"}
 
@@ -42,12 +44,8 @@ def use_blas_path(units: int) -> bool:
 
 
 def thread_chunks(batch: int) -> int:
-    """How many row chunks the fused kernels split a batch into: one per Numba thread.
-
-    Read here, in Python, and passed to the kernels: calling numba.get_num_threads() inside a
-    cached kernel would make it uncacheable.
-    """
-    return max(1, min(batch, numba.get_num_threads()))
+    """How many row chunks the fused kernels split a batch into: one per thread (`threads.run_chunks`)."""
+    return max(1, min(batch, threads.get_num_threads()))
 
 
 @njit(cache=True)
@@ -76,12 +74,9 @@ def carry_hidden_gradient(r0, r1, offset, t, step_mask, recurrent_drop, use_recu
 
 
 @njit(cache=True, error_model="numpy")
-def carry_step(n_chunks, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh):
+def carry_step(t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh):
     """`carry_hidden_gradient` over the whole batch (the BLAS path); serial, between two BLAS calls."""
-    batch = dh.shape[0]
-    for chunk in prange(n_chunks):
-        start, stop = chunk_bounds(batch, n_chunks, chunk)
-        carry_hidden_gradient(start, stop, 0, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh)
+    carry_hidden_gradient(0, dh.shape[0], 0, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh)
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
@@ -125,3 +120,11 @@ def copy_into(dst, src):
     for overlap and may copy through a temporary (an allocation per call inside the time loop)."""
     for k in range(dst.shape[0]):
         dst[k] = src[k]
+
+
+@njit(inline="always")
+def copy_rows(dst, src, start):
+    """dst[start:start + len(src)] = src for 2-D arrays, as loops. Numba's array-to-array slice assignment
+    also compiles its shape-mismatch error message (string formatting): ~5 s of a cell's first compile."""
+    for r in range(src.shape[0]):
+        copy_into(dst[start + r], src[r])

@@ -34,7 +34,7 @@ formulation (implementation=1) with the three masks tied.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from rnnsim.activations import SIGMOID, TANH, activate, derivative_scalar
 from rnnsim.cells import blocks
@@ -44,11 +44,13 @@ from rnnsim.cells.blocks import (
     ONE,
     chunk_bounds,
     copy_into,
+    copy_rows,
     set_recurrent_input,
     take_output_gradient,
 )
 from rnnsim.cells.simd import matmul_into
 from rnnsim.errors import InputError
+from rnnsim.threads import run_chunks
 
 # -- forward -----------------------------------------------------------------------------
 # Buffers are time-major (T, B, ...). Each thread owns a chunk of batch rows for the whole time
@@ -126,8 +128,9 @@ def _gru_forward_state_rows(
         set_recurrent_input(h_in[r], h_row, recurrent_drop, b, use_recurrent_drop)
 
 
-@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _gru_forward(
+    chunk,  # which of the n_chunks row chunks this call does (one per thread)
     recurrent_kernel,  # (U, 3U)
     recurrent_bias,  # (3U,) b_rec (zeros when reset_after=False or no bias)
     reset_after,
@@ -150,31 +153,30 @@ def _gru_forward(
     units = width // 3
     kernel_zr = recurrent_kernel[:, : 2 * units]  # (U, 2U)
     kernel_h = recurrent_kernel[:, 2 * units :]  # (U, U)
-    for chunk in prange(n_chunks):
-        start, stop = chunk_bounds(batch, n_chunks, chunk)
-        rows = stop - start
-        if rows <= 0:
-            continue
-        h_prev = h0[start:stop].copy()  # (R, U)
-        h_in = h_prev.copy()  # h_{t-1} as it enters the products with U
-        if use_recurrent_drop:
-            h_in *= recurrent_drop[start:stop]
-        m = np.empty((rows, width), gates.dtype)  # (R, 3U) recurrent products
-        rh = np.empty((rows, units), gates.dtype)  # r * h_in (reset_after=False)
-        for s in range(timesteps):
-            t = timesteps - 1 - s if go_backwards else s
-            z_slab = gates[t, start:stop]  # (R, 3U)
-            if reset_after:
-                matmul_into(h_in, recurrent_kernel, m, 0, rows, False)  # h_in U, all three blocks
-            else:
-                matmul_into(h_in, kernel_zr, m[:, : 2 * units], 0, rows, False)  # h_in U_zr
-            _gru_forward_gate_rows(start, t, m, z_slab, recurrent_bias, reset_after, step_mask, recurrent_act, fast,
-                                   record, h_in, rh, recurrent_candidate, preactivations)
-            if not reset_after:
-                matmul_into(rh, kernel_h, m[:, 2 * units :], 0, rows, False)  # (r * h_in) U_h
-            _gru_forward_state_rows(start, t, m, z_slab, recurrent_bias, reset_after, step_mask, recurrent_drop,
-                                    use_recurrent_drop, act, fast, record, h_prev, h_in, hidden, recurrent_candidate,
-                                    preactivations)
+    start, stop = chunk_bounds(batch, n_chunks, chunk)
+    rows = stop - start
+    if rows <= 0:
+        return
+    h_prev = h0[start:stop].copy()  # (R, U)
+    h_in = h_prev.copy()  # h_{t-1} as it enters the products with U
+    if use_recurrent_drop:
+        h_in *= recurrent_drop[start:stop]
+    m = np.empty((rows, width), gates.dtype)  # (R, 3U) recurrent products
+    rh = np.empty((rows, units), gates.dtype)  # r * h_in (reset_after=False)
+    for s in range(timesteps):
+        t = timesteps - 1 - s if go_backwards else s
+        z_slab = gates[t, start:stop]  # (R, 3U)
+        if reset_after:
+            matmul_into(h_in, recurrent_kernel, m, 0, rows, False)  # h_in U, all three blocks
+        else:
+            matmul_into(h_in, kernel_zr, m[:, : 2 * units], 0, rows, False)  # h_in U_zr
+        _gru_forward_gate_rows(start, t, m, z_slab, recurrent_bias, reset_after, step_mask, recurrent_act, fast,
+                               record, h_in, rh, recurrent_candidate, preactivations)
+        if not reset_after:
+            matmul_into(rh, kernel_h, m[:, 2 * units :], 0, rows, False)  # (r * h_in) U_h
+        _gru_forward_state_rows(start, t, m, z_slab, recurrent_bias, reset_after, step_mask, recurrent_drop,
+                                use_recurrent_drop, act, fast, record, h_prev, h_in, hidden, recurrent_candidate,
+                                preactivations)
 
 
 # -- backward ----------------------------------------------------------------------------
@@ -255,8 +257,9 @@ def _gru_backward_reset_rows(
             dh_in_row[u] = d_rh_row[u] * r_u
 
 
-@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _gru_backward(
+    chunk,  # which of the n_chunks row chunks this call does (one per thread)
     recurrent_kernel_t,  # (3U, U)
     reset_after,
     h0,
@@ -281,41 +284,40 @@ def _gru_backward(
     timesteps, batch, units = hidden.shape
     kernel_zr_t = recurrent_kernel_t[: 2 * units]  # (2U, U)
     kernel_h_t = recurrent_kernel_t[2 * units :]  # (U, U)
-    for chunk in prange(n_chunks):
-        start, stop = chunk_bounds(batch, n_chunks, chunk)
-        rows = stop - start
-        if rows <= 0:
-            continue
-        dh = grad_h_final[start:stop].copy()  # (R, U) dL/dh_t
-        dh_in = np.empty((rows, units), hidden.dtype)  # dL/d(h_in)
-        d_rh = np.empty((rows, units), hidden.dtype)  # dL/d(r * h_in), reset_after=False
-        for s in range(timesteps - 1, -1, -1):
-            t = timesteps - 1 - s if go_backwards else s
-            d_in = grad_input_preact[t, start:stop]  # (R, 3U)
-            d_rec = grad_recurrent_preact[t, start:stop]  # (R, 3U)
-            _gru_backward_gate_rows(start, s, t, reset_after, go_backwards, act, recurrent_act, h0, step_mask, hidden,
-                                    gates, recurrent_candidate, grad_hidden_seq, has_grad_seq, dh, d_in, d_rec,
-                                    grad_hidden_norm)
-            if reset_after:
-                matmul_into(d_rec, recurrent_kernel_t, dh_in, 0, rows, False)  # dh_in = d_rec U^T
+    start, stop = chunk_bounds(batch, n_chunks, chunk)
+    rows = stop - start
+    if rows <= 0:
+        return
+    dh = grad_h_final[start:stop].copy()  # (R, U) dL/dh_t
+    dh_in = np.empty((rows, units), hidden.dtype)  # dL/d(h_in)
+    d_rh = np.empty((rows, units), hidden.dtype)  # dL/d(r * h_in), reset_after=False
+    for s in range(timesteps - 1, -1, -1):
+        t = timesteps - 1 - s if go_backwards else s
+        d_in = grad_input_preact[t, start:stop]  # (R, 3U)
+        d_rec = grad_recurrent_preact[t, start:stop]  # (R, 3U)
+        _gru_backward_gate_rows(start, s, t, reset_after, go_backwards, act, recurrent_act, h0, step_mask, hidden,
+                                gates, recurrent_candidate, grad_hidden_seq, has_grad_seq, dh, d_in, d_rec,
+                                grad_hidden_norm)
+        if reset_after:
+            matmul_into(d_rec, recurrent_kernel_t, dh_in, 0, rows, False)  # dh_in = d_rec U^T
+        else:
+            matmul_into(d_rec[:, 2 * units :], kernel_h_t, d_rh, 0, rows, False)  # d(r h) = da_h U_h^T
+            _gru_backward_reset_rows(start, s, t, go_backwards, recurrent_act, h0, step_mask, recurrent_drop,
+                                     use_recurrent_drop, hidden, gates, d_rh, d_in, d_rec, dh_in)
+            matmul_into(d_rec[:, : 2 * units], kernel_zr_t, dh_in, 0, rows, True)  # += [dz, dr] U_zr^T
+        for r in range(rows):  # the direct path z * h_{t-1}, then the path through the products
+            b = start + r
+            if step_mask[t, b] == 0:
+                continue
+            dh_row, dh_in_row, z_gate = dh[r], dh_in[r], gates[t, b, :units]
+            if use_recurrent_drop:
+                drop_row = recurrent_drop[b]
+                for k in range(units):
+                    dh_row[k] = dh_row[k] * z_gate[k] + dh_in_row[k] * drop_row[k]
             else:
-                matmul_into(d_rec[:, 2 * units :], kernel_h_t, d_rh, 0, rows, False)  # d(r h) = da_h U_h^T
-                _gru_backward_reset_rows(start, s, t, go_backwards, recurrent_act, h0, step_mask, recurrent_drop,
-                                         use_recurrent_drop, hidden, gates, d_rh, d_in, d_rec, dh_in)
-                matmul_into(d_rec[:, : 2 * units], kernel_zr_t, dh_in, 0, rows, True)  # += [dz, dr] U_zr^T
-            for r in range(rows):  # the direct path z * h_{t-1}, then the path through the products
-                b = start + r
-                if step_mask[t, b] == 0:
-                    continue
-                dh_row, dh_in_row, z_gate = dh[r], dh_in[r], gates[t, b, :units]
-                if use_recurrent_drop:
-                    drop_row = recurrent_drop[b]
-                    for k in range(units):
-                        dh_row[k] = dh_row[k] * z_gate[k] + dh_in_row[k] * drop_row[k]
-                else:
-                    for k in range(units):
-                        dh_row[k] = dh_row[k] * z_gate[k] + dh_in_row[k]
-        grad_h0[start:stop] = dh
+                for k in range(units):
+                    dh_row[k] = dh_row[k] * z_gate[k] + dh_in_row[k]
+    copy_rows(grad_h0, dh, start)
 
 
 class GRUCell(RecurrentCell):
@@ -363,7 +365,10 @@ class GRUCell(RecurrentCell):
         gates = x_proj  # overwritten in place: x_t W + b_in in, activated z, r, hh out
         recurrent_candidate = np.empty((timesteps, batch, units), dtype)
         preactivations = trace_buffer(record_trace, (timesteps, batch, width), dtype)
-        _gru_forward(
+        n_chunks = blocks.thread_chunks(batch)
+        run_chunks(
+            _gru_forward,
+            n_chunks,
             weights["recurrent_kernel"],
             recurrent_bias,
             self.reset_after,
@@ -376,7 +381,7 @@ class GRUCell(RecurrentCell):
             self.recurrent_activation_code,
             cache["fast"],
             record_trace,
-            blocks.thread_chunks(batch),
+            n_chunks,
             gates,
             hidden,
             recurrent_candidate,
@@ -397,7 +402,10 @@ class GRUCell(RecurrentCell):
         grad_recurrent_preact = self._scratch_buffer((timesteps, batch, 3 * units), dtype)
         grad_h0 = np.empty((batch, units), dtype)
         grad_hidden_norm = np.empty((batch, timesteps), dtype)
-        _gru_backward(
+        n_chunks = blocks.thread_chunks(batch)
+        run_chunks(
+            _gru_backward,
+            n_chunks,
             np.ascontiguousarray(cache["weights"]["recurrent_kernel"].T),
             self.reset_after,
             cache["states"][0],
@@ -407,7 +415,7 @@ class GRUCell(RecurrentCell):
             cache["go_backwards"],
             self.activation_code,
             self.recurrent_activation_code,
-            blocks.thread_chunks(batch),
+            n_chunks,
             hidden,
             cache["gates"],
             cache["recurrent_candidate"],

@@ -29,7 +29,7 @@ passes it back almost unchanged for many steps; the trace's `grad_cell_norm` sho
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from rnnsim.activations import SIGMOID, TANH, activate, derivative_scalar, fast_sigmoid, fast_tanh
 from rnnsim.cells import blocks
@@ -41,11 +41,13 @@ from rnnsim.cells.blocks import (
     carry_step,
     chunk_bounds,
     copy_into,
+    copy_rows,
     norm_of,
     set_recurrent_input,
     take_output_gradient,
 )
 from rnnsim.cells.simd import matmul_into
+from rnnsim.threads import run_chunks
 
 # -- forward -----------------------------------------------------------------------------
 # Buffers are time-major (T, B, ...). Row buffers (h_prev, c_prev, h_in) are indexed by r;
@@ -128,8 +130,9 @@ def _lstm_forward_rows(
         set_recurrent_input(h_in_row, hidden_row, recurrent_drop, b, use_recurrent_drop)
 
 
-@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _lstm_forward_fused(
+    chunk,  # which of the n_chunks row chunks this call does (one per thread)
     recurrent_kernel,  # (U, 4U)
     h0,  # (B, U)
     c0,  # (B, U)
@@ -149,29 +152,28 @@ def _lstm_forward_fused(
 ):
     timesteps, batch, width = gates.shape
     units = width // 4
-    for chunk in prange(n_chunks):
-        start, stop = chunk_bounds(batch, n_chunks, chunk)
-        rows = stop - start
-        if rows <= 0:
-            continue
-        h_prev = h0[start:stop].copy()  # (R, U)
-        c_prev = c0[start:stop].copy()
-        h_in = h_prev.copy()
-        if use_recurrent_drop:
-            h_in *= recurrent_drop[start:stop]
-        tanh_buf = np.empty(units, gates.dtype)
-        no_product = np.empty((1, 1), gates.dtype)  # the product went into gates[t] already
-        for s in range(timesteps):
-            t = timesteps - 1 - s if go_backwards else s
-            matmul_into(h_in, recurrent_kernel, gates[t, start:stop], 0, rows, True)  # z_t = x_t W + b + h U
-            _lstm_forward_rows(0, rows, start, t, gates, no_product, False, step_mask, recurrent_drop,
-                               use_recurrent_drop, act, recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf,
-                               hidden, cell_state, preactivations)
+    start, stop = chunk_bounds(batch, n_chunks, chunk)
+    rows = stop - start
+    if rows <= 0:
+        return
+    h_prev = h0[start:stop].copy()  # (R, U)
+    c_prev = c0[start:stop].copy()
+    h_in = h_prev.copy()
+    if use_recurrent_drop:
+        h_in *= recurrent_drop[start:stop]
+    tanh_buf = np.empty(units, gates.dtype)
+    no_product = np.empty((1, 1), gates.dtype)  # the product went into gates[t] already
+    for s in range(timesteps):
+        t = timesteps - 1 - s if go_backwards else s
+        matmul_into(h_in, recurrent_kernel, gates[t, start:stop], 0, rows, True)  # z_t = x_t W + b + h U
+        _lstm_forward_rows(0, rows, start, t, gates, no_product, False, step_mask, recurrent_drop,
+                           use_recurrent_drop, act, recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf,
+                           hidden, cell_state, preactivations)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _lstm_forward_step(
-    t, n_chunks, gates, product, step_mask, recurrent_drop, use_recurrent_drop, act, recurrent_act, fast, record,
+    t, gates, product, step_mask, recurrent_drop, use_recurrent_drop, act, recurrent_act, fast, record,
     h_prev, c_prev, h_in, hidden, cell_state, preactivations,
 ):
     """One timestep of the BLAS path: the gates of every row, given product = h_{t-1} U (B, 4U).
@@ -180,13 +182,10 @@ def _lstm_forward_step(
     made the two thread pools fight over two cores (8-10x slower under load); the gates are a few
     percent of the step's FLOPs.
     """
-    batch = h_prev.shape[0]
-    for chunk in prange(n_chunks):
-        start, stop = chunk_bounds(batch, n_chunks, chunk)
-        tanh_buf = np.empty(h_prev.shape[1], h_prev.dtype)
-        _lstm_forward_rows(start, stop, 0, t, gates, product, True, step_mask, recurrent_drop, use_recurrent_drop, act,
-                           recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf, hidden, cell_state,
-                           preactivations)
+    tanh_buf = np.empty(h_prev.shape[1], h_prev.dtype)
+    _lstm_forward_rows(0, h_prev.shape[0], 0, t, gates, product, True, step_mask, recurrent_drop,
+                       use_recurrent_drop, act, recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf, hidden,
+                       cell_state, preactivations)
 
 
 # -- backward ----------------------------------------------------------------------------
@@ -266,8 +265,9 @@ def _lstm_backward_rows(
                 dc_row[u] = dc_u * f  # the cell-state path back in time
 
 
-@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _lstm_backward_fused(
+    chunk,  # which of the n_chunks row chunks this call does (one per thread)
     recurrent_kernel_t,  # (4U, U)
     c0,
     step_mask,
@@ -291,42 +291,38 @@ def _lstm_backward_fused(
     grad_cell_norm,  # out (B, T)
 ):
     timesteps, batch, units = cell_state.shape
-    for chunk in prange(n_chunks):
-        start, stop = chunk_bounds(batch, n_chunks, chunk)
-        rows = stop - start
-        if rows <= 0:
-            continue
-        dh = grad_h_final[start:stop].copy()  # (R, U)
-        dc = grad_c_final[start:stop].copy()
-        dh_product = np.empty((rows, units), cell_state.dtype)
-        tanh_buf = np.empty(units, cell_state.dtype)
-        dc_buf = np.empty(units, cell_state.dtype)
-        for s in range(timesteps - 1, -1, -1):
-            t = timesteps - 1 - s if go_backwards else s
-            _lstm_backward_rows(0, rows, start, s, t, go_backwards, act, recurrent_act, fast, c0, step_mask,
-                                cell_state, gates, grad_hidden_seq, has_grad_seq, dh, dc, tanh_buf, dc_buf, grad_preact,
-                                grad_hidden_norm, grad_cell_norm)
-            # dh_{t-1} = dz_t U^T
-            matmul_into(grad_preact[t, start:stop], recurrent_kernel_t, dh_product, 0, rows, False)
-            carry_hidden_gradient(0, rows, start, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh)
-        grad_h0[start:stop] = dh
-        grad_c0[start:stop] = dc
+    start, stop = chunk_bounds(batch, n_chunks, chunk)
+    rows = stop - start
+    if rows <= 0:
+        return
+    dh = grad_h_final[start:stop].copy()  # (R, U)
+    dc = grad_c_final[start:stop].copy()
+    dh_product = np.empty((rows, units), cell_state.dtype)
+    tanh_buf = np.empty(units, cell_state.dtype)
+    dc_buf = np.empty(units, cell_state.dtype)
+    for s in range(timesteps - 1, -1, -1):
+        t = timesteps - 1 - s if go_backwards else s
+        _lstm_backward_rows(0, rows, start, s, t, go_backwards, act, recurrent_act, fast, c0, step_mask,
+                            cell_state, gates, grad_hidden_seq, has_grad_seq, dh, dc, tanh_buf, dc_buf, grad_preact,
+                            grad_hidden_norm, grad_cell_norm)
+        # dh_{t-1} = dz_t U^T
+        matmul_into(grad_preact[t, start:stop], recurrent_kernel_t, dh_product, 0, rows, False)
+        carry_hidden_gradient(0, rows, start, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh)
+    copy_rows(grad_h0, dh, start)
+    copy_rows(grad_c0, dc, start)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _lstm_backward_step(
-    s, t, go_backwards, act, recurrent_act, fast, n_chunks, c0, step_mask, cell_state, gates, grad_hidden_seq,
+    s, t, go_backwards, act, recurrent_act, fast, c0, step_mask, cell_state, gates, grad_hidden_seq,
     has_grad_seq, dh, dc, grad_preact, grad_hidden_norm, grad_cell_norm,
 ):
     """One timestep of the BLAS path: dz_t for every row, into grad_preact[t] (the caller then computes dz_t U^T)."""
-    batch = dh.shape[0]
-    for chunk in prange(n_chunks):
-        start, stop = chunk_bounds(batch, n_chunks, chunk)
-        tanh_buf = np.empty(dh.shape[1], dh.dtype)
-        dc_buf = np.empty(dh.shape[1], dh.dtype)
-        _lstm_backward_rows(start, stop, 0, s, t, go_backwards, act, recurrent_act, fast, c0, step_mask,
-                            cell_state, gates, grad_hidden_seq, has_grad_seq, dh, dc, tanh_buf, dc_buf, grad_preact,
-                            grad_hidden_norm, grad_cell_norm)
+    tanh_buf = np.empty(dh.shape[1], dh.dtype)
+    dc_buf = np.empty(dh.shape[1], dh.dtype)
+    _lstm_backward_rows(0, dh.shape[0], 0, s, t, go_backwards, act, recurrent_act, fast, c0, step_mask, cell_state,
+                        gates, grad_hidden_seq, has_grad_seq, dh, dc, tanh_buf, dc_buf, grad_preact, grad_hidden_norm,
+                        grad_cell_norm)
 
 
 class LSTMCell(RecurrentCell):
@@ -366,8 +362,8 @@ class LSTMCell(RecurrentCell):
         n_chunks = blocks.thread_chunks(batch)
         common = (self.activation_code, self.recurrent_activation_code, cache["fast"], record_trace)
         if not blocks.use_blas_path(units):
-            _lstm_forward_fused(kernel, h0, c0, cache["step_mask"], drop, use_drop, cache["go_backwards"], *common,
-                                n_chunks, gates, hidden, cell_state, preactivations)
+            run_chunks(_lstm_forward_fused, n_chunks, kernel, h0, c0, cache["step_mask"], drop, use_drop,
+                       cache["go_backwards"], *common, n_chunks, gates, hidden, cell_state, preactivations)
         else:
             h_prev, c_prev = h0.copy(), c0.copy()
             h_in = h_prev * drop if use_drop else h_prev.copy()
@@ -375,7 +371,7 @@ class LSTMCell(RecurrentCell):
             for s in range(timesteps):
                 t = timesteps - 1 - s if cache["go_backwards"] else s
                 np.matmul(h_in, kernel, out=m)  # (B, U) @ (U, 4U): one multithreaded BLAS call
-                _lstm_forward_step(t, 1, gates, m, cache["step_mask"], drop, use_drop, *common,
+                _lstm_forward_step(t, gates, m, cache["step_mask"], drop, use_drop, *common,
                                    h_prev, c_prev, h_in, hidden, cell_state, preactivations)
         return {"hidden": hidden, "cell_state": cell_state, "gates": gates, "preactivations": preactivations}
 
@@ -395,20 +391,20 @@ class LSTMCell(RecurrentCell):
         if not blocks.use_blas_path(units):
             grad_h0 = np.empty((batch, units), dtype)
             grad_c0 = np.empty((batch, units), dtype)
-            _lstm_backward_fused(kernel_t, c0, step_mask, drop, use_drop, go_backwards, *codes, n_chunks, cell_state,
-                                 cache["gates"], grad_hidden_seq, has_grad_seq, final_grads[0], final_grads[1],
-                                 grad_preact, grad_h0, grad_c0, grad_hidden_norm, grad_cell_norm)
+            run_chunks(_lstm_backward_fused, n_chunks, kernel_t, c0, step_mask, drop, use_drop, go_backwards, *codes,
+                       n_chunks, cell_state, cache["gates"], grad_hidden_seq, has_grad_seq, final_grads[0],
+                       final_grads[1], grad_preact, grad_h0, grad_c0, grad_hidden_norm, grad_cell_norm)
         else:
             grad_h0 = final_grads[0].copy()  # dh, carried back to dL/dh_0
             grad_c0 = final_grads[1].copy()
             dh_product = np.empty((batch, units), dtype)
             for s in range(timesteps - 1, -1, -1):
                 t = timesteps - 1 - s if go_backwards else s
-                _lstm_backward_step(s, t, go_backwards, *codes, 1, c0, step_mask, cell_state, cache["gates"],
+                _lstm_backward_step(s, t, go_backwards, *codes, c0, step_mask, cell_state, cache["gates"],
                                     grad_hidden_seq, has_grad_seq, grad_h0, grad_c0, grad_preact,
                                     grad_hidden_norm, grad_cell_norm)
                 np.matmul(grad_preact[t], kernel_t, out=dh_product)  # dh_{t-1} = dz_t U^T, one BLAS call
-                carry_step(1, t, step_mask, drop, use_drop, dh_product, grad_h0)
+                carry_step(t, step_mask, drop, use_drop, dh_product, grad_h0)
         return {
             "grad_input_preact": grad_preact,
             "grad_recurrent_preact": grad_preact,

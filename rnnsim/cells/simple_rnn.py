@@ -25,7 +25,7 @@ dropout multiplies h_{t-1} by a per-sequence mask where it enters h_{t-1} U.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from rnnsim.activations import TANH, activate, derivative_scalar
 from rnnsim.cells import blocks
@@ -36,14 +36,17 @@ from rnnsim.cells.blocks import (
     carry_hidden_gradient,
     chunk_bounds,
     copy_into,
+    copy_rows,
     set_recurrent_input,
     take_output_gradient,
 )
 from rnnsim.cells.simd import matmul_into
+from rnnsim.threads import run_chunks
 
 
-@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _simple_rnn_forward(
+    chunk,  # which of the n_chunks row chunks this call does (one per thread)
     recurrent_kernel,  # (U, U)
     h0,  # (B, U)
     step_mask,  # (T, B) uint8, 0 = carry the state over
@@ -58,36 +61,36 @@ def _simple_rnn_forward(
     preactivations,  # out (T, B, U) when record, else a dummy
 ):
     timesteps, batch, units = hidden.shape
-    for chunk in prange(n_chunks):  # one chunk of rows per thread, outside the time loop
-        start, stop = chunk_bounds(batch, n_chunks, chunk)
-        rows = stop - start
-        if rows <= 0:
-            continue
-        h_prev = h0[start:stop].copy()  # (R, U)
-        h_in = h_prev.copy()  # h_{t-1} as it enters the recurrent product
-        if use_recurrent_drop:
-            h_in *= recurrent_drop[start:stop]
-        for s in range(timesteps):
-            t = timesteps - 1 - s if go_backwards else s
-            a = hidden[t, start:stop]  # (R, U): x_t W + b on entry, h_t on exit
-            matmul_into(h_in, recurrent_kernel, a, 0, rows, True)  # a_t = x_t W + b + h_{t-1} U
-            for r in range(rows):
-                b = start + r
-                a_row, h_row = a[r], h_prev[r]
-                if step_mask[t, b] == 0:
-                    copy_into(a_row, h_row)
-                    if record:
-                        preactivations[t, b, :] = 0.0
-                    continue
+    start, stop = chunk_bounds(batch, n_chunks, chunk)
+    rows = stop - start
+    if rows <= 0:
+        return
+    h_prev = h0[start:stop].copy()  # (R, U)
+    h_in = h_prev.copy()  # h_{t-1} as it enters the recurrent product
+    if use_recurrent_drop:
+        h_in *= recurrent_drop[start:stop]
+    for s in range(timesteps):
+        t = timesteps - 1 - s if go_backwards else s
+        a = hidden[t, start:stop]  # (R, U): x_t W + b on entry, h_t on exit
+        matmul_into(h_in, recurrent_kernel, a, 0, rows, True)  # a_t = x_t W + b + h_{t-1} U
+        for r in range(rows):
+            b = start + r
+            a_row, h_row = a[r], h_prev[r]
+            if step_mask[t, b] == 0:
+                copy_into(a_row, h_row)
                 if record:
-                    copy_into(preactivations[t, b], a_row)
-                activate(act, fast, a_row, 0, units)
-                copy_into(h_row, a_row)
-                set_recurrent_input(h_in[r], a_row, recurrent_drop, b, use_recurrent_drop)
+                    preactivations[t, b, :] = 0.0
+                continue
+            if record:
+                copy_into(preactivations[t, b], a_row)
+            activate(act, fast, a_row, 0, units)
+            copy_into(h_row, a_row)
+            set_recurrent_input(h_in[r], a_row, recurrent_drop, b, use_recurrent_drop)
 
 
-@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _simple_rnn_backward(
+    chunk,  # which of the n_chunks row chunks this call does (one per thread)
     recurrent_kernel_t,  # (U, U) U^T
     step_mask,  # (T, B)
     recurrent_drop,
@@ -104,33 +107,32 @@ def _simple_rnn_backward(
     grad_hidden_norm,  # out (B, T)
 ):
     timesteps, batch, units = hidden.shape
-    for chunk in prange(n_chunks):
-        start, stop = chunk_bounds(batch, n_chunks, chunk)
-        rows = stop - start
-        if rows <= 0:
-            continue
-        dh = grad_h_final[start:stop].copy()  # (R, U) dL/dh_t
-        dh_product = np.empty((rows, units), hidden.dtype)  # (R, U) da_t U^T
-        for s in range(timesteps - 1, -1, -1):
-            t = timesteps - 1 - s if go_backwards else s
-            da = grad_preact[t, start:stop]  # (R, U) dL/da_t, zero on masked rows
-            for r in range(rows):
-                b = start + r
-                dh_row, da_row = dh[r], da[r]
-                take_output_gradient(dh_row, grad_hidden_seq, has_grad_seq, t, b, grad_hidden_norm)
-                if step_mask[t, b] == 0:  # h was carried over: the gradient passes straight through
-                    da_row[:] = 0.0
-                    continue
-                hidden_row = hidden[t, b]
-                if act == TANH:  # the default, derivative written out: no branch in the loop, so it vectorizes
-                    for u in range(units):
-                        da_row[u] = dh_row[u] * (ONE - hidden_row[u] * hidden_row[u])
-                else:
-                    for u in range(units):
-                        da_row[u] = dh_row[u] * derivative_scalar(act, hidden_row[u])
-            matmul_into(da, recurrent_kernel_t, dh_product, 0, rows, False)  # dh_{t-1} = da_t U^T
-            carry_hidden_gradient(0, rows, start, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh)
-        grad_h0[start:stop] = dh
+    start, stop = chunk_bounds(batch, n_chunks, chunk)
+    rows = stop - start
+    if rows <= 0:
+        return
+    dh = grad_h_final[start:stop].copy()  # (R, U) dL/dh_t
+    dh_product = np.empty((rows, units), hidden.dtype)  # (R, U) da_t U^T
+    for s in range(timesteps - 1, -1, -1):
+        t = timesteps - 1 - s if go_backwards else s
+        da = grad_preact[t, start:stop]  # (R, U) dL/da_t, zero on masked rows
+        for r in range(rows):
+            b = start + r
+            dh_row, da_row = dh[r], da[r]
+            take_output_gradient(dh_row, grad_hidden_seq, has_grad_seq, t, b, grad_hidden_norm)
+            if step_mask[t, b] == 0:  # h was carried over: the gradient passes straight through
+                da_row[:] = 0.0
+                continue
+            hidden_row = hidden[t, b]
+            if act == TANH:  # the default, derivative written out: no branch in the loop, so it vectorizes
+                for u in range(units):
+                    da_row[u] = dh_row[u] * (ONE - hidden_row[u] * hidden_row[u])
+            else:
+                for u in range(units):
+                    da_row[u] = dh_row[u] * derivative_scalar(act, hidden_row[u])
+        matmul_into(da, recurrent_kernel_t, dh_product, 0, rows, False)  # dh_{t-1} = da_t U^T
+        carry_hidden_gradient(0, rows, start, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh)
+    copy_rows(grad_h0, dh, start)
 
 
 class SimpleRNNCell(RecurrentCell):
@@ -154,7 +156,10 @@ class SimpleRNNCell(RecurrentCell):
         dtype = cache["dtype"]
         hidden = x_proj  # overwritten in place: x_t W + b in, h_t out (one (T, B, U) array, not two)
         preactivations = trace_buffer(record_trace, (timesteps, batch, units), dtype)
-        _simple_rnn_forward(
+        n_chunks = blocks.thread_chunks(batch)
+        run_chunks(
+            _simple_rnn_forward,
+            n_chunks,
             cache["weights"]["recurrent_kernel"],
             cache["states"][0],
             cache["step_mask"],
@@ -164,7 +169,7 @@ class SimpleRNNCell(RecurrentCell):
             self.activation_code,
             cache["fast"],
             record_trace,
-            blocks.thread_chunks(batch),
+            n_chunks,
             hidden,
             preactivations,
         )
@@ -178,14 +183,17 @@ class SimpleRNNCell(RecurrentCell):
         grad_preact = self._scratch_buffer((timesteps, batch, units), dtype)  # (T, B, U), reused
         grad_h0 = np.empty((batch, units), dtype)
         grad_hidden_norm = np.empty((batch, timesteps), dtype)
-        _simple_rnn_backward(
+        n_chunks = blocks.thread_chunks(batch)
+        run_chunks(
+            _simple_rnn_backward,
+            n_chunks,
             np.ascontiguousarray(cache["weights"]["recurrent_kernel"].T),
             cache["step_mask"],
             cache["recurrent_drop_arg"],
             cache["recurrent_drop"] is not None,
             cache["go_backwards"],
             self.activation_code,
-            blocks.thread_chunks(batch),
+            n_chunks,
             hidden,
             grad_hidden_seq,
             has_grad_seq,

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from rnnsim.cells.blocks import chunk_bounds, copy_into
 
@@ -46,27 +46,27 @@ class TokenSequence:
         return self.embeddings.dtype
 
 
-@njit(parallel=True, cache=True)
-def gather_rows(table, ids_tm, out):
-    """out[t, b] = table[ids_tm[t, b]] for (T, B) ids into a (T, B, W) buffer."""
+@njit(nogil=True, cache=True)
+def gather_rows(chunk, table, ids_tm, n_chunks, out):
+    """out[t, b] = table[ids_tm[t, b]] for (T, B) ids into a (T, B, W) buffer; this chunk's timesteps."""
     timesteps, batch = ids_tm.shape
-    for t in prange(timesteps):
+    t0, t1 = chunk_bounds(timesteps, n_chunks, chunk)
+    for t in range(t0, t1):
         for b in range(batch):
             copy_into(out[t, b], table[ids_tm[t, b]])
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def scatter_add_rows(ids, values, n_chunks, out):
+@njit(nogil=True, cache=True, error_model="numpy")
+def scatter_add_rows(chunk, ids, values, n_chunks, out):
     """out[ids[n]] += values[n] for every n; out (V, W) is zeroed by the caller.
 
     The columns are cut into one block per thread, so no two threads ever add into the same
     element (repeated ids are the rule: every review uses 'the').
     """
     width = values.shape[1]
-    for chunk in prange(n_chunks):
-        c0, c1 = chunk_bounds(width, n_chunks, chunk)
-        for n in range(ids.shape[0]):
-            dst = out[ids[n], c0:c1]
-            src = values[n, c0:c1]
-            for k in range(dst.shape[0]):
-                dst[k] += src[k]
+    c0, c1 = chunk_bounds(width, n_chunks, chunk)
+    for n in range(ids.shape[0]):
+        dst = out[ids[n], c0:c1]
+        src = values[n, c0:c1]
+        for k in range(dst.shape[0]):
+            dst[k] += src[k]

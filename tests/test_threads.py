@@ -1,0 +1,76 @@
+"""The cells' own threads: `rnnsim.threads.run_chunks` and the thread count."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from rnnsim import threads
+from rnnsim.cells import make_cell
+
+
+@pytest.fixture(autouse=True)
+def restore_thread_count(monkeypatch):
+    monkeypatch.setattr(threads, "_threads", None)
+
+
+def test_run_chunks_runs_each_chunk_once_each_on_its_own_thread():
+    seen, barrier = [], threading.Barrier(3, timeout=10)
+
+    def kernel(chunk, out):
+        barrier.wait()  # all three at once: only possible if each chunk has its own thread
+        out.append((chunk, threading.get_ident()))
+
+    threads.run_chunks(kernel, 3, seen)
+    assert sorted(chunk for chunk, _ in seen) == [0, 1, 2]
+    assert len({ident for _, ident in seen}) == 3
+    assert dict(seen)[0] == threading.get_ident()  # chunk 0 runs on the caller's thread
+
+
+def test_run_chunks_with_one_chunk_stays_on_the_calling_thread():
+    seen = []
+    threads.run_chunks(lambda chunk, out: out.append((chunk, threading.get_ident())), 1, seen)
+    assert seen == [(0, threading.get_ident())]
+
+
+def test_run_chunks_raises_a_workers_error_after_every_chunk_finished():
+    done = []
+
+    def kernel(chunk):
+        if chunk == 1:
+            raise ValueError("chunk 1 failed")
+        done.append(chunk)
+
+    with pytest.raises(ValueError, match="chunk 1 failed"):
+        threads.run_chunks(kernel, 3)
+    assert sorted(done) == [0, 2]
+
+
+def test_thread_count_comes_from_numba_num_threads_or_set_num_threads(monkeypatch):
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "3")
+    assert threads.get_num_threads() == 3
+    threads.set_num_threads(5)
+    assert threads.get_num_threads() == 5
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_set_num_threads_rejects_what_is_not_a_positive_integer(bad):
+    with pytest.raises(ValueError, match="positive integer"):
+        threads.set_num_threads(bad)
+
+
+@pytest.mark.parametrize("name", ["simple_rnn", "lstm", "gru"])
+def test_a_cell_gives_the_same_numbers_on_one_thread_and_on_three(name):
+    rng = np.random.default_rng(4)
+    cell = make_cell(name, 8)
+    weights = cell.init_weights(5, rng)
+    x = rng.normal(size=(7, 11, 5)).astype(np.float32)
+    grads = (np.ones((7, 8), np.float32),) + (None,) * (len(cell.state_names) - 1)
+    runs = []
+    for count in (1, 3):
+        threads.set_num_threads(count)
+        result = cell.forward(x, weights)
+        backward = cell.backward(result, grad_final_states=grads)
+        runs.append((result.outputs.copy(), backward.inputs.copy(), backward.weights["recurrent_kernel"].copy()))
+    for one, three in zip(*runs):
+        np.testing.assert_array_equal(one, three)  # each row is computed by the same code on any thread
