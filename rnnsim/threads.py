@@ -15,6 +15,8 @@ import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
 _controller = None
 
 
@@ -91,3 +93,59 @@ def run_chunks(kernel, n_chunks: int, *args) -> None:
     finally:
         for future in futures:
             future.result()
+
+
+# Below this many multiply-adds a product runs as one call: handing work to a thread costs ~20-50 us.
+SPLIT_MIN_MACS = 2_000_000
+
+
+def matmul(a, b, out=None):
+    """a @ b for 2-D arrays on the cells' threads, each piece one single-threaded BLAS call.
+
+    Call it with numpy's BLAS on one thread (the cells' passes run under `single_threaded_blas`):
+    numpy releases the GIL inside BLAS, so the pieces run side by side on `run_chunks`' threads.
+    BLAS's own threads are not used because they spin for a while after each call, and a spinning
+    OpenBLAS thread takes the core the next kernel's chunk needs (LSTM(256): forward kernel 36 ms
+    alone, 64 ms right after a 2-thread BLAS call).
+
+    The split: a weight gradient such as x^T dz (a long inner dimension, a small result) is cut
+    along the inner dimension, one partial sum per thread, then added; anything else along the
+    rows of the result.
+    """
+    rows, depth = a.shape
+    width = b.shape[1]
+    if out is None:
+        out = np.empty((rows, width), np.result_type(a, b))
+    n = get_num_threads()
+    if n <= 1 or rows * depth * width < SPLIT_MIN_MACS:
+        return np.matmul(a, b, out=out)
+    if depth > 4 * max(rows, width):  # split the sum
+        n = min(n, depth // 64)
+        partials = [out] + [np.empty_like(out) for _ in range(n - 1)]
+        run_chunks(_matmul_inner_chunk, n, a, b, partials, n)
+        for partial in partials[1:]:
+            out += partial
+        return out
+    n = min(n, max(1, rows // 8))
+    run_chunks(_matmul_row_chunk, n, a, b, out, n)
+    return out
+
+
+def _bounds(size, n_chunks, chunk):
+    step = -(-size // n_chunks)
+    start = min(size, chunk * step)
+    return start, min(size, start + step)
+
+
+def _matmul_row_chunk(chunk, a, b, out, n_chunks):
+    start, stop = _bounds(a.shape[0], n_chunks, chunk)
+    if stop > start:
+        np.matmul(a[start:stop], b, out=out[start:stop])
+
+
+def _matmul_inner_chunk(chunk, a, b, partials, n_chunks):
+    start, stop = _bounds(a.shape[1], n_chunks, chunk)
+    if stop > start:
+        np.matmul(a[:, start:stop], b[start:stop], out=partials[chunk])
+    else:
+        partials[chunk][...] = 0

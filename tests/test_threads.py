@@ -74,3 +74,28 @@ def test_a_cell_gives_the_same_numbers_on_one_thread_and_on_three(name):
         runs.append((result.outputs.copy(), backward.inputs.copy(), backward.weights["recurrent_kernel"].copy()))
     for one, three in zip(*runs):
         np.testing.assert_array_equal(one, three)  # each row is computed by the same code on any thread
+
+
+@pytest.mark.parametrize("shape", [(600, 40, 50), (10, 5000, 12), (3, 2, 4), (1, 900, 3000)])
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_matmul_on_the_cells_threads_equals_numpy(shape, count, monkeypatch):
+    # Big enough to be split (along the rows, or along the inner dimension for a long sum with a small
+    # result), except (3, 2, 4), which runs as one call; the result must not depend on the split.
+    monkeypatch.setattr(threads, "SPLIT_MIN_MACS", 1000)
+    threads.set_num_threads(count)
+    rows, depth, width = shape
+    rng = np.random.default_rng(rows + depth)
+    a, b = rng.normal(size=(rows, depth)), rng.normal(size=(depth, width))
+    np.testing.assert_allclose(threads.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
+    out = np.full((rows, width), np.nan)
+    assert threads.matmul(a.T.copy().T, b, out=out) is out  # a strided (Fortran-order) left operand
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
+
+
+def test_matmul_splits_a_long_sum_into_partial_sums(monkeypatch):
+    calls = []
+    monkeypatch.setattr(threads, "run_chunks", lambda kernel, n, *args: calls.append((kernel.__name__, n)))
+    threads.set_num_threads(2)
+    threads.matmul(np.ones((8, 100_000)), np.ones((100_000, 8)))  # dW = x^T dz: a long sum, a small result
+    threads.matmul(np.ones((100_000, 8)), np.ones((8, 8)))  # the input projection: many rows
+    assert calls == [("_matmul_inner_chunk", 2), ("_matmul_row_chunk", 2)]

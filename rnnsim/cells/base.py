@@ -31,11 +31,10 @@ import numpy as np
 
 from rnnsim import activations, initializers
 from rnnsim.cells import blocks
-from rnnsim.cells.blocks import use_blas_path
 from rnnsim.cells.tokens import TokenSequence, gather_rows, scatter_add_rows
 from rnnsim.errors import InputError
 from rnnsim.optimizers import SparseRows
-from rnnsim.threads import run_chunks, single_threaded_blas
+from rnnsim.threads import matmul, run_chunks, single_threaded_blas
 from rnnsim.trace import GATE_NAMES, Trace
 
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -63,13 +62,12 @@ class CellGradients:
     grad_cell_norm: np.ndarray | None  # (B, T) ||dL/dc_t|| (LSTM)
 
 
-def _small_blas_on_one_thread(method):
-    """Run a cell method with numpy's BLAS on one thread unless the cell takes the BLAS path (see rnnsim.threads)."""
+def _blas_on_one_thread(method):
+    """Run a cell method with numpy's BLAS on one thread: the cells' large products are split over
+    rnnsim's own threads instead (`threads.matmul`; see rnnsim.threads for why)."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        if use_blas_path(self.units):
-            return method(self, *args, **kwargs)
         with single_threaded_blas():
             return method(self, *args, **kwargs)
 
@@ -245,7 +243,7 @@ class RecurrentCell:
 
     # -- forward ---------------------------------------------------------------------------
 
-    @_small_blas_on_one_thread
+    @_blas_on_one_thread
     def forward(
         self,
         x,
@@ -279,7 +277,7 @@ class RecurrentCell:
         if isinstance(x, TokenSequence):  # project the (V, D) table once, then look the rows up (see tokens.py)
             x_steps = None
             token_ids = np.ascontiguousarray(x.ids.T)  # (T, B)
-            table = x.embeddings @ weights["kernel"]  # (V, G*U)
+            table = matmul(x.embeddings, weights["kernel"])  # (V, G*U)
             self._add_input_bias(table, weights)
             x_proj = np.empty((timesteps, batch, width), dtype)
             n_chunks = blocks.thread_chunks(token_ids.shape[0])
@@ -290,7 +288,7 @@ class RecurrentCell:
             if input_drop is not None:
                 x_steps = x_steps * input_drop[None, :, :]
             # The input projection of every timestep at once: one BLAS call instead of T small ones.
-            x_proj = x_steps.reshape(timesteps * batch, features) @ weights["kernel"]
+            x_proj = matmul(x_steps.reshape(timesteps * batch, features), weights["kernel"])
             x_proj = x_proj.reshape(timesteps, batch, width)
             self._add_input_bias(x_proj, weights)  # (T, B, G*U)
 
@@ -353,7 +351,7 @@ class RecurrentCell:
 
     # -- backward --------------------------------------------------------------------------
 
-    @_small_blas_on_one_thread
+    @_blas_on_one_thread
     def backward(self, result: ForwardResult, grad_outputs=None, grad_final_states=None,
                  input_gradient=True) -> CellGradients:
         """Backpropagation through time.
@@ -444,23 +442,23 @@ class RecurrentCell:
             per_token.fill(0.0)
             n_chunks = blocks.thread_chunks(width)
             run_chunks(scatter_add_rows, n_chunks, token_ids, grad_in, n_chunks, per_token)
-            grads["kernel"] = embeddings.T @ per_token  # (D, G*U)
+            grads["kernel"] = matmul(embeddings.T, per_token)  # (D, G*U)
             if self.use_bias:
                 grads["bias"] = column_sums(per_token)
             grad_inputs = None
             if input_gradient:
                 used = np.flatnonzero(np.bincount(token_ids, minlength=embeddings.shape[0]))
-                grad_inputs = SparseRows(used, per_token[used] @ weights["kernel"].T, embeddings.shape)
+                grad_inputs = SparseRows(used, matmul(per_token[used], weights["kernel"].T), embeddings.shape)
             self._release_buffers(per_token)
         else:
             x_steps = cache["x_steps"]  # (T, B, D)
             features = x_steps.shape[2]
-            grads["kernel"] = x_steps.reshape(rows, features).T @ grad_in  # (D, G*U)
+            grads["kernel"] = matmul(x_steps.reshape(rows, features).T, grad_in)  # (D, G*U)
             if self.use_bias:
                 grads["bias"] = column_sums(grad_in)
             grad_inputs = None
             if input_gradient:
-                grad_x = (grad_in @ weights["kernel"].T).reshape(timesteps, batch, features)  # (T, B, D)
+                grad_x = matmul(grad_in, weights["kernel"].T).reshape(timesteps, batch, features)  # (T, B, D)
                 if cache["input_drop"] is not None:
                     grad_x *= cache["input_drop"][None, :, :]
                 grad_inputs = grad_x.transpose(1, 0, 2)  # (B, T, D) view
@@ -476,16 +474,16 @@ class RecurrentCell:
         """
         if cache["recurrent_drop"] is not None:
             previous = self._previous_hidden(cache).reshape(grad_rec.shape[0], self.units)  # (T*B, U)
-            return previous.T @ grad_rec
+            return matmul(previous.T, grad_rec)
         hidden = cache["hidden"]  # (T, B, U)
         timesteps, batch, units = hidden.shape
         flat_hidden = hidden.reshape(timesteps * batch, units)
         h0 = cache["states"][0]
         if cache["go_backwards"]:  # h_{t-1} of input position t is hidden[t + 1]; h_0 enters at t = T-1
-            dU = flat_hidden[batch:].T @ grad_rec[:-batch]
+            dU = matmul(flat_hidden[batch:].T, grad_rec[:-batch])
             dU += h0.T @ grad_rec[-batch:]
         else:
-            dU = flat_hidden[:-batch].T @ grad_rec[batch:]
+            dU = matmul(flat_hidden[:-batch].T, grad_rec[batch:])
             dU += h0.T @ grad_rec[:batch]
         return dU
 
@@ -525,7 +523,7 @@ class RecurrentCell:
 def column_sums(matrix) -> np.ndarray:
     """matrix.sum(axis=0) as one BLAS product with a vector of ones: a single pass at memory speed
     (numpy's sum over the rows of a column slice was 4-8x slower: 6.4 ms for (30720, 32) of (30720, 96))."""
-    return np.ones(matrix.shape[0], matrix.dtype) @ matrix
+    return matmul(np.ones((1, matrix.shape[0]), matrix.dtype), matrix)[0]
 
 
 def trace_buffer(record_trace, shape, dtype):

@@ -1,19 +1,19 @@
 """Numba building blocks the three cells' kernels share: the batch split, the gradient carry, copies.
 
-Two ways to run a time loop, chosen by the hidden size (see `use_blas_path`):
+One way to run a time loop, for every hidden size: one Numba kernel owns the whole time loop;
+the batch is cut into one chunk of rows per thread, outside the time loop (the kernel is serial
+and releases the GIL; `threads.run_chunks` runs one call per chunk on its own thread). Per step,
+each thread computes its rows' recurrent product with `simd.matmul_packed_into` (a register-blocked
+micro-kernel on the packed recurrent kernel: 55-80 GFLOP/s per thread from U = 32 to U = 512)
+straight into its block of the time-major (T, B, ...) buffer, then the gates row by row, all in
+thread-local buffers: no allocation, no thread start-up and no synchronisation inside the loop.
+The products over all timesteps around the loop (the input projection, the weight gradients) are
+BLAS calls split over the same threads (`threads.matmul`).
 
-- fused (small U, the tutorial sizes): one Numba kernel owns the whole time loop; the batch is
-  cut into one chunk of rows per thread, outside the time loop (the kernel is serial and releases
-  the GIL; `threads.run_chunks` runs one call per chunk on its own thread). Per step, each thread computes
-  its rows' recurrent product with `simd.matmul_into` (a register-blocked micro-kernel, 55-75
-  GFLOP/s per thread at U = 32) straight into its block of the time-major (T, B, ...) buffer,
-  then the gates row by row, all in thread-local buffers: no allocation and no thread start-up
-  inside the loop. All three cells run this way, forward and backward.
-- BLAS (large U): a Python loop over timesteps; the recurrent product of the whole batch,
-  (B, U) @ (U, G*U), is one BLAS call per step (numpy's matmul, multithreaded), and a small
-  serial Numba kernel does the gates of that step. BLAS is never called from inside the chunked
-  kernels (two thread pools on two cores oversubscribe; see PERFORMANCE-NOTES). At U = 256 the
-  fused kernel was measured at 22 GFLOP/s against BLAS's 56, so the switch stays at 128.
+Until round 3 the LSTM took a second path at U >= 128: per step, one multithreaded BLAS call for
+the whole batch from Python, then a serial Numba kernel for the gates. The micro-kernel was slower
+there (22 GFLOP/s at U = 256) only because it read the (U, 4U) kernel in place, 4 KB between rows;
+packed (see simd.py), it is faster than BLAS, and the per-step thread hand-offs are gone.
 
 `fastmath={"contract"}` lets LLVM fuse a*b + c into one FMA instruction (without it Numba emits
 a multiply and an add); it changes results only by the rounding of the one product.
@@ -33,15 +33,6 @@ FASTMATH = {"contract"}
 # 1 as float32: `1.0 - z` with a Python float makes Numba compute a float32 z's expression in float64
 # (half the vector width, and conversions). ONE - z stays float32, and is exact in float64 kernels too.
 ONE = np.float32(1.0)
-
-# Hidden sizes from here on take the BLAS path (per-step matrix products from Python).
-# Module-level so tests can lower it to run the BLAS path on small cases.
-BLAS_MIN_UNITS = 128
-
-
-def use_blas_path(units: int) -> bool:
-    return units >= BLAS_MIN_UNITS
-
 
 def thread_chunks(batch: int) -> int:
     """How many row chunks the fused kernels split a batch into: one per thread (`threads.run_chunks`)."""
@@ -71,12 +62,6 @@ def carry_hidden_gradient(r0, r1, offset, t, step_mask, recurrent_drop, use_recu
         else:
             for u in range(units):
                 dh[r, u] = dh_product[r, u]
-
-
-@njit(cache=True, error_model="numpy")
-def carry_step(t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh):
-    """`carry_hidden_gradient` over the whole batch (the BLAS path); serial, between two BLAS calls."""
-    carry_hidden_gradient(0, dh.shape[0], 0, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh)
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})

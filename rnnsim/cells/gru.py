@@ -48,14 +48,14 @@ from rnnsim.cells.blocks import (
     set_recurrent_input,
     take_output_gradient,
 )
-from rnnsim.cells.simd import matmul_into
+from rnnsim.cells.simd import matmul_packed_into, pack_columns
 from rnnsim.errors import InputError
-from rnnsim.threads import run_chunks
+from rnnsim.threads import matmul, run_chunks
 
 # -- forward -----------------------------------------------------------------------------
 # Buffers are time-major (T, B, ...). Each thread owns a chunk of batch rows for the whole time
 # loop; per step its rows of every buffer are one contiguous block. Per step: the recurrent
-# product of the chunk (`matmul_into`; with reset_after=False a second one, which needs r_t
+# product of the chunk (`matmul_packed_into`; with reset_after=False a second one, which needs r_t
 # first), then the gates row by row. Row buffers (h_prev, h_in, m, rh) are indexed by r; batch
 # row b = start + r. `gates` is the x_proj buffer itself, overwritten with the activated gates.
 
@@ -131,7 +131,8 @@ def _gru_forward_state_rows(
 @njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _gru_forward(
     chunk,  # which of the n_chunks row chunks this call does (one per thread)
-    recurrent_kernel,  # (U, 3U)
+    kernel_zr,  # U_zr (U, 2U) as simd.pack_columns strips
+    kernel_h,  # U_h (U, U), packed
     recurrent_bias,  # (3U,) b_rec (zeros when reset_after=False or no bias)
     reset_after,
     h0,  # (B, U)
@@ -151,8 +152,6 @@ def _gru_forward(
 ):
     timesteps, batch, width = gates.shape
     units = width // 3
-    kernel_zr = recurrent_kernel[:, : 2 * units]  # (U, 2U)
-    kernel_h = recurrent_kernel[:, 2 * units :]  # (U, U)
     start, stop = chunk_bounds(batch, n_chunks, chunk)
     rows = stop - start
     if rows <= 0:
@@ -166,14 +165,13 @@ def _gru_forward(
     for s in range(timesteps):
         t = timesteps - 1 - s if go_backwards else s
         z_slab = gates[t, start:stop]  # (R, 3U)
+        matmul_packed_into(h_in, kernel_zr, m[:, : 2 * units], 0, rows, False)  # h_in U_zr
         if reset_after:
-            matmul_into(h_in, recurrent_kernel, m, 0, rows, False)  # h_in U, all three blocks
-        else:
-            matmul_into(h_in, kernel_zr, m[:, : 2 * units], 0, rows, False)  # h_in U_zr
+            matmul_packed_into(h_in, kernel_h, m[:, 2 * units :], 0, rows, False)  # h_in U_h
         _gru_forward_gate_rows(start, t, m, z_slab, recurrent_bias, reset_after, step_mask, recurrent_act, fast,
                                record, h_in, rh, recurrent_candidate, preactivations)
         if not reset_after:
-            matmul_into(rh, kernel_h, m[:, 2 * units :], 0, rows, False)  # (r * h_in) U_h
+            matmul_packed_into(rh, kernel_h, m[:, 2 * units :], 0, rows, False)  # (r * h_in) U_h
         _gru_forward_state_rows(start, t, m, z_slab, recurrent_bias, reset_after, step_mask, recurrent_drop,
                                 use_recurrent_drop, act, fast, record, h_prev, h_in, hidden, recurrent_candidate,
                                 preactivations)
@@ -260,7 +258,8 @@ def _gru_backward_reset_rows(
 @njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _gru_backward(
     chunk,  # which of the n_chunks row chunks this call does (one per thread)
-    recurrent_kernel_t,  # (3U, U)
+    kernel_zr_t,  # U_zr^T (2U, U) as simd.pack_columns strips
+    kernel_h_t,  # U_h^T (U, U), packed
     reset_after,
     h0,
     step_mask,  # (T, B)
@@ -282,8 +281,6 @@ def _gru_backward(
     grad_hidden_norm,  # out (B, T)
 ):
     timesteps, batch, units = hidden.shape
-    kernel_zr_t = recurrent_kernel_t[: 2 * units]  # (2U, U)
-    kernel_h_t = recurrent_kernel_t[2 * units :]  # (U, U)
     start, stop = chunk_bounds(batch, n_chunks, chunk)
     rows = stop - start
     if rows <= 0:
@@ -298,13 +295,14 @@ def _gru_backward(
         _gru_backward_gate_rows(start, s, t, reset_after, go_backwards, act, recurrent_act, h0, step_mask, hidden,
                                 gates, recurrent_candidate, grad_hidden_seq, has_grad_seq, dh, d_in, d_rec,
                                 grad_hidden_norm)
-        if reset_after:
-            matmul_into(d_rec, recurrent_kernel_t, dh_in, 0, rows, False)  # dh_in = d_rec U^T
+        if reset_after:  # dh_in = d_rec U^T, as [dz, dr] U_zr^T + da_h U_h^T
+            matmul_packed_into(d_rec[:, : 2 * units], kernel_zr_t, dh_in, 0, rows, False)
+            matmul_packed_into(d_rec[:, 2 * units :], kernel_h_t, dh_in, 0, rows, True)
         else:
-            matmul_into(d_rec[:, 2 * units :], kernel_h_t, d_rh, 0, rows, False)  # d(r h) = da_h U_h^T
+            matmul_packed_into(d_rec[:, 2 * units :], kernel_h_t, d_rh, 0, rows, False)  # d(r h) = da_h U_h^T
             _gru_backward_reset_rows(start, s, t, go_backwards, recurrent_act, h0, step_mask, recurrent_drop,
                                      use_recurrent_drop, hidden, gates, d_rh, d_in, d_rec, dh_in)
-            matmul_into(d_rec[:, : 2 * units], kernel_zr_t, dh_in, 0, rows, True)  # += [dz, dr] U_zr^T
+            matmul_packed_into(d_rec[:, : 2 * units], kernel_zr_t, dh_in, 0, rows, True)  # += [dz, dr] U_zr^T
         for r in range(rows):  # the direct path z * h_{t-1}, then the path through the products
             b = start + r
             if step_mask[t, b] == 0:
@@ -369,7 +367,8 @@ class GRUCell(RecurrentCell):
         run_chunks(
             _gru_forward,
             n_chunks,
-            weights["recurrent_kernel"],
+            pack_columns(weights["recurrent_kernel"][:, : 2 * units]),
+            pack_columns(weights["recurrent_kernel"][:, 2 * units :]),
             recurrent_bias,
             self.reset_after,
             cache["states"][0],
@@ -406,7 +405,8 @@ class GRUCell(RecurrentCell):
         run_chunks(
             _gru_backward,
             n_chunks,
-            np.ascontiguousarray(cache["weights"]["recurrent_kernel"].T),
+            pack_columns(cache["weights"]["recurrent_kernel"][:, : 2 * units].T),
+            pack_columns(cache["weights"]["recurrent_kernel"][:, 2 * units :].T),
             self.reset_after,
             cache["states"][0],
             cache["step_mask"],
@@ -439,7 +439,7 @@ class GRUCell(RecurrentCell):
         if not self.reset_after:
             # The candidate block of U multiplies r * h_{t-1}, not h_{t-1}.
             rh = cache["recurrent_candidate"].reshape(-1, units)  # (B*T, U)
-            grads["recurrent_kernel"][:, 2 * units :] = rh.T @ grad_rec[:, 2 * units :]
+            grads["recurrent_kernel"][:, 2 * units :] = matmul(rh.T, grad_rec[:, 2 * units :])
         if self.use_bias and self.reset_after:
             # grads["bias"] is already the input row, sum of grad_input_preact. The recurrent row's z and r
             # blocks are the same numbers (dz, dr enter x W and h U alike): only its candidate block differs.

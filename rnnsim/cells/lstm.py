@@ -38,7 +38,6 @@ from rnnsim.cells.blocks import (
     FASTMATH,
     ONE,
     carry_hidden_gradient,
-    carry_step,
     chunk_bounds,
     copy_into,
     copy_rows,
@@ -46,13 +45,13 @@ from rnnsim.cells.blocks import (
     set_recurrent_input,
     take_output_gradient,
 )
-from rnnsim.cells.simd import matmul_into
+from rnnsim.cells.simd import matmul_packed_into, pack_columns
 from rnnsim.threads import run_chunks
 
 # -- forward -----------------------------------------------------------------------------
 # Buffers are time-major (T, B, ...). Row buffers (h_prev, c_prev, h_in) are indexed by r;
-# batch row b = offset + r. The fused kernel passes one thread's chunk (offset = its first
-# row), the BLAS path the whole batch. `gates` is the x_proj buffer itself: at step t the
+# batch row b = offset + r; the fused kernel passes one thread's chunk (offset = its first
+# row). `gates` is the x_proj buffer itself: at step t the
 # recurrent product is added into gates[t] (making z_t), and the rows overwrite it with the
 # activated gates, so the forward keeps one (T, B, 4U) array, not two.
 
@@ -64,8 +63,6 @@ def _lstm_forward_rows(
     offset,
     t,
     gates,  # (T, B, 4U): z_t = x_t W + b + h_{t-1} U on entry at step t, the activated i, f, g, o on exit
-    product,  # (B, 4U) h_{t-1} U still to be added into gates[t] (the BLAS path), or a dummy
-    add_product,
     step_mask,  # (T, B) uint8, 0 = carry the state over
     recurrent_drop,  # (B, U) or a (1, 1) dummy
     use_recurrent_drop,
@@ -95,10 +92,6 @@ def _lstm_forward_rows(
             if record:
                 preactivations[t, b, :] = 0.0
             continue
-        if add_product:
-            product_row = product[b]
-            for j in range(z.shape[0]):
-                z[j] += product_row[j]
         if record:
             copy_into(preactivations[t, b], z)
         input_gate, forget_gate = z[:units], z[units : 2 * units]
@@ -133,7 +126,7 @@ def _lstm_forward_rows(
 @njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _lstm_forward_fused(
     chunk,  # which of the n_chunks row chunks this call does (one per thread)
-    recurrent_kernel,  # (U, 4U)
+    recurrent_kernel,  # (U, 4U) as simd.pack_columns strips
     h0,  # (B, U)
     c0,  # (B, U)
     step_mask,
@@ -162,30 +155,12 @@ def _lstm_forward_fused(
     if use_recurrent_drop:
         h_in *= recurrent_drop[start:stop]
     tanh_buf = np.empty(units, gates.dtype)
-    no_product = np.empty((1, 1), gates.dtype)  # the product went into gates[t] already
     for s in range(timesteps):
         t = timesteps - 1 - s if go_backwards else s
-        matmul_into(h_in, recurrent_kernel, gates[t, start:stop], 0, rows, True)  # z_t = x_t W + b + h U
-        _lstm_forward_rows(0, rows, start, t, gates, no_product, False, step_mask, recurrent_drop,
+        matmul_packed_into(h_in, recurrent_kernel, gates[t, start:stop], 0, rows, True)  # z_t = x_t W + b + h U
+        _lstm_forward_rows(0, rows, start, t, gates, step_mask, recurrent_drop,
                            use_recurrent_drop, act, recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf,
                            hidden, cell_state, preactivations)
-
-
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def _lstm_forward_step(
-    t, gates, product, step_mask, recurrent_drop, use_recurrent_drop, act, recurrent_act, fast, record,
-    h_prev, c_prev, h_in, hidden, cell_state, preactivations,
-):
-    """One timestep of the BLAS path: the gates of every row, given product = h_{t-1} U (B, 4U).
-
-    Serial on purpose: a parallel Numba kernel between two multithreaded BLAS calls, 100 times a pass,
-    made the two thread pools fight over two cores (8-10x slower under load); the gates are a few
-    percent of the step's FLOPs.
-    """
-    tanh_buf = np.empty(h_prev.shape[1], h_prev.dtype)
-    _lstm_forward_rows(0, h_prev.shape[0], 0, t, gates, product, True, step_mask, recurrent_drop,
-                       use_recurrent_drop, act, recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf, hidden,
-                       cell_state, preactivations)
 
 
 # -- backward ----------------------------------------------------------------------------
@@ -268,7 +243,7 @@ def _lstm_backward_rows(
 @njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _lstm_backward_fused(
     chunk,  # which of the n_chunks row chunks this call does (one per thread)
-    recurrent_kernel_t,  # (4U, U)
+    recurrent_kernel_t,  # (4U, U) U^T as simd.pack_columns strips
     c0,
     step_mask,
     recurrent_drop,
@@ -306,23 +281,10 @@ def _lstm_backward_fused(
                             cell_state, gates, grad_hidden_seq, has_grad_seq, dh, dc, tanh_buf, dc_buf, grad_preact,
                             grad_hidden_norm, grad_cell_norm)
         # dh_{t-1} = dz_t U^T
-        matmul_into(grad_preact[t, start:stop], recurrent_kernel_t, dh_product, 0, rows, False)
+        matmul_packed_into(grad_preact[t, start:stop], recurrent_kernel_t, dh_product, 0, rows, False)
         carry_hidden_gradient(0, rows, start, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh)
     copy_rows(grad_h0, dh, start)
     copy_rows(grad_c0, dc, start)
-
-
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def _lstm_backward_step(
-    s, t, go_backwards, act, recurrent_act, fast, c0, step_mask, cell_state, gates, grad_hidden_seq,
-    has_grad_seq, dh, dc, grad_preact, grad_hidden_norm, grad_cell_norm,
-):
-    """One timestep of the BLAS path: dz_t for every row, into grad_preact[t] (the caller then computes dz_t U^T)."""
-    tanh_buf = np.empty(dh.shape[1], dh.dtype)
-    dc_buf = np.empty(dh.shape[1], dh.dtype)
-    _lstm_backward_rows(0, dh.shape[0], 0, s, t, go_backwards, act, recurrent_act, fast, c0, step_mask, cell_state,
-                        gates, grad_hidden_seq, has_grad_seq, dh, dc, tanh_buf, dc_buf, grad_preact, grad_hidden_norm,
-                        grad_cell_norm)
 
 
 class LSTMCell(RecurrentCell):
@@ -361,18 +323,8 @@ class LSTMCell(RecurrentCell):
         drop, use_drop = cache["recurrent_drop_arg"], cache["recurrent_drop"] is not None
         n_chunks = blocks.thread_chunks(batch)
         common = (self.activation_code, self.recurrent_activation_code, cache["fast"], record_trace)
-        if not blocks.use_blas_path(units):
-            run_chunks(_lstm_forward_fused, n_chunks, kernel, h0, c0, cache["step_mask"], drop, use_drop,
-                       cache["go_backwards"], *common, n_chunks, gates, hidden, cell_state, preactivations)
-        else:
-            h_prev, c_prev = h0.copy(), c0.copy()
-            h_in = h_prev * drop if use_drop else h_prev.copy()
-            m = np.empty((batch, width), dtype)  # (B, 4U)
-            for s in range(timesteps):
-                t = timesteps - 1 - s if cache["go_backwards"] else s
-                np.matmul(h_in, kernel, out=m)  # (B, U) @ (U, 4U): one multithreaded BLAS call
-                _lstm_forward_step(t, gates, m, cache["step_mask"], drop, use_drop, *common,
-                                   h_prev, c_prev, h_in, hidden, cell_state, preactivations)
+        run_chunks(_lstm_forward_fused, n_chunks, pack_columns(kernel), h0, c0, cache["step_mask"], drop, use_drop,
+                   cache["go_backwards"], *common, n_chunks, gates, hidden, cell_state, preactivations)
         return {"hidden": hidden, "cell_state": cell_state, "gates": gates, "preactivations": preactivations}
 
     def _run_backward(self, cache, grad_hidden_seq, has_grad_seq, final_grads):
@@ -382,29 +334,17 @@ class LSTMCell(RecurrentCell):
         grad_preact = self._scratch_buffer((timesteps, batch, 4 * units), dtype)  # (T, B, 4U), reused
         grad_hidden_norm = np.empty((batch, timesteps), dtype)
         grad_cell_norm = np.empty((batch, timesteps), dtype)
-        kernel_t = np.ascontiguousarray(cache["weights"]["recurrent_kernel"].T)  # (4U, U)
+        kernel_t = cache["weights"]["recurrent_kernel"].T  # (4U, U)
         c0 = cache["states"][1]
         step_mask, go_backwards = cache["step_mask"], cache["go_backwards"]
         drop, use_drop = cache["recurrent_drop_arg"], cache["recurrent_drop"] is not None
         n_chunks = blocks.thread_chunks(batch)
         codes = (self.activation_code, self.recurrent_activation_code, cache["fast"])
-        if not blocks.use_blas_path(units):
-            grad_h0 = np.empty((batch, units), dtype)
-            grad_c0 = np.empty((batch, units), dtype)
-            run_chunks(_lstm_backward_fused, n_chunks, kernel_t, c0, step_mask, drop, use_drop, go_backwards, *codes,
-                       n_chunks, cell_state, cache["gates"], grad_hidden_seq, has_grad_seq, final_grads[0],
-                       final_grads[1], grad_preact, grad_h0, grad_c0, grad_hidden_norm, grad_cell_norm)
-        else:
-            grad_h0 = final_grads[0].copy()  # dh, carried back to dL/dh_0
-            grad_c0 = final_grads[1].copy()
-            dh_product = np.empty((batch, units), dtype)
-            for s in range(timesteps - 1, -1, -1):
-                t = timesteps - 1 - s if go_backwards else s
-                _lstm_backward_step(s, t, go_backwards, *codes, c0, step_mask, cell_state, cache["gates"],
-                                    grad_hidden_seq, has_grad_seq, grad_h0, grad_c0, grad_preact,
-                                    grad_hidden_norm, grad_cell_norm)
-                np.matmul(grad_preact[t], kernel_t, out=dh_product)  # dh_{t-1} = dz_t U^T, one BLAS call
-                carry_step(t, step_mask, drop, use_drop, dh_product, grad_h0)
+        grad_h0 = np.empty((batch, units), dtype)
+        grad_c0 = np.empty((batch, units), dtype)
+        run_chunks(_lstm_backward_fused, n_chunks, pack_columns(kernel_t), c0, step_mask, drop, use_drop, go_backwards,
+                   *codes, n_chunks, cell_state, cache["gates"], grad_hidden_seq, has_grad_seq, final_grads[0],
+                   final_grads[1], grad_preact, grad_h0, grad_c0, grad_hidden_norm, grad_cell_norm)
         return {
             "grad_input_preact": grad_preact,
             "grad_recurrent_preact": grad_preact,

@@ -40,14 +40,14 @@ from rnnsim.cells.blocks import (
     set_recurrent_input,
     take_output_gradient,
 )
-from rnnsim.cells.simd import matmul_into
+from rnnsim.cells.simd import matmul_packed_into, pack_columns
 from rnnsim.threads import run_chunks
 
 
 @njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _simple_rnn_forward(
     chunk,  # which of the n_chunks row chunks this call does (one per thread)
-    recurrent_kernel,  # (U, U)
+    recurrent_kernel,  # (U, U) as simd.pack_columns strips
     h0,  # (B, U)
     step_mask,  # (T, B) uint8, 0 = carry the state over
     recurrent_drop,  # (B, U) or a (1, 1) dummy
@@ -72,7 +72,7 @@ def _simple_rnn_forward(
     for s in range(timesteps):
         t = timesteps - 1 - s if go_backwards else s
         a = hidden[t, start:stop]  # (R, U): x_t W + b on entry, h_t on exit
-        matmul_into(h_in, recurrent_kernel, a, 0, rows, True)  # a_t = x_t W + b + h_{t-1} U
+        matmul_packed_into(h_in, recurrent_kernel, a, 0, rows, True)  # a_t = x_t W + b + h_{t-1} U
         for r in range(rows):
             b = start + r
             a_row, h_row = a[r], h_prev[r]
@@ -91,7 +91,7 @@ def _simple_rnn_forward(
 @njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _simple_rnn_backward(
     chunk,  # which of the n_chunks row chunks this call does (one per thread)
-    recurrent_kernel_t,  # (U, U) U^T
+    recurrent_kernel_t,  # (U, U) U^T, packed
     step_mask,  # (T, B)
     recurrent_drop,
     use_recurrent_drop,
@@ -130,7 +130,7 @@ def _simple_rnn_backward(
             else:
                 for u in range(units):
                     da_row[u] = dh_row[u] * derivative_scalar(act, hidden_row[u])
-        matmul_into(da, recurrent_kernel_t, dh_product, 0, rows, False)  # dh_{t-1} = da_t U^T
+        matmul_packed_into(da, recurrent_kernel_t, dh_product, 0, rows, False)  # dh_{t-1} = da_t U^T
         carry_hidden_gradient(0, rows, start, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh)
     copy_rows(grad_h0, dh, start)
 
@@ -160,7 +160,7 @@ class SimpleRNNCell(RecurrentCell):
         run_chunks(
             _simple_rnn_forward,
             n_chunks,
-            cache["weights"]["recurrent_kernel"],
+            pack_columns(cache["weights"]["recurrent_kernel"]),
             cache["states"][0],
             cache["step_mask"],
             cache["recurrent_drop_arg"],
@@ -187,7 +187,7 @@ class SimpleRNNCell(RecurrentCell):
         run_chunks(
             _simple_rnn_backward,
             n_chunks,
-            np.ascontiguousarray(cache["weights"]["recurrent_kernel"].T),
+            pack_columns(cache["weights"]["recurrent_kernel"].T),
             cache["step_mask"],
             cache["recurrent_drop_arg"],
             cache["recurrent_drop"] is not None,
