@@ -97,6 +97,10 @@ def run_chunks(kernel, n_chunks: int, *args) -> None:
 
 # Below this many multiply-adds a product runs as one call: handing work to a thread costs ~20-50 us.
 SPLIT_MIN_MACS = 2_000_000
+# A product is cut into this many pieces whatever the thread count (the threads share them out), and
+# partial sums are added in a fixed order: the result is the same to the last bit on 1, 2 or 16
+# threads. (OpenBLAS's result for a row depends on how many rows the call has.)
+PIECES = 4
 
 
 def matmul(a, b, out=None):
@@ -108,26 +112,27 @@ def matmul(a, b, out=None):
     OpenBLAS thread takes the core the next kernel's chunk needs (LSTM(256): forward kernel 36 ms
     alone, 64 ms right after a 2-thread BLAS call).
 
-    The split: a weight gradient such as x^T dz (a long inner dimension, a small result) is cut
-    along the inner dimension, one partial sum per thread, then added; anything else along the
-    rows of the result.
+    The split, into PIECES shared out over the threads: a weight gradient such as x^T dz (a long
+    inner dimension, a small result) along the inner dimension, as partial sums added in order;
+    anything else along the rows of the result.
     """
     rows, depth = a.shape
     width = b.shape[1]
     if out is None:
         out = np.empty((rows, width), np.result_type(a, b))
     n = get_num_threads()
-    if n <= 1 or rows * depth * width < SPLIT_MIN_MACS:
+    if rows * depth * width < SPLIT_MIN_MACS:  # (not on n == 1: the pieces keep the result the same)
         return np.matmul(a, b, out=out)
-    if depth > 4 * max(rows, width):  # split the sum
-        n = min(n, depth // 64)
-        partials = [out] + [np.empty_like(out) for _ in range(n - 1)]
-        run_chunks(_matmul_inner_chunk, n, a, b, partials, n)
+    if depth > 4 * max(rows, width) and depth >= 64 * PIECES:  # split the sum
+        partials = [out] + [np.empty_like(out) for _ in range(PIECES - 1)]
+        n = min(n, PIECES)
+        run_chunks(_matmul_inner_chunk, n, n, a, b, partials)
         for partial in partials[1:]:
             out += partial
         return out
-    n = min(n, max(1, rows // 8))
-    run_chunks(_matmul_row_chunk, n, a, b, out, n)
+    pieces = min(PIECES, max(1, rows // 8))
+    n = min(n, pieces)
+    run_chunks(_matmul_row_chunk, n, n, a, b, out, pieces)
     return out
 
 
@@ -137,15 +142,13 @@ def _bounds(size, n_chunks, chunk):
     return start, min(size, start + step)
 
 
-def _matmul_row_chunk(chunk, a, b, out, n_chunks):
-    start, stop = _bounds(a.shape[0], n_chunks, chunk)
-    if stop > start:
+def _matmul_row_chunk(chunk, n_chunks, a, b, out, pieces):
+    for piece in range(chunk, pieces, n_chunks):  # this thread's share of the pieces
+        start, stop = _bounds(a.shape[0], pieces, piece)
         np.matmul(a[start:stop], b, out=out[start:stop])
 
 
-def _matmul_inner_chunk(chunk, a, b, partials, n_chunks):
-    start, stop = _bounds(a.shape[1], n_chunks, chunk)
-    if stop > start:
-        np.matmul(a[:, start:stop], b[start:stop], out=partials[chunk])
-    else:
-        partials[chunk][...] = 0
+def _matmul_inner_chunk(chunk, n_chunks, a, b, partials):
+    for piece in range(chunk, len(partials), n_chunks):
+        start, stop = _bounds(a.shape[1], len(partials), piece)
+        np.matmul(a[:, start:stop], b[start:stop], out=partials[piece])

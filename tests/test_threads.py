@@ -61,11 +61,12 @@ def test_set_num_threads_rejects_what_is_not_a_positive_integer(bad):
 
 @pytest.mark.parametrize("name", ["simple_rnn", "lstm", "gru"])
 def test_a_cell_gives_the_same_numbers_on_one_thread_and_on_three(name):
+    # Big enough that the input projection is split by rows and dW, dU by partial sums.
     rng = np.random.default_rng(4)
-    cell = make_cell(name, 8)
-    weights = cell.init_weights(5, rng)
-    x = rng.normal(size=(7, 11, 5)).astype(np.float32)
-    grads = (np.ones((7, 8), np.float32),) + (None,) * (len(cell.state_names) - 1)
+    cell = make_cell(name, 48)
+    weights = cell.init_weights(40, rng)
+    x = rng.normal(size=(67, 50, 40)).astype(np.float32)
+    grads = (np.ones((67, 48), np.float32),) + (None,) * (len(cell.state_names) - 1)
     runs = []
     for count in (1, 3):
         threads.set_num_threads(count)
@@ -99,3 +100,14 @@ def test_matmul_splits_a_long_sum_into_partial_sums(monkeypatch):
     threads.matmul(np.ones((8, 100_000)), np.ones((100_000, 8)))  # dW = x^T dz: a long sum, a small result
     threads.matmul(np.ones((100_000, 8)), np.ones((8, 8)))  # the input projection: many rows
     assert calls == [("_matmul_inner_chunk", 2), ("_matmul_row_chunk", 2)]
+
+
+def test_matmul_adds_the_same_partial_sums_on_any_thread_count():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(8, 40_000)).astype(np.float32), rng.normal(size=(40_000, 8)).astype(np.float32)
+    results = []
+    for count in (1, 2, 3, 4, 7):
+        threads.set_num_threads(count)
+        results.append(threads.matmul(a, b))
+    for result in results[1:]:
+        np.testing.assert_array_equal(result, results[0])
