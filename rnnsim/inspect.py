@@ -216,14 +216,16 @@ def _format_tick(value: float, log: bool) -> str:
     if log:
         if abs(value - round(value)) < 0.05:
             return f"1e{int(round(value))}"
-        if -3 <= value < 4:  # between decades, in a loss's usual range: 0.092, 2.5
+        if -2 <= value < 4:  # between decades, in a loss's usual range: 0.092, 2.5 (else 3e-5)
             return f"{10**value:.2g}"
         return f"{10**value:.0e}".replace("e-0", "e-").replace("e+0", "e")
     if value == 0:
         return "0"
     magnitude = abs(value)
-    if magnitude >= 100 or magnitude < 0.01:
+    if magnitude >= 100 or magnitude < 1e-3:
         return f"{value:.0e}"
+    if magnitude < 0.01:
+        return f"{value:.1g}"  # 0.003
     return f"{value:.2f}" if magnitude < 10 else f"{value:.1f}"
 
 

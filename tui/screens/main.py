@@ -137,6 +137,8 @@ class MainScreen(Screen):
         wide = self.size.width >= 120
         self.set_class(wide, "-wide")
         self.set_class(self.size.height >= 40, "-tall")
+        # Every key of the footer fits in 80 columns only in the compact style.
+        self.query_one(Footer).compact = self.size.width < 100
 
     # -- status -------------------------------------------------------------------------------
     def update_status(self) -> None:

@@ -67,7 +67,8 @@ class CurvesView(Widget):
             return False
         if self.log_y is not None:
             return self.log_y
-        return log_span(self.train + [value for _, value in self.val]) > AUTO_LOG_DECADES
+        # The smoothed values, not the raw ones: one lucky batch should not flip the axis.
+        return log_span(self.smoothed + [value for _, value in self.val]) > AUTO_LOG_DECADES
 
     def toggle_log(self) -> bool:
         """Switch between a linear and a log y axis (from automatic to the other one); returns log or not."""
@@ -76,19 +77,31 @@ class CurvesView(Widget):
             self.version += 1
         return self.uses_log()
 
+    def legend(self, width: int) -> Text:
+        """The title and, for each symbol of the plot, its latest value; in short words when narrow."""
+        title = Text(self.title, style="bold")
+        if self.log_option:
+            title.append(f" · {'log' if self.uses_log() else 'linear'} y" + (" auto" if self.log_y is None else ""))
+        train_colour, val_colour = SERIES_COLOURS[0], SERIES_COLOURS[1]
+        for short in (False, True):
+            text = title.copy()
+            if self.train:
+                batch, smoothed = ("", "") if short else (" batch", " smoothed")
+                text.append(f"  {BAND_SYMBOL}{batch} {self.train[-1]:.3g}", style="dim " + train_colour)
+                text.append(f"  {SERIES_MARKERS[0]}{smoothed} {self.smoothed[-1]:.3g}", style=train_colour)
+            if self.val:
+                text.append(f"  {SERIES_MARKERS[1]} val {self.val[-1][1]:.3g}", style=val_colour)
+            if self.baseline and self.train:
+                name = "" if short else f" {self.baseline[0]}"
+                text.append(f"  ╌{name} {self.baseline[1]:.3g}", style=BASELINE_COLOUR)
+            if text.cell_len <= width:
+                break
+        return text
+
     def render(self) -> Text:
         # The title line doubles as the legend: each symbol of the plot beside its latest value.
-        text = Text(self.title, style="bold")
-        if self.log_option:
-            text.append(f" · {'log' if self.uses_log() else 'linear'} y" + (" auto" if self.log_y is None else ""))
-        train_colour, val_colour = SERIES_COLOURS[0], SERIES_COLOURS[1]
-        if self.train:
-            text.append(f"  {BAND_SYMBOL} batch {self.train[-1]:.3g}", style="dim " + train_colour)
-            text.append(f"  {SERIES_MARKERS[0]} smoothed {self.smoothed[-1]:.3g}", style=train_colour)
-        if self.val:
-            text.append(f"  {SERIES_MARKERS[1]} val {self.val[-1][1]:.3g}", style=val_colour)
-        if self.baseline and self.train:
-            text.append(f"  ╌ {self.baseline[0]} {self.baseline[1]:.3g}", style=BASELINE_COLOUR)
+        text = Text(no_wrap=True, overflow="crop")
+        text.append_text(self.legend(self.size.width))
         text.append("\n")
         if not self.train:
             text.append("No training yet: press s to start.", style="dim")
