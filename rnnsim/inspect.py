@@ -59,10 +59,13 @@ _DIVERGING_STOPS = [  # blue - grey - red
 ]
 
 # Series colours and markers for line plots (distinct in colour and, without colour, in shape).
-SERIES_COLOURS = ["#e45756", "#4c9be8", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6"]
+# Each colour has a relative luminance near 0.18, so it keeps a contrast of at least 3.4:1 on a light
+# theme's grey (#e0e0e0) and on white as well as on a dark terminal (#1e1e1e, black): red, blue,
+# green, ochre, purple, teal. (Brighter tints read well on dark only: #4c9be8 was 2.2:1 on #e0e0e0.)
+SERIES_COLOURS = ["#de3130", "#1b77d1", "#44843d", "#8d730c", "#a35f90", "#19807f"]
 SERIES_MARKERS = ["●", "▲", "■", "◆", "x", "+"]
-BASELINE_COLOUR = "#9d9d9d"
-CURSOR_COLOUR = "bright_black"
+BASELINE_COLOUR = "#757575"  # mid grey, 3.5:1 on #e0e0e0 and 3.6:1 on #1e1e1e
+CURSOR_COLOUR = "bright_black"  # the terminal's (or Textual theme's) own grey
 
 # Which scale each recorded quantity uses. Gates squashed by a sigmoid are in [0, 1].
 SIGMOID_GATES = {"input", "forget", "output", "update", "reset"}
@@ -194,17 +197,21 @@ def time_axis(columns: int, start: int = 0, per_column: int = 1, cursor: int | N
 
 
 def legend(scale: str, *, colour: bool = True, width: int = 21) -> Text:
-    """A colour bar with its end and middle values, e.g. `-1 ▆▆▆▆▆ 0 ▆▆▆▆▆ +1`."""
+    """A colour bar between its end values: `-1▕█████▏+1` framed in colour, `-1 ≡- +# +1` in plain characters."""
     low, high = value_range(scale)
+    high_label = f"{high:+g}" if scale == DIVERGING else f"{high:g}"
+    # With colour, thin edges in the text colour frame the bar: its light end (viridis yellow) is
+    # hardly brighter than a light theme's background, its dark end than a dark one's.
+    left_edge, right_edge = ("▕", "▏") if colour else (" ", " ")
     text = Text(no_wrap=True)
-    text.append(f"{low:g} ")
+    text.append(f"{low:g}{left_edge}")
     for index in range(width):
         value = low + (high - low) * index / (width - 1)
         if colour:
             text.append("█", style=Style(color=colour_for(value, scale)))
         else:
             text.append(char_for(value, scale))
-    text.append(f" {high:+g}" if scale == DIVERGING else f" {high:g}")
+    text.append(f"{right_edge}{high_label}")
     return text
 
 

@@ -257,7 +257,7 @@ def test_band_is_drawn_under_its_series_and_named_in_the_legend():
                      colour=True)
     assert plot.plain.splitlines()[-1].strip() == "● train ⣿ per batch"
     styles = {str(span.style) for span in plot.spans}
-    assert "dim #e45756" in styles and "#e45756" in styles  # the band faint, the line in full colour
+    assert "dim #de3130" in styles and "#de3130" in styles  # the band faint, the line in full colour
 
 
 def test_moving_average_is_debiased_like_tensorboard():
@@ -363,3 +363,25 @@ def test_importing_the_core_does_not_import_textual():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_plot_colours_stay_readable_on_light_and_dark_backgrounds():
+    from rnnsim.inspect import BASELINE_COLOUR, SERIES_COLOURS
+
+    def luminance(hex_colour):
+        channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    def contrast(a, b):
+        high, low = sorted((luminance(a), luminance(b)), reverse=True)
+        return (high + 0.05) / (low + 0.05)
+
+    # textual-light's background, white, a dark terminal's grey, black: WCAG's 3:1 for graphics on each.
+    for background in ("#e0e0e0", "#ffffff", "#1e1e1e", "#000000"):
+        for colour in SERIES_COLOURS + [BASELINE_COLOUR]:
+            assert contrast(colour, background) >= 3.0, (colour, background)
+
+
+def test_colour_legend_frames_its_bar_so_the_light_end_shows_on_a_light_theme():
+    assert legend(SEQUENTIAL, colour=True, width=5).plain == "0▕█████▏1"
