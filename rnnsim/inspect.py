@@ -219,11 +219,12 @@ def legend(scale: str, *, colour: bool = True, width: int = 21) -> Text:
 # Line plots: loss curves and the gradient norm by timestep.
 
 
-def _format_tick(value: float, log: bool) -> str:
+def _format_tick(value: float, log: bool, decimal: bool = True) -> str:
+    """A y label; on a log axis `value` is the exponent, and `decimal` allows 0.092 for 9e-2."""
     if log:
         if abs(value - round(value)) < 0.05:
             return f"1e{int(round(value))}"
-        if -2 <= value < 4:  # between decades, in a loss's usual range: 0.092, 2.5 (else 3e-5)
+        if decimal and -2 <= value < 4:  # between decades, in a loss's usual range: 0.092, 2.5
             return f"{10**value:.2g}"
         return f"{10**value:.0e}".replace("e-0", "e-").replace("e+0", "e")
     if value == 0:
@@ -370,6 +371,7 @@ def line_plot(
     finite = np.concatenate(finite) if finite else np.zeros(0)
     length = max((len(a) for a in list(curves.values()) + list(raw_curves.values())), default=0)
     floor_clipped = False
+    decades = False  # a log axis from power of ten to power of ten
     if finite.size == 0:
         y_low, y_high = (0.0, 1.0)
     elif log_y and not whole_decades and finite.max() - finite.min() < 3:
@@ -381,6 +383,7 @@ def line_plot(
         margin = 0.05 * (y_high - y_low)
         y_low, y_high = y_low - margin, y_high + margin
     elif log_y:
+        decades = True
         y_high = math.ceil(finite.max())
         y_low = math.floor(finite.min())
         if y_high - y_low > max_decades:
@@ -496,7 +499,9 @@ def line_plot(
 
     # Label the top, the bottom and a few rows between with the value each row stands for.
     label_rows = sorted({0, height - 1, (height - 1) // 2} | set(range(0, height, 3 if height > 8 else 2)))
-    labels = {row: _format_tick(value_at(row), log_y) for row in label_rows}
+    # On a whole-decade axis every label is a power-of-ten form (1e-2, 2e-5), not 0.014 beside 2e-5.
+    decimal = not (log_y and decades)
+    labels = {row: _format_tick(value_at(row), log_y, decimal) for row in label_rows}
     if log_y and floor_clipped:
         labels[height - 1] = "≤" + _format_tick(y_low, True)
     # Thin out labels so neighbours do not touch on short plots.
