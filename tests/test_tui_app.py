@@ -6,6 +6,7 @@ import asyncio
 import io
 import time
 
+import pytest
 from rich.console import Console
 from test_inspect import make_trace
 
@@ -261,3 +262,81 @@ def test_cli_options_are_checked_before_the_app_starts(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["--dataset", "mnist"]) == 2
     assert "unknown task 'mnist'" in capsys.readouterr().err
+
+
+class DecadesSession(FakeSession):
+    """A loss that falls from 1 to 1e-3 over ten batches: three decades, so the axis turns log."""
+
+    def events(self, should_stop=lambda: False):
+        for step in range(10):
+            yield BatchEvent(0, step, step + 1, 10 ** (-step / 3), {"mae": 0.5 - 0.01 * step})
+        yield EpochEvent(0, 0.002, 0.003, {"mae": 0.4}, {"mae": 0.45})
+        yield DoneEvent("finished")
+
+
+def y_labels(view) -> list[str]:
+    return [line.split("┤")[0].strip() for line in view.render().plain.splitlines() if "┤" in line]
+
+
+def test_loss_axis_turns_log_by_itself_and_l_toggles_it():
+    async def scenario():
+        app = RnnsimApp(Settings(units=4, seq_len=10), session_factory=DecadesSession)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.screen
+            await pilot.press("s")
+            await wait_for(pilot, lambda: screen.state == "finished")
+            loss = screen.query_one("#loss-curve")
+            assert loss.uses_log()  # and the legend says so, in short words at 80 columns:
+            assert loss.render().plain.startswith("loss (mse) · log y auto  ⣿ 0.001  ● 0.123")
+            log_labels = y_labels(loss)
+            assert log_labels[0] == "1e0" and log_labels[-1] == "1e-3"  # three decades: whole ones
+            await pilot.press("l")
+            assert not loss.uses_log() and loss.render().plain.startswith("loss (mse) · linear y  ⣿")
+            linear_labels = y_labels(loss)
+            assert linear_labels[0] == "1.05" and linear_labels[-1] == "0"
+            await pilot.press("l")
+            assert loss.uses_log() and y_labels(loss) == log_labels
+            # The metric's axis stays linear, and l leaves it alone.
+            assert not screen.query_one("#metric-curve").uses_log()
+
+    asyncio.run(scenario())
+
+
+def test_loss_curve_is_smoothed_over_the_raw_batches_and_keeps_val_and_baseline():
+    from rnnsim.inspect import ema
+    from tui.widgets.curves import SMOOTHING
+
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = app.screen
+            await pilot.press("s")
+            await wait_for(pilot, lambda: screen.state == "finished")
+            loss = screen.query_one("#loss-curve")
+            assert loss.train == [1.0 / (1 + k) for k in range(10)]
+            assert loss.smoothed == ema(loss.train, SMOOTHING).tolist()
+            # Batch 2: s = 0.9 * (0.1 * 1) + 0.1 * 0.5 = 0.14, debiased by 1 - 0.9**2 = 0.19.
+            assert loss.smoothed[:2] == [1.0, pytest.approx(14 / 19, rel=1e-12)]
+            assert not loss.uses_log()  # 1 to 0.1: one decade, linear
+            text = loss.render().plain
+            title = text.splitlines()[0]  # the legend: each symbol with its latest value
+            assert title == "loss (mse) · linear y auto  ⣿ batch 0.1  ● smoothed 0.235  ▲ val 0.35  ╌ predict 1 0.167"
+            assert text.count("▲") == 1 + 2  # the title and the two epochs' validation points
+            assert "╌╌╌" in text  # the baseline 0.167
+            assert screen.query_one("#metric-curve").render().plain.startswith("mae  ⣿ batch 0.5  ● smoothed 0.5")
+
+    asyncio.run(scenario())
+
+
+def test_log_key_is_in_the_footer_and_the_help():
+    from tui.screens.help import HELP
+
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            assert "l" in app.screen.active_bindings
+            assert app.screen.active_bindings["l"].binding.description == "Log y"
+            assert "| `l` | loss curve: linear / log y axis" in HELP
+
+    asyncio.run(scenario())

@@ -19,6 +19,7 @@ COMMANDS = [
     ("Show tab: Gates", "tab('gates')", "Gate heatmaps and equations"),
     ("Show tab: Compare", "tab('compare')", "Gradient by timestep for the three cells"),
     ("Show tab: Setup", "tab('setup')", "Cell, task, units, sequence length, learning rate, seed"),
+    ("Loss curve: linear / log y axis", "toggle_log", "Switch the loss plot's y axis (automatic until chosen)"),
     ("Help", "help", "Keys and how to read the views"),
 ]
 

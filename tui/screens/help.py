@@ -24,14 +24,18 @@ HELP = """\
 | `[` `]` | previous / next probe sample |
 | `1`–`4` | tabs: Train, Gates, Compare, Setup |
 | `o` | open a checkpoint saved by `rnnsim train` / `model.save` |
+| `l` | loss curve: linear / log y axis (automatic until pressed: log when the loss spans over 1.5 decades) |
 | `ctrl+p` | command palette |
 | `?` | this help;  `q` quit |
 
 # Reading the views
 
-* **Train**: loss and metric per batch (training) and per epoch (validation); the dashed line is
-  the task's baseline (what a model that learnt nothing scores). Beside it, **||dL/dh_t||**:
-  how much gradient reaches timestep *t* from the loss, on a log scale.
+* **Train**: loss and metric per batch (training: the faint band is the raw per-batch values, the
+  line through it their moving average, smoothed like TensorBoard's with weight 0.9) and per epoch
+  (validation, ▲); the dashed line is the task's baseline (what a model that learnt nothing scores).
+  Where a column holds many batches it spans their lowest to highest value. The loss axis turns
+  logarithmic by itself once the loss spans more than 1.5 decades; `l` switches it by hand.
+  Beside it, **||dL/dh_t||**: how much gradient reaches timestep *t* from the loss, on a log scale.
 * **Gates**: heatmaps, units down and timesteps across, of each gate, the candidate, the cell state
   and the hidden state for one probe sample. Sigmoid gates (i, f, o, z, r) use the sequential
   scale 0 (purple) → 1 (yellow); tanh-range values use the diverging scale −1 (blue) → 0 (grey) →

@@ -52,6 +52,7 @@ class MainScreen(Screen):
         Binding("c", "compare", "Compare"),
         Binding("n", "next_cell", "Cell"),
         Binding("o", "open", "Open"),
+        Binding("l", "toggle_log", "Log y"),
         Binding("question_mark", "help", "Help"),
         Binding("left", "move_time(-1)", "t-1", show=False),
         Binding("right", "move_time(1)", "t+1", show=False),
@@ -100,7 +101,7 @@ class MainScreen(Screen):
             with TabPane("1 Train", id="train"):
                 with Grid(id="train-grid"):
                     with Vertical(id="curves"):
-                        yield CurvesView("loss", id="loss-curve")
+                        yield CurvesView("loss", log_option=True, id="loss-curve")
                         yield CurvesView("metric", id="metric-curve")
                     yield GradientView(
                         "||dL/dh_t|| by timestep (log)", "Gradients appear at the first probe.", id="gradient"
@@ -136,6 +137,8 @@ class MainScreen(Screen):
         wide = self.size.width >= 120
         self.set_class(wide, "-wide")
         self.set_class(self.size.height >= 40, "-tall")
+        # Every key of the footer fits in 80 columns only in the compact style.
+        self.query_one(Footer).compact = self.size.width < 100
 
     # -- status -------------------------------------------------------------------------------
     def update_status(self) -> None:
@@ -248,6 +251,10 @@ class MainScreen(Screen):
             self.query_one("#cell").focus()
         else:
             self.set_focus(None)
+
+    def action_toggle_log(self) -> None:
+        """The loss curve's y axis: linear <-> log (it starts automatic, log when the loss spans decades)."""
+        self.query_one("#loss-curve", CurvesView).toggle_log()
 
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
