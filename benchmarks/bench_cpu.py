@@ -7,12 +7,12 @@
 PyTorch is a benchmark-only dependency (pip install torch==2.13.0 into the venv); rnnsim never
 imports it. Both frameworks run in this one process with the same thread count, and their steps
 alternate (rnnsim, torch, rnnsim, torch, ...) so that the noise of a shared machine hits both;
-the table quotes medians, the interquartile range, and the ratio of the medians. PyTorch is also
-timed a second time alone, in a fresh process with the environment this script was started with
-(PyTorch as its users run it, with nothing of rnnsim's loaded), and the table gives the speed-up
-against both. `--no-torch-subprocess` skips that. (Until round 3, `import rnnsim` set
-OMP_WAIT_POLICY=PASSIVE for its OpenMP kernels, which also slowed PyTorch in the shared process;
-rnnsim's kernels now run on their own threads, not OpenMP, and the environment is left alone.)
+the table quotes medians, the interquartile range, and the ratio of the medians. In that shared
+process OMP_WAIT_POLICY is PASSIVE (unless set by the user): PyTorch's OpenMP threads otherwise spin
+after each of its ops and take the cores from whichever framework runs next. So each framework is
+also timed alone, in a fresh process with the environment this script was started with (as its
+users run it), and the table gives the speed-up both ways: "same" (shared process) and "own" (each
+alone). `--no-subprocess` skips the second.
 
 Columns: `speed-up` = PyTorch median / rnnsim median (above 1: rnnsim is faster). `GFLOP/s` counts
 only the recurrent math, 2*B*T*U*G*U per pass (G = 1, 3, 4 gate blocks), three passes for a
@@ -220,7 +220,7 @@ def alternate(functions, steps, warmup):
     return [summarize(t) for t in times]
 
 
-def run_case(case, steps, warmup, torch_subprocess=True):
+def run_case(case, steps, warmup, alone=True, fold=True):
     import torch
 
     description, cell, batch, timesteps, features, units, loss = CASES[case]
@@ -247,32 +247,50 @@ def run_case(case, steps, warmup, torch_subprocess=True):
     result = {"case": case, "description": description, "flops_forward": flops,
               "train": {"rnnsim": train[0], "rnnsim_cell": train[1], "torch": train[2]},
               "forward": {"rnnsim": forward[0], "rnnsim_cell": forward[1], "torch": forward[2]}}
-    if torch_subprocess:  # PyTorch alone, in the user's environment (its own OpenMP wait policy)
-        code = _TORCH_ALONE_SNIPPET.format(root=ROOT, threads=torch.get_num_threads(), case=case, steps=steps,
-                                           warmup=warmup)
-        alone = json.loads(_python(code, env=USER_ENV, inherit=False))
-        result["torch_alone_omp_wait_policy"] = alone["OMP_WAIT_POLICY"]
-        for kind in ("train", "forward"):
-            result[kind]["torch_alone"] = alone[kind]
+    if alone:  # each framework alone, in the user's environment (PyTorch with its own OpenMP wait policy)
+        for framework in ("torch", "rnnsim"):
+            code = _ALONE_SNIPPET.format(root=ROOT, threads=torch.get_num_threads(), case=case, steps=steps,
+                                         warmup=warmup, framework=framework, fold=fold)
+            timings = json.loads(_python(code, env=USER_ENV, inherit=False))
+            result[f"{framework}_alone_omp_wait_policy"] = timings["OMP_WAIT_POLICY"]
+            for kind in ("train", "forward"):
+                result[kind][f"{framework}_alone"] = timings[kind]
     return result
 
 
-_TORCH_ALONE_SNIPPET = """
+_ALONE_SNIPPET = """
 import json, os, sys
 sys.path.insert(0, {root!r})
-import torch
-from benchmarks.bench_cpu import torch_alone
-torch.set_num_threads({threads})
-out = torch_alone({case!r}, {steps}, {warmup})
+from benchmarks.bench_cpu import rnnsim_alone, torch_alone
+if {framework!r} == "torch":
+    out = torch_alone({case!r}, {steps}, {warmup}, {threads})
+else:
+    out = rnnsim_alone({case!r}, {steps}, {warmup}, {threads}, fold={fold!r})
 out["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY", "(unset)")
 print(json.dumps(out))
 """
 
 
-def torch_alone(case, steps, warmup):
+def rnnsim_alone(case, steps, warmup, threads, fold=True):
+    """rnnsim's model-level train and forward steps timed on their own (run in a fresh process by `run_case`)."""
+    import rnnsim.threads
+
+    if not fold:
+        from rnnsim.layers import RNN
+
+        RNN.accepts_tokens = lambda self, training: False
+    rnnsim.threads.set_num_threads(threads)
+    x, y = case_data(case)
+    model = rnnsim_model(case)
+    return {"train": alternate([lambda: model.train_on_batch(x, y)], steps, warmup)[0],
+            "forward": alternate([lambda: model.predict_on_batch(x)], steps, warmup)[0]}
+
+
+def torch_alone(case, steps, warmup, threads):
     """PyTorch's train and forward steps timed on their own (run in a fresh process by `run_case`)."""
     import torch
 
+    torch.set_num_threads(threads)
     x, y = case_data(case)
     net, loss_fn, optimizer = torch_model(case)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
@@ -468,26 +486,30 @@ def extras(threads):
 # -- report ------------------------------------------------------------------------------------
 
 
+def _cell(timing):
+    if timing is None:
+        return "–"
+    return f"{timing['median_ms']:.1f} ({timing['q1_ms']:.1f}–{timing['q3_ms']:.1f})"
+
+
 def table(results, matmul):
-    lines = ["| case | pass | rnnsim model ms (IQR) | rnnsim cell-level ms | PyTorch same process ms (IQR) | "
-             "PyTorch own process ms (IQR) | speed-up model (same / own) | speed-up cell-level (same) | "
-             "rnnsim GFLOP/s (% numpy mm) | PyTorch GFLOP/s (same) |",
+    lines = ["| case | pass | rnnsim model ms, same process (IQR) | rnnsim alone ms (IQR) | rnnsim cell-level ms | "
+             "PyTorch same process ms (IQR) | PyTorch alone ms (IQR) | speed-up (same / alone) | "
+             "rnnsim GFLOP/s alone (% numpy mm) | PyTorch GFLOP/s alone |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         for kind, passes in (("train", 3), ("forward", 1)):
             ours, cell, theirs = r[kind]["rnnsim"], r[kind]["rnnsim_cell"], r[kind]["torch"]
-            alone = r[kind].get("torch_alone")
+            ours_alone, theirs_alone = r[kind].get("rnnsim_alone"), r[kind].get("torch_alone")
             flops = passes * r["flops_forward"]
-            rate = flops / ours["median_ms"] / 1e6
-            alone_text = "–" if alone is None else (
-                f"{alone['median_ms']:.1f} ({alone['q1_ms']:.1f}–{alone['q3_ms']:.1f})")
-            alone_ratio = "–" if alone is None else f"{alone['median_ms'] / ours['median_ms']:.2f}x"
+            ours_rate = flops / (ours_alone or ours)["median_ms"] / 1e6
+            theirs_rate = flops / (theirs_alone or theirs)["median_ms"] / 1e6
+            alone_ratio = "–" if ours_alone is None else f"{theirs_alone['median_ms'] / ours_alone['median_ms']:.2f}x"
             lines.append(
-                f"| {r['description']} | {kind} | {ours['median_ms']:.1f} ({ours['q1_ms']:.1f}–{ours['q3_ms']:.1f}) | "
-                f"{cell['median_ms']:.1f} | {theirs['median_ms']:.1f} ({theirs['q1_ms']:.1f}–{theirs['q3_ms']:.1f}) | "
-                f"{alone_text} | {theirs['median_ms'] / ours['median_ms']:.2f}x / {alone_ratio} | "
-                f"{theirs['median_ms'] / cell['median_ms']:.2f}x | "
-                f"{rate:.1f} ({100 * rate / matmul['numpy']:.0f}%) | {flops / theirs['median_ms'] / 1e6:.1f} |")
+                f"| {r['description']} | {kind} | {_cell(ours)} | {_cell(ours_alone)} | {cell['median_ms']:.1f} | "
+                f"{_cell(theirs)} | {_cell(theirs_alone)} | "
+                f"**{theirs['median_ms'] / ours['median_ms']:.2f}x / {alone_ratio}** | "
+                f"{ours_rate:.1f} ({100 * ours_rate / matmul['numpy']:.0f}%) | {theirs_rate:.1f} |")
     return "\n".join(lines)
 
 
@@ -499,8 +521,8 @@ def main(argv=None):
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {','.join(CASES)}")
     parser.add_argument("--skip-extras", action="store_true", help="only the speed table")
     parser.add_argument("--json", default=None, help="also write all results to this JSON file")
-    parser.add_argument("--no-torch-subprocess", action="store_true",
-                        help="skip timing PyTorch alone in its own process with the user's environment")
+    parser.add_argument("--no-subprocess", action="store_true",
+                        help="skip timing each framework alone in its own process with the user's environment")
     parser.add_argument("--no-token-fold", action="store_true",
                         help="rnnsim models embed the tokens first instead of folding the Embedding into the "
                              "recurrent layer's input projection (to see what the fold is worth)")
@@ -510,6 +532,9 @@ def main(argv=None):
 
         RNN.accepts_tokens = lambda self, training: False
 
+    # Before torch loads libgomp: in this shared process PyTorch's OpenMP threads must not spin between
+    # its ops (they would take the cores from rnnsim's next step); the "alone" runs use the user's setting.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -523,11 +548,12 @@ def main(argv=None):
     print(json.dumps({**info, "matmul_gflops": matmul}, indent=1), flush=True)
     results = []
     for case in args.cases.split(","):
-        results.append(run_case(case, args.steps, args.warmup, torch_subprocess=not args.no_torch_subprocess))
+        results.append(run_case(case, args.steps, args.warmup, alone=not args.no_subprocess,
+                                fold=not args.no_token_fold))
         print(table(results[-1:], matmul), flush=True)
     print("\n" + table(results, matmul), flush=True)
-    print(json.dumps({"torch_alone_omp_wait_policy": sorted({r.get("torch_alone_omp_wait_policy", "-")
-                                                             for r in results})}), flush=True)
+    print(json.dumps({"omp_wait_policy_alone": sorted({r.get("torch_alone_omp_wait_policy", "-") for r in results}),
+                      "omp_wait_policy_same_process": os.environ["OMP_WAIT_POLICY"]}), flush=True)
     output = {"machine": info, "matmul_gflops": matmul, "cases": results}
     if not args.skip_extras:
         output["extras"] = extras(args.threads)
