@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     train.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--threads", type=_positive_int, default=None,
+                       help="CPU threads for the cells (default: every CPU this process may use); "
+                            "the numbers are the same on any count")
 
     inspect = commands.add_parser("inspect", help="print a saved model's gates and gradient by timestep")
     inspect.add_argument("model", help="model.npz written by rnnsim train (or its run folder)")
@@ -159,6 +162,10 @@ def command_train(args) -> int:
     from rnnsim import experiment
 
     console = Console(stderr=False)
+    if args.threads is not None:
+        from rnnsim import threads
+
+        threads.set_num_threads(args.threads)
     out = Path(args.out) if args.out else Path("runs") / f"{args.cell}-{args.dataset}"
     if args.resume:
         saved = experiment.read_json(out / "config.json", "nothing to resume; train without --resume first")

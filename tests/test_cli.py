@@ -43,6 +43,20 @@ def test_train_writes_a_run_folder_and_resume_continues_it(tmp_path, capsys):
     assert model.predict(x).shape == (2, 1)
 
 
+def test_the_thread_count_does_not_change_a_run(tmp_path, monkeypatch):
+    from rnnsim import threads
+
+    monkeypatch.setattr(threads, "_threads", None)
+    monkeypatch.setattr(threads, "SPLIT_MIN_MACS", 1000)  # TINY's products are split too
+    one, three = tmp_path / "one", tmp_path / "three"
+    assert main(["train", "--cell", "lstm", "--epochs", "2", "--threads", "1", "--out", str(one), *TINY]) == 0
+    assert threads.get_num_threads() == 1
+    assert main(["train", "--cell", "lstm", "--epochs", "2", "--threads", "3", "--out", str(three), *TINY]) == 0
+    a = json.loads((one / "history.json").read_text())["history"]
+    b = json.loads((three / "history.json").read_text())["history"]
+    assert a == b  # to the last bit
+
+
 def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert main(["train", "--cell", "gru", "--epochs", "2", "--out", str(straight), *TINY]) == 0
@@ -59,6 +73,7 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
         (["train", "--cell", "transformer"], "argument --cell: invalid choice: 'transformer'"),
         (["train", "--dataset", "mnist"], "unknown task 'mnist'"),
         (["train", "--units", "-3"], "argument --units: expected a positive integer, got -3"),
+        (["train", "--threads", "0"], "argument --threads: expected a positive integer, got 0"),
         (["train", "--dropout", "1.5"], "argument --dropout: expected a number in [0, 1), got 1.5"),
         (["train", "--lr", "abc"], "argument --lr: expected a positive number, got 'abc'"),
         (["train", "--resume", "--out", "/nonexistent/run"], "nothing to resume"),

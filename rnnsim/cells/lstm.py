@@ -49,11 +49,13 @@ from rnnsim.cells.simd import matmul_packed_into, pack_columns
 from rnnsim.threads import run_chunks
 
 # -- forward -----------------------------------------------------------------------------
-# Buffers are time-major (T, B, ...). Row buffers (h_prev, c_prev, h_in) are indexed by r;
-# batch row b = offset + r; the fused kernel passes one thread's chunk (offset = its first
-# row). `gates` is the x_proj buffer itself: at step t the
-# recurrent product is added into gates[t] (making z_t), and the rows overwrite it with the
-# activated gates, so the forward keeps one (T, B, 4U) array, not two.
+# Buffers are time-major (T, B, ...). Row buffers (h_prev, c_prev, h_in, product) are indexed by r;
+# batch row b = offset + r; the fused kernel passes one thread's chunk (offset = its first row).
+# `gates` is the x_proj buffer itself: at step t the rows add the chunk's recurrent product into
+# gates[t] (making z_t) and overwrite it with the activated gates, so the forward keeps one
+# (T, B, 4U) array, not two. The product goes into a small buffer that stays in cache rather than
+# straight into gates[t]: at U = 256 a tile accumulating into gates[t] starts with four cache misses
+# 4 KB apart, and the forward kernel took 31-51 ms against 29-30 ms this way (LSTM(256), B64 T100).
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -62,7 +64,8 @@ def _lstm_forward_rows(
     r1,
     offset,
     t,
-    gates,  # (T, B, 4U): z_t = x_t W + b + h_{t-1} U on entry at step t, the activated i, f, g, o on exit
+    gates,  # (T, B, 4U): x_t W + b on entry at step t, the activated i, f, g, o on exit
+    product,  # (R, 4U) h_{t-1} U of the chunk's rows, added into gates[t] here (making z_t)
     step_mask,  # (T, B) uint8, 0 = carry the state over
     recurrent_drop,  # (B, U) or a (1, 1) dummy
     use_recurrent_drop,
@@ -92,6 +95,9 @@ def _lstm_forward_rows(
             if record:
                 preactivations[t, b, :] = 0.0
             continue
+        product_row = product[r]
+        for j in range(z.shape[0]):
+            z[j] += product_row[j]
         if record:
             copy_into(preactivations[t, b], z)
         input_gate, forget_gate = z[:units], z[units : 2 * units]
@@ -155,10 +161,11 @@ def _lstm_forward_fused(
     if use_recurrent_drop:
         h_in *= recurrent_drop[start:stop]
     tanh_buf = np.empty(units, gates.dtype)
+    product = np.empty((rows, width), gates.dtype)  # (R, 4U), stays in cache
     for s in range(timesteps):
         t = timesteps - 1 - s if go_backwards else s
-        matmul_packed_into(h_in, recurrent_kernel, gates[t, start:stop], 0, rows, True)  # z_t = x_t W + b + h U
-        _lstm_forward_rows(0, rows, start, t, gates, step_mask, recurrent_drop,
+        matmul_packed_into(h_in, recurrent_kernel, product, 0, rows, False)  # h_{t-1} U
+        _lstm_forward_rows(0, rows, start, t, gates, product, step_mask, recurrent_drop,
                            use_recurrent_drop, act, recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf,
                            hidden, cell_state, preactivations)
 
