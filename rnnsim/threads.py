@@ -66,6 +66,14 @@ def _default_threads() -> int:
         return os.cpu_count() or 1
 
 
+def chunk_bounds(size, n_chunks, chunk):
+    """Items [start, stop) of chunk number `chunk` when `size` items are cut into `n_chunks` (the last may be
+    short or empty). The kernels use the same function compiled (`cells.blocks.chunk_bounds`)."""
+    step = (size + n_chunks - 1) // n_chunks
+    start = min(size, chunk * step)
+    return start, min(size, start + step)
+
+
 def get_num_threads() -> int:
     """How many threads the cells' kernels use (one batch chunk each)."""
     return _threads if _threads is not None else _default_threads()
@@ -136,19 +144,13 @@ def matmul(a, b, out=None):
     return out
 
 
-def _bounds(size, n_chunks, chunk):
-    step = -(-size // n_chunks)
-    start = min(size, chunk * step)
-    return start, min(size, start + step)
-
-
 def _matmul_row_chunk(chunk, n_chunks, a, b, out, pieces):
     for piece in range(chunk, pieces, n_chunks):  # this thread's share of the pieces
-        start, stop = _bounds(a.shape[0], pieces, piece)
+        start, stop = chunk_bounds(a.shape[0], pieces, piece)
         np.matmul(a[start:stop], b, out=out[start:stop])
 
 
 def _matmul_inner_chunk(chunk, n_chunks, a, b, partials):
     for piece in range(chunk, len(partials), n_chunks):
-        start, stop = _bounds(a.shape[1], len(partials), piece)
+        start, stop = chunk_bounds(a.shape[1], len(partials), piece)
         np.matmul(a[:, start:stop], b[start:stop], out=partials[piece])

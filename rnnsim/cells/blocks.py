@@ -39,12 +39,7 @@ def thread_chunks(batch: int) -> int:
     return max(1, min(batch, threads.get_num_threads()))
 
 
-@njit(cache=True)
-def chunk_bounds(batch, n_chunks, chunk):
-    """Rows [start, stop) of chunk number `chunk` when `batch` rows are cut into `n_chunks`."""
-    size = (batch + n_chunks - 1) // n_chunks
-    start = min(batch, chunk * size)
-    return start, min(batch, start + size)
+chunk_bounds = njit(cache=True)(threads.chunk_bounds)  # rows [start, stop) of one chunk, inside the kernels
 
 
 @njit(cache=True, error_model="numpy")
