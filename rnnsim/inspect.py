@@ -699,8 +699,13 @@ def render_trace(
     width: int = 80,
     colour: bool = True,
     tokens: Sequence[str] | None = None,
+    sample_label: int | None = None,
 ) -> Group:
-    """Heatmaps of every gate and state (or just `gate`) of one sample, and its gradient plot."""
+    """Heatmaps of every gate and state (or just `gate`) of one sample, and its gradient plot.
+
+    `sample` indexes the trace's batch; `sample_label` is the number shown for it when the trace was
+    recorded on a batch picked from a larger set (`rnnsim inspect --sample 7` probes sample 7 alone).
+    """
     if not 0 <= sample < trace.batch_size:
         raise InputError(f"sample {sample} is out of range: the trace holds {trace.batch_size} samples")
     names = [gate] if gate else quantities(trace)
@@ -708,7 +713,8 @@ def render_trace(
     title = trace.layer_name or trace.cell
     parts.append(
         Text(
-            f"{title} ({trace.cell}, {trace.units} units, {trace.timesteps} timesteps), sample {sample}",
+            f"{title} ({trace.cell}, {trace.units} units, {trace.timesteps} timesteps), "
+            f"sample {sample if sample_label is None else sample_label}",
             style="bold",
         )
     )
@@ -765,6 +771,7 @@ def inspect_command(
                 width=console.width,
                 colour=_console_has_colour(console),
                 tokens=tokens,
+                sample_label=sample,
             ),
         )
     except InputError as error:

@@ -156,3 +156,23 @@ def test_ctrl_c_stops_after_a_batch_and_saves_a_resumable_run(tmp_path):
                            "--quiet", cwd=tmp_path)
     assert status == 0
     assert json.loads((out / "history.json").read_text())["epochs_done"] == history["epochs_done"] + 1
+
+
+def test_inspect_prints_the_chosen_validation_sample_of_a_trained_model(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from rnnsim.inspect import inspect_command
+
+    out = tmp_path / "run"
+    assert main(["train", "--cell", "gru", "--epochs", "1", "--out", str(out), *TINY]) == 0
+    buffer = io.StringIO()
+    assert inspect_command(out / "model.npz", sample=2, console=Console(file=buffer, width=100)) == 0
+    printed = buffer.getvalue()
+    lines = printed.splitlines()
+    assert lines[0] == "model.npz: task adding, sample 2"
+    assert lines[1].startswith("gru (gru, 4 units, 8 timesteps), sample 2")  # the sample asked for, not 0
+    for heading in ("update gate z", "reset gate r", "candidate", "hidden state", "||dL/dh_t||"):
+        assert heading in printed, heading
+    assert "\x1b[" not in printed  # not a terminal: plain characters
