@@ -1,12 +1,15 @@
-"""Threads: the cells' own (one batch chunk each), and numpy's BLAS kept on one thread around them.
+"""The cells' threads: one batch chunk of a time loop per thread, and the large products split over them.
 
-The cells' own loops run on the threads of `run_chunks` (below); around them sit a few matrix products through
-numpy's BLAS (OpenBLAS here), which starts threads of its own. On a busy machine, a 2-thread
-OpenBLAS call waits for a core that another program holds, and a small training step (adding
-problem, 100 steps, 16 units) went from 2 ms to 90 ms while one other process ran. At the sizes
-where the Numba kernels do the recurrent work (U < 128) these products are small, one BLAS
-thread loses little on an idle machine (under 1 ms per step), and the step stays fast on a
-busy one. The large-U path, where BLAS does the recurrent product itself, keeps all threads.
+The cells do all their work on a small pool of Python threads (`run_chunks`): the Numba kernels
+release the GIL, and so does numpy inside BLAS. numpy's BLAS itself is kept on one thread around
+the cells (`single_threaded_blas`). OpenBLAS's own threads spin for a while after each call, and on
+a 2-core machine a spinning or waiting BLAS thread holds the core the cells' next kernel needs: a
+small training step (adding problem, 100 steps, 16 units) took 90 ms instead of 2 ms while one other
+program ran, and the LSTM(256) forward kernel 64 ms instead of 36 right after a 2-thread BLAS call.
+The large products over all timesteps are cut into pieces on the same threads instead (`matmul`).
+
+How many threads: `set_num_threads(n)`, else NUMBA_NUM_THREADS, else every CPU this process may use.
+The work is cut the same way on any count, so the numbers do not depend on it.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ def single_threaded_blas():
 
 _threads = None  # set by set_num_threads; None: NUMBA_NUM_THREADS, or the CPUs this process may use
 _pool = None
+_pool_pid = None  # a forked child inherits the pool object but not its threads: it makes its own
 
 
 def _default_threads() -> int:
@@ -89,12 +93,13 @@ def set_num_threads(n: int) -> None:
 
 def run_chunks(kernel, n_chunks: int, *args) -> None:
     """kernel(chunk, *args) for chunk = 0 .. n_chunks - 1, the first on this thread, and wait for all."""
-    global _pool
+    global _pool, _pool_pid
     if n_chunks <= 1:
         kernel(0, *args)
         return
-    if _pool is None or _pool._max_workers < n_chunks - 1:
+    if _pool is None or _pool._max_workers < n_chunks - 1 or _pool_pid != os.getpid():
         _pool = ThreadPoolExecutor(max_workers=n_chunks - 1, thread_name_prefix="rnnsim")
+        _pool_pid = os.getpid()
     futures = [_pool.submit(kernel, chunk, *args) for chunk in range(1, n_chunks)]
     try:
         kernel(0, *args)

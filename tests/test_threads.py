@@ -111,3 +111,23 @@ def test_matmul_adds_the_same_partial_sums_on_any_thread_count():
         results.append(threads.matmul(a, b))
     for result in results[1:]:
         np.testing.assert_array_equal(result, results[0])
+
+
+def test_a_forked_child_runs_chunks_on_threads_of_its_own(tmp_path):
+    import multiprocessing
+
+    threads.run_chunks(lambda chunk: None, 2)  # the parent's pool exists before the fork
+    context = multiprocessing.get_context("fork")
+    child = context.Process(target=_run_two_chunks, args=(str(tmp_path / "done"),))
+    child.start()
+    child.join(timeout=30)
+    if child.is_alive():  # hung: its chunk was queued to a thread that does not exist in the child
+        child.kill()
+    assert child.exitcode == 0 and (tmp_path / "done").read_text() == "0,1"
+
+
+def _run_two_chunks(path):
+    seen = []
+    threads.run_chunks(lambda chunk: seen.append(chunk), 2)
+    with open(path, "w") as handle:
+        handle.write(",".join(map(str, sorted(seen))))
