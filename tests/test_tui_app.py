@@ -152,6 +152,23 @@ def test_switching_cells_trains_the_new_cell_and_shows_its_gates():
     asyncio.run(scenario())
 
 
+def test_gate_heatmaps_keep_a_dark_canvas_on_a_light_theme():
+    # viridis ends in a pale yellow: on a light background an open gate would not show.
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            gates = app.screen.query_one("#gates-view")
+            app.theme = "textual-light"
+            await pilot.pause()
+            assert gates.has_class("-canvas")
+            assert gates.styles.background.brightness < 0.2
+            app.theme = "textual-dark"
+            await pilot.pause()
+            assert not gates.has_class("-canvas")
+
+    asyncio.run(scenario())
+
+
 def test_compare_overlays_the_three_cells():
     async def scenario():
         app = make_app()

@@ -31,7 +31,13 @@ def window(centre: int, size: int, total: int) -> int:
 class GatesView(Widget, can_focus=True):
     """Heatmaps of one layer's trace for one sample, with the selected timestep, unit and quantity."""
 
-    DEFAULT_CSS = "GatesView { height: 1fr; }"
+    # The colour scales are drawn for a dark canvas: viridis ends in a pale yellow, so on a light theme
+    # an open gate (the value that matters most) would vanish into the background. On a light theme the
+    # heatmaps keep a dark panel of their own, like a picture on the page.
+    DEFAULT_CSS = """
+    GatesView { height: 1fr; }
+    GatesView.-canvas { background: #1e1e1e; color: #e0e0e0; }
+    """
     version = reactive(0, layout=False)
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -41,6 +47,12 @@ class GatesView(Widget, can_focus=True):
         self.t = 0
         self.unit = 0
         self.selected = 0  # index into quantities(trace)
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", self._follow_theme, init=True)
+
+    def _follow_theme(self, _theme: str | None = None) -> None:
+        self.set_class(not self.app.current_theme.dark, "-canvas")
 
     def set_trace(self, trace: Trace | None) -> None:
         self.trace = trace
