@@ -255,7 +255,7 @@ def _run_epochs(model, task, config, initial_epoch, history, quiet, console):
     )
     # Until the first batch is done its field says why it may take a while (replaced by the losses after it).
     bar = progress.add_task("train", total=total, epoch=f"{initial_epoch + 1}/{config.epochs}",
-                            logs="first batch: compiling the kernels if this is their first run (~30 s, once)")
+                            logs="first batch: compiling the kernels if this is their first run (~10-15 s, once)")
     epochs_done = initial_epoch
     last_logs: dict = {}
     stopped = False

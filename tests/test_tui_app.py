@@ -89,6 +89,31 @@ def test_training_runs_and_fills_curves_gates_and_gradient():
     asyncio.run(scenario())
 
 
+def test_status_says_what_the_wait_for_the_first_batch_is():
+    import threading
+
+    first_batch = threading.Event()
+
+    class CompilingSession(FakeSession):  # a first run: the first batch waits for the kernels to compile
+        def events(self, should_stop=lambda: False):
+            first_batch.wait(10)
+            yield from super().events(should_stop)
+
+    async def scenario():
+        app = RnnsimApp(Settings(units=4, seq_len=10), session_factory=CompilingSession)
+        async with app.run_test(size=(160, 24)) as pilot:
+            screen = app.screen
+            status = screen.query_one("#status")
+            await pilot.press("s")
+            await wait_for(pilot, lambda: screen.state == "training")
+            assert "first batch… (a first run compiles the kernels" in str(status.render())
+            first_batch.set()
+            await wait_for(pilot, lambda: screen.step > 0)
+            assert "first batch" not in str(status.render()) and "step" in str(status.render())
+
+    asyncio.run(scenario())
+
+
 def test_pause_holds_the_worker_and_stop_ends_it():
     class SlowSession(FakeSession):
         def events(self, should_stop=lambda: False):

@@ -149,6 +149,8 @@ class MainScreen(Screen):
         )
         if self.step:
             text += f" · ep {self.epoch + 1} · step {self.step} · loss {self.last_loss:.3g}"
+        elif self.state in ("preparing", "training", "comparing"):
+            text += " · first batch… (a first run compiles the kernels, ~10 s once)"
         if self.checkpoint and self.state == "checkpoint":
             text = f"checkpoint {self.checkpoint} │ " + text
         self.query_one(StatusLine).update(text)
