@@ -131,3 +131,11 @@ def _run_two_chunks(path):
     threads.run_chunks(lambda chunk: seen.append(chunk), 2)
     with open(path, "w") as handle:
         handle.write(",".join(map(str, sorted(seen))))
+
+
+@pytest.mark.parametrize("batch, count, chunks", [(128, 64, 32), (128, 2, 2), (8, 3, 2), (7, 3, 1), (3, 2, 1)])
+def test_a_batch_is_cut_into_one_chunk_per_thread_of_at_least_one_row_tile(batch, count, chunks):
+    from rnnsim.cells import blocks
+
+    threads.set_num_threads(count)
+    assert blocks.thread_chunks(batch) == chunks

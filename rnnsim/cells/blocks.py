@@ -34,9 +34,13 @@ FASTMATH = {"contract"}
 # (half the vector width, and conversions). ONE - z stays float32, and is exact in float64 kernels too.
 ONE = np.float32(1.0)
 
+MIN_CHUNK_ROWS = 4  # one row tile of the micro-kernel (simd.TILE_ROWS): smaller chunks waste its registers
+
+
 def thread_chunks(batch: int) -> int:
-    """How many row chunks the fused kernels split a batch into: one per thread (`threads.run_chunks`)."""
-    return max(1, min(batch, threads.get_num_threads()))
+    """How many row chunks the fused kernels split a batch into: one per thread (`threads.run_chunks`),
+    but no more than leaves each chunk MIN_CHUNK_ROWS rows (a batch of 128 on 64 cores: 32 chunks)."""
+    return max(1, min(batch // MIN_CHUNK_ROWS, threads.get_num_threads()))
 
 
 chunk_bounds = njit(cache=True)(threads.chunk_bounds)  # rows [start, stop) of one chunk, inside the kernels
