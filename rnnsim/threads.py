@@ -114,9 +114,12 @@ SPLIT_MIN_MACS = 2_000_000
 # partial sums are added in a fixed order: the result is the same to the last bit on 1, 2 or 16
 # threads. (OpenBLAS's result for a row depends on how many rows the call has.)
 PIECES = 4
+# Elements of the result per BLAS call within a piece (1 MB of float32): a block stays in cache for
+# what comes next (`add`), and the calls stay large (256 rows at 1024 columns, 2730 at 96).
+BLOCK_ELEMENTS = 1 << 18
 
 
-def matmul(a, b, out=None):
+def matmul(a, b, out=None, add=None):
     """a @ b for 2-D arrays on the cells' threads, each piece one single-threaded BLAS call.
 
     Call it with numpy's BLAS on one thread (the cells' passes run under `single_threaded_blas`):
@@ -127,7 +130,8 @@ def matmul(a, b, out=None):
 
     The split, into PIECES shared out over the threads: a weight gradient such as x^T dz (a long
     inner dimension, a small result) along the inner dimension, as partial sums added in order;
-    anything else along the rows of the result.
+    anything else along the rows of the result, in blocks of about BLOCK_ELEMENTS. `add` (a row vector, such
+    as a bias) is added to each block right after its product, while the block is still in cache.
     """
     rows, depth = a.shape
     width = b.shape[1]
@@ -135,24 +139,34 @@ def matmul(a, b, out=None):
         out = np.empty((rows, width), np.result_type(a, b))
     n = get_num_threads()
     if rows * depth * width < SPLIT_MIN_MACS:  # (not on n == 1: the pieces keep the result the same)
-        return np.matmul(a, b, out=out)
+        np.matmul(a, b, out=out)
+        if add is not None:
+            out += add
+        return out
     if depth > 4 * max(rows, width) and depth >= 64 * PIECES:  # split the sum
         partials = [out] + [np.empty_like(out) for _ in range(PIECES - 1)]
         n = min(n, PIECES)
         run_chunks(_matmul_inner_chunk, n, n, a, b, partials)
         for partial in partials[1:]:
             out += partial
+        if add is not None:
+            out += add
         return out
     pieces = min(PIECES, max(1, rows // 8))
     n = min(n, pieces)
-    run_chunks(_matmul_row_chunk, n, n, a, b, out, pieces)
+    run_chunks(_matmul_row_chunk, n, n, a, b, out, pieces, add)
     return out
 
 
-def _matmul_row_chunk(chunk, n_chunks, a, b, out, pieces):
+def _matmul_row_chunk(chunk, n_chunks, a, b, out, pieces, add):
     for piece in range(chunk, pieces, n_chunks):  # this thread's share of the pieces
         start, stop = chunk_bounds(a.shape[0], pieces, piece)
-        np.matmul(a[start:stop], b, out=out[start:stop])
+        block = max(8, BLOCK_ELEMENTS // out.shape[1])
+        for row in range(start, stop, block):
+            end = min(stop, row + block)
+            np.matmul(a[row:end], b, out=out[row:end])
+            if add is not None:
+                out[row:end] += add
 
 
 def _matmul_inner_chunk(chunk, n_chunks, a, b, partials):

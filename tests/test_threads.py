@@ -93,6 +93,19 @@ def test_matmul_on_the_cells_threads_equals_numpy(shape, count, monkeypatch):
     np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("shape", [(1000, 14, 96), (8, 5000, 8), (3, 2, 4)])
+def test_matmul_adds_a_row_vector_to_every_row(shape, monkeypatch):
+    # The input projection x W + b: the bias goes in block by block (row split), after the partial sums
+    # (a long inner dimension) or after the one call (small).
+    monkeypatch.setattr(threads, "SPLIT_MIN_MACS", 1000)
+    monkeypatch.setattr(threads, "BLOCK_ELEMENTS", 100 * 96)  # several blocks per piece
+    threads.set_num_threads(2)
+    rows, depth, width = shape
+    rng = np.random.default_rng(rows)
+    a, b, bias = rng.normal(size=(rows, depth)), rng.normal(size=(depth, width)), rng.normal(size=width)
+    np.testing.assert_allclose(threads.matmul(a, b, add=bias), a @ b + bias, rtol=1e-12, atol=1e-12)
+
+
 def test_matmul_splits_a_long_sum_into_partial_sums(monkeypatch):
     calls = []
     monkeypatch.setattr(threads, "run_chunks", lambda kernel, n, *args: calls.append((kernel.__name__, n)))

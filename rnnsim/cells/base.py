@@ -278,7 +278,9 @@ class RecurrentCell:
             x_steps = None
             token_ids = np.ascontiguousarray(x.ids.T)  # (T, B)
             table = matmul(x.embeddings, weights["kernel"])  # (V, G*U)
-            self._add_input_bias(table, weights)
+            bias = self._input_bias(weights)
+            if bias is not None:
+                table += bias
             x_proj = np.empty((timesteps, batch, width), dtype)
             n_chunks = blocks.thread_chunks(token_ids.shape[0])
             run_chunks(gather_rows, n_chunks, table, token_ids, n_chunks, x_proj)
@@ -288,9 +290,10 @@ class RecurrentCell:
             if input_drop is not None:
                 x_steps = x_steps * input_drop[None, :, :]
             # The input projection of every timestep at once: one BLAS call instead of T small ones.
-            x_proj = matmul(x_steps.reshape(timesteps * batch, features), weights["kernel"])
-            x_proj = x_proj.reshape(timesteps, batch, width)
-            self._add_input_bias(x_proj, weights)  # (T, B, G*U)
+            # The bias is added block by block right after each block's product, while it is in cache.
+            x_proj = matmul(x_steps.reshape(timesteps * batch, features), weights["kernel"],
+                            add=self._input_bias(weights))
+            x_proj = x_proj.reshape(timesteps, batch, width)  # (T, B, G*U)
 
         recurrent_drop_arg = (
             recurrent_drop if recurrent_drop is not None else np.ones((1, 1), dtype)
@@ -325,9 +328,9 @@ class RecurrentCell:
         cache["trace"] = trace
         return ForwardResult(outputs=outputs, final_states=final_states, trace=trace, cache=cache)
 
-    def _add_input_bias(self, x_proj, weights):
-        if self.use_bias:
-            x_proj += weights["bias"]
+    def _input_bias(self, weights):
+        """The bias added to x_t W (None without one)."""
+        return weights["bias"] if self.use_bias else None
 
     def _make_trace(self, buffers, user_mask, go_backwards, time_major=True) -> Trace:
         """A Trace (batch-major views) from the forward buffers, time-major (T, B, ...) unless told otherwise."""

@@ -346,9 +346,10 @@ class GRUCell(RecurrentCell):
             shapes["bias"] = (2, 3 * self.units)  # input bias row, recurrent bias row
         return shapes
 
-    def _add_input_bias(self, x_proj, weights):
-        if self.use_bias:
-            x_proj += weights["bias"][0] if self.reset_after else weights["bias"]
+    def _input_bias(self, weights):
+        if not self.use_bias:
+            return None
+        return weights["bias"][0] if self.reset_after else weights["bias"]  # the input row of (2, 3U)
 
     def _run_forward(self, x_proj, cache, record_trace):
         timesteps, batch, width = x_proj.shape
