@@ -34,6 +34,13 @@ FASTMATH = {"contract"}
 # (half the vector width, and conversions). ONE - z stays float32, and is exact in float64 kernels too.
 ONE = np.float32(1.0)
 
+# Constants to pass to a compiled callee in place of literals. Numba compiles a callee once per literal
+# argument (`activate(..., 0, n)` and `activate(..., 2 * n, 3 * n)` were two compilations of the whole
+# function); a global numpy scalar is typed as a plain int64 or bool.
+ZERO = np.int64(0)
+TRUE = np.bool_(True)
+FALSE = np.bool_(False)
+
 MIN_CHUNK_ROWS = 4  # one row tile of the micro-kernel (simd.TILE_ROWS): smaller chunks waste its registers
 
 

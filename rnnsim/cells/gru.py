@@ -40,8 +40,11 @@ from rnnsim.activations import SIGMOID, TANH, activate, derivative_scalar
 from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, column_sums, trace_buffer
 from rnnsim.cells.blocks import (
+    FALSE,
     FASTMATH,
     ONE,
+    TRUE,
+    ZERO,
     chunk_bounds,
     copy_into,
     copy_rows,
@@ -79,7 +82,7 @@ def _gru_forward_gate_rows(
             row[j] += m_row[j] + recurrent_bias[j]
         if record:
             copy_into(preactivations[t, b, : 2 * units], row[: 2 * units])
-        activate(recurrent_act, fast, row, 0, 2 * units)  # z, r
+        activate(recurrent_act, fast, row, ZERO, 2 * units)  # z, r
         if not reset_after:
             reset_gate, h_in_row, rh_row = row[units : 2 * units], h_in[r], rh[r]
             candidate_row = recurrent_candidate[t, b]
@@ -165,13 +168,13 @@ def _gru_forward(
     for s in range(timesteps):
         t = timesteps - 1 - s if go_backwards else s
         z_slab = gates[t, start:stop]  # (R, 3U)
-        matmul_packed_into(h_in, kernel_zr, m[:, : 2 * units], 0, rows, False)  # h_in U_zr
+        matmul_packed_into(h_in, kernel_zr, m[:, : 2 * units], ZERO, rows, FALSE)  # h_in U_zr
         if reset_after:
-            matmul_packed_into(h_in, kernel_h, m[:, 2 * units :], 0, rows, False)  # h_in U_h
+            matmul_packed_into(h_in, kernel_h, m[:, 2 * units :], ZERO, rows, FALSE)  # h_in U_h
         _gru_forward_gate_rows(start, t, m, z_slab, recurrent_bias, reset_after, step_mask, recurrent_act, fast,
                                record, h_in, rh, recurrent_candidate, preactivations)
         if not reset_after:
-            matmul_packed_into(rh, kernel_h, m[:, 2 * units :], 0, rows, False)  # (r * h_in) U_h
+            matmul_packed_into(rh, kernel_h, m[:, 2 * units :], ZERO, rows, FALSE)  # (r * h_in) U_h
         _gru_forward_state_rows(start, t, m, z_slab, recurrent_bias, reset_after, step_mask, recurrent_drop,
                                 use_recurrent_drop, act, fast, record, h_prev, h_in, hidden, recurrent_candidate,
                                 preactivations)
@@ -296,13 +299,13 @@ def _gru_backward(
                                 gates, recurrent_candidate, grad_hidden_seq, has_grad_seq, dh, d_in, d_rec,
                                 grad_hidden_norm)
         if reset_after:  # dh_in = d_rec U^T, as [dz, dr] U_zr^T + da_h U_h^T
-            matmul_packed_into(d_rec[:, : 2 * units], kernel_zr_t, dh_in, 0, rows, False)
-            matmul_packed_into(d_rec[:, 2 * units :], kernel_h_t, dh_in, 0, rows, True)
+            matmul_packed_into(d_rec[:, : 2 * units], kernel_zr_t, dh_in, ZERO, rows, FALSE)
+            matmul_packed_into(d_rec[:, 2 * units :], kernel_h_t, dh_in, ZERO, rows, TRUE)
         else:
-            matmul_packed_into(d_rec[:, 2 * units :], kernel_h_t, d_rh, 0, rows, False)  # d(r h) = da_h U_h^T
+            matmul_packed_into(d_rec[:, 2 * units :], kernel_h_t, d_rh, ZERO, rows, FALSE)  # d(r h) = da_h U_h^T
             _gru_backward_reset_rows(start, s, t, go_backwards, recurrent_act, h0, step_mask, recurrent_drop,
                                      use_recurrent_drop, hidden, gates, d_rh, d_in, d_rec, dh_in)
-            matmul_packed_into(d_rec[:, : 2 * units], kernel_zr_t, dh_in, 0, rows, True)  # += [dz, dr] U_zr^T
+            matmul_packed_into(d_rec[:, : 2 * units], kernel_zr_t, dh_in, ZERO, rows, TRUE)  # += [dz, dr] U_zr^T
         for r in range(rows):  # the direct path z * h_{t-1}, then the path through the products
             b = start + r
             if step_mask[t, b] == 0:

@@ -35,8 +35,10 @@ from rnnsim.activations import SIGMOID, TANH, activate, derivative_scalar, fast_
 from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, trace_buffer
 from rnnsim.cells.blocks import (
+    FALSE,
     FASTMATH,
     ONE,
+    ZERO,
     carry_hidden_gradient,
     chunk_bounds,
     copy_into,
@@ -114,7 +116,7 @@ def _lstm_forward_rows(
                 cell_row[u] = c
                 hidden_row[u] = o * fast_tanh(c)  # h_t = o * tanh(c_t)
         else:
-            activate(recurrent_act, fast, z, 0, 2 * units)  # i, f
+            activate(recurrent_act, fast, z, ZERO, 2 * units)  # i, f
             activate(act, fast, z, 2 * units, 3 * units)  # g
             activate(recurrent_act, fast, z, 3 * units, 4 * units)  # o
             for u in range(units):  # c_t = f * c_{t-1} + i * g
@@ -122,7 +124,7 @@ def _lstm_forward_rows(
                 c_row[u] = c
                 cell_row[u] = c
                 tanh_buf[u] = c
-            activate(act, fast, tanh_buf, 0, units)
+            activate(act, fast, tanh_buf, ZERO, units)
             for u in range(units):  # h_t = o * tanh(c_t)
                 hidden_row[u] = output_gate[u] * tanh_buf[u]
         copy_into(h_row, hidden_row)
@@ -164,7 +166,7 @@ def _lstm_forward_fused(
     product = np.empty((rows, width), gates.dtype)  # (R, 4U), stays in cache
     for s in range(timesteps):
         t = timesteps - 1 - s if go_backwards else s
-        matmul_packed_into(h_in, recurrent_kernel, product, 0, rows, False)  # h_{t-1} U
+        matmul_packed_into(h_in, recurrent_kernel, product, ZERO, rows, FALSE)  # h_{t-1} U
         _lstm_forward_rows(0, rows, start, t, gates, product, step_mask, recurrent_drop,
                            use_recurrent_drop, act, recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf,
                            hidden, cell_state, preactivations)
@@ -209,7 +211,7 @@ def _lstm_backward_rows(
             dz[:] = 0.0
             continue
         copy_into(tanh_buf, cell_state[t, b])
-        activate(act, fast, tanh_buf, 0, units)
+        activate(act, fast, tanh_buf, ZERO, units)
         gate_row = gates[t, b]
         c_prev_row = c0[b] if s == 0 else cell_state[previous, b]
         # dc_t in dc_buf first (its norm is a separate, vectorized sum), then the gate gradients
@@ -288,7 +290,7 @@ def _lstm_backward_fused(
                             cell_state, gates, grad_hidden_seq, has_grad_seq, dh, dc, tanh_buf, dc_buf, grad_preact,
                             grad_hidden_norm, grad_cell_norm)
         # dh_{t-1} = dz_t U^T
-        matmul_packed_into(grad_preact[t, start:stop], recurrent_kernel_t, dh_product, 0, rows, False)
+        matmul_packed_into(grad_preact[t, start:stop], recurrent_kernel_t, dh_product, ZERO, rows, FALSE)
         carry_hidden_gradient(0, rows, start, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh)
     copy_rows(grad_h0, dh, start)
     copy_rows(grad_c0, dc, start)

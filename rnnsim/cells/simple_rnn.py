@@ -31,8 +31,11 @@ from rnnsim.activations import TANH, activate, derivative_scalar
 from rnnsim.cells import blocks
 from rnnsim.cells.base import RecurrentCell, trace_buffer
 from rnnsim.cells.blocks import (
+    FALSE,
     FASTMATH,
     ONE,
+    TRUE,
+    ZERO,
     carry_hidden_gradient,
     chunk_bounds,
     copy_into,
@@ -72,7 +75,7 @@ def _simple_rnn_forward(
     for s in range(timesteps):
         t = timesteps - 1 - s if go_backwards else s
         a = hidden[t, start:stop]  # (R, U): x_t W + b on entry, h_t on exit
-        matmul_packed_into(h_in, recurrent_kernel, a, 0, rows, True)  # a_t = x_t W + b + h_{t-1} U
+        matmul_packed_into(h_in, recurrent_kernel, a, ZERO, rows, TRUE)  # a_t = x_t W + b + h_{t-1} U
         for r in range(rows):
             b = start + r
             a_row, h_row = a[r], h_prev[r]
@@ -83,7 +86,7 @@ def _simple_rnn_forward(
                 continue
             if record:
                 copy_into(preactivations[t, b], a_row)
-            activate(act, fast, a_row, 0, units)
+            activate(act, fast, a_row, ZERO, units)
             copy_into(h_row, a_row)
             set_recurrent_input(h_in[r], a_row, recurrent_drop, b, use_recurrent_drop)
 
@@ -130,7 +133,7 @@ def _simple_rnn_backward(
             else:
                 for u in range(units):
                     da_row[u] = dh_row[u] * derivative_scalar(act, hidden_row[u])
-        matmul_packed_into(da, recurrent_kernel_t, dh_product, 0, rows, False)  # dh_{t-1} = da_t U^T
+        matmul_packed_into(da, recurrent_kernel_t, dh_product, ZERO, rows, FALSE)  # dh_{t-1} = da_t U^T
         carry_hidden_gradient(0, rows, start, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh)
     copy_rows(grad_h0, dh, start)
 
