@@ -3,10 +3,11 @@
 Each cell file (`simple_rnn.py`, `lstm.py`, `gru.py`) holds its equations, its Numba forward
 kernel and its Numba backward kernel. This module holds the Python around them:
 
-    forward:  validate -> x W + b for all timesteps as one matrix product (BLAS)
+    forward:  validate -> x W + b for all timesteps as one matrix product (BLAS, in pieces on the
+              cells' threads: `threads.matmul`)
               -> the cell's time loop (Numba, batch rows split across threads) -> ForwardResult
     backward: the cell's reverse time loop (Numba) gives dL/d(pre-activations) at every step
-              -> weight and input gradients as a few large matrix products (BLAS)
+              -> weight and input gradients as a few large matrix products (BLAS, likewise)
 
 The time loop is the only part that must be sequential, so it is the only part in Numba;
 everything that can be one big matrix product is one.
