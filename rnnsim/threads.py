@@ -57,6 +57,7 @@ def single_threaded_blas():
 
 _threads = None  # set by set_num_threads; None: NUMBA_NUM_THREADS, or the CPUs this process may use
 _pool = None
+_pool_size = 0  # its worker threads
 _pool_pid = None  # a forked child inherits the pool object but not its threads: it makes its own
 
 
@@ -92,17 +93,17 @@ def set_num_threads(n: int) -> None:
 
 
 def run_chunks(kernel, n_chunks: int, *args) -> None:
-    """kernel(chunk, *args) for chunk = 0 .. n_chunks - 1, the first on this thread, and wait for all."""
-    global _pool, _pool_pid
+    """kernel(chunk, n_chunks, *args) for chunk = 0 .. n_chunks - 1, the first on this thread; waits for all."""
+    global _pool, _pool_size, _pool_pid
     if n_chunks <= 1:
-        kernel(0, *args)
+        kernel(0, 1, *args)
         return
-    if _pool is None or _pool._max_workers < n_chunks - 1 or _pool_pid != os.getpid():
+    if _pool is None or _pool_size < n_chunks - 1 or _pool_pid != os.getpid():
         _pool = ThreadPoolExecutor(max_workers=n_chunks - 1, thread_name_prefix="rnnsim")
-        _pool_pid = os.getpid()
-    futures = [_pool.submit(kernel, chunk, *args) for chunk in range(1, n_chunks)]
+        _pool_size, _pool_pid = n_chunks - 1, os.getpid()
+    futures = [_pool.submit(kernel, chunk, n_chunks, *args) for chunk in range(1, n_chunks)]
     try:
-        kernel(0, *args)
+        kernel(0, n_chunks, *args)
     finally:
         for future in futures:
             future.result()
@@ -146,7 +147,7 @@ def matmul(a, b, out=None, add=None):
     if depth > 4 * max(rows, width) and depth >= 64 * PIECES:  # split the sum
         partials = [out] + [np.empty_like(out) for _ in range(PIECES - 1)]
         n = min(n, PIECES)
-        run_chunks(_matmul_inner_chunk, n, n, a, b, partials)
+        run_chunks(_matmul_inner_chunk, n, a, b, partials)
         for partial in partials[1:]:
             out += partial
         if add is not None:
@@ -154,7 +155,7 @@ def matmul(a, b, out=None, add=None):
         return out
     pieces = min(PIECES, max(1, rows // 8))
     n = min(n, pieces)
-    run_chunks(_matmul_row_chunk, n, n, a, b, out, pieces, add)
+    run_chunks(_matmul_row_chunk, n, a, b, out, pieces, add)
     return out
 
 

@@ -17,7 +17,8 @@ def restore_thread_count(monkeypatch):
 def test_run_chunks_runs_each_chunk_once_each_on_its_own_thread():
     seen, barrier = [], threading.Barrier(3, timeout=10)
 
-    def kernel(chunk, out):
+    def kernel(chunk, n_chunks, out):
+        assert n_chunks == 3
         barrier.wait()  # all three at once: only possible if each chunk has its own thread
         out.append((chunk, threading.get_ident()))
 
@@ -29,14 +30,14 @@ def test_run_chunks_runs_each_chunk_once_each_on_its_own_thread():
 
 def test_run_chunks_with_one_chunk_stays_on_the_calling_thread():
     seen = []
-    threads.run_chunks(lambda chunk, out: out.append((chunk, threading.get_ident())), 1, seen)
-    assert seen == [(0, threading.get_ident())]
+    threads.run_chunks(lambda chunk, n_chunks, out: out.append((chunk, n_chunks, threading.get_ident())), 1, seen)
+    assert seen == [(0, 1, threading.get_ident())]
 
 
 def test_run_chunks_raises_a_workers_error_after_every_chunk_finished():
     done = []
 
-    def kernel(chunk):
+    def kernel(chunk, n_chunks):
         if chunk == 1:
             raise ValueError("chunk 1 failed")
         done.append(chunk)
@@ -129,7 +130,7 @@ def test_matmul_adds_the_same_partial_sums_on_any_thread_count():
 def test_a_forked_child_runs_chunks_on_threads_of_its_own(tmp_path):
     import multiprocessing
 
-    threads.run_chunks(lambda chunk: None, 2)  # the parent's pool exists before the fork
+    threads.run_chunks(lambda chunk, n_chunks: None, 2)  # the parent's pool exists before the fork
     context = multiprocessing.get_context("fork")
     child = context.Process(target=_run_two_chunks, args=(str(tmp_path / "done"),))
     child.start()
@@ -141,7 +142,7 @@ def test_a_forked_child_runs_chunks_on_threads_of_its_own(tmp_path):
 
 def _run_two_chunks(path):
     seen = []
-    threads.run_chunks(lambda chunk: seen.append(chunk), 2)
+    threads.run_chunks(lambda chunk, n_chunks: seen.append(chunk), 2)
     with open(path, "w") as handle:
         handle.write(",".join(map(str, sorted(seen))))
 

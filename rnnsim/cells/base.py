@@ -284,7 +284,7 @@ class RecurrentCell:
                 table += bias
             x_proj = np.empty((timesteps, batch, width), dtype)
             n_chunks = blocks.thread_chunks(token_ids.shape[0])
-            run_chunks(gather_rows, n_chunks, table, token_ids, n_chunks, x_proj)
+            run_chunks(gather_rows, n_chunks, table, token_ids, x_proj)
         else:
             token_ids = None
             x_steps = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D); free when x is a time-major view
@@ -445,7 +445,7 @@ class RecurrentCell:
             per_token = self._scratch_buffer((embeddings.shape[0], width), grad_in.dtype)  # S, (V, G*U)
             per_token.fill(0.0)
             n_chunks = blocks.thread_chunks(width)
-            run_chunks(scatter_add_rows, n_chunks, token_ids, grad_in, n_chunks, per_token)
+            run_chunks(scatter_add_rows, n_chunks, token_ids, grad_in, per_token)
             grads["kernel"] = matmul(embeddings.T, per_token)  # (D, G*U)
             if self.use_bias:
                 grads["bias"] = column_sums(per_token)

@@ -133,7 +133,8 @@ def _gru_forward_state_rows(
 
 @njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _gru_forward(
-    chunk,  # which of the n_chunks row chunks this call does (one per thread)
+    chunk,  # which chunk of batch rows this call does (run_chunks: one per thread)
+    n_chunks,  # how many chunks the batch is cut into
     kernel_zr,  # U_zr (U, 2U) as simd.pack_columns strips
     kernel_h,  # U_h (U, U), packed
     recurrent_bias,  # (3U,) b_rec (zeros when reset_after=False or no bias)
@@ -147,7 +148,6 @@ def _gru_forward(
     recurrent_act,
     fast,
     record,
-    n_chunks,  # one chunk of batch rows per thread
     gates,  # in: x_proj (T, B, 3U) x_t W + b_in; out: z, r, hh after activations
     hidden,  # out (T, B, U)
     recurrent_candidate,  # out (T, B, U): m_h (after) or (r*h) (before), needed by backward
@@ -260,7 +260,8 @@ def _gru_backward_reset_rows(
 
 @njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _gru_backward(
-    chunk,  # which of the n_chunks row chunks this call does (one per thread)
+    chunk,  # which chunk of batch rows this call does (run_chunks: one per thread)
+    n_chunks,  # how many chunks the batch is cut into
     kernel_zr_t,  # U_zr^T (2U, U) as simd.pack_columns strips
     kernel_h_t,  # U_h^T (U, U), packed
     reset_after,
@@ -271,7 +272,6 @@ def _gru_backward(
     go_backwards,
     act,
     recurrent_act,
-    n_chunks,  # one chunk of batch rows per thread
     hidden,  # (T, B, U)
     gates,  # (T, B, 3U)
     recurrent_candidate,  # (T, B, U)
@@ -384,7 +384,6 @@ class GRUCell(RecurrentCell):
             self.recurrent_activation_code,
             cache["fast"],
             record_trace,
-            n_chunks,
             gates,
             hidden,
             recurrent_candidate,
@@ -419,7 +418,6 @@ class GRUCell(RecurrentCell):
             cache["go_backwards"],
             self.activation_code,
             self.recurrent_activation_code,
-            n_chunks,
             hidden,
             cache["gates"],
             cache["recurrent_candidate"],

@@ -133,7 +133,8 @@ def _lstm_forward_rows(
 
 @njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _lstm_forward_fused(
-    chunk,  # which of the n_chunks row chunks this call does (one per thread)
+    chunk,  # which chunk of batch rows this call does (run_chunks: one per thread)
+    n_chunks,  # how many chunks the batch is cut into
     recurrent_kernel,  # (U, 4U) as simd.pack_columns strips
     h0,  # (B, U)
     c0,  # (B, U)
@@ -145,7 +146,6 @@ def _lstm_forward_fused(
     recurrent_act,
     fast,
     record,
-    n_chunks,  # one chunk of batch rows per thread
     gates,  # in: x_proj (T, B, 4U); out: gates
     hidden,  # out (T, B, U)
     cell_state,  # out (T, B, U)
@@ -251,7 +251,8 @@ def _lstm_backward_rows(
 
 @njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _lstm_backward_fused(
-    chunk,  # which of the n_chunks row chunks this call does (one per thread)
+    chunk,  # which chunk of batch rows this call does (run_chunks: one per thread)
+    n_chunks,  # how many chunks the batch is cut into
     recurrent_kernel_t,  # (4U, U) U^T as simd.pack_columns strips
     c0,
     step_mask,
@@ -261,7 +262,6 @@ def _lstm_backward_fused(
     act,
     recurrent_act,
     fast,
-    n_chunks,
     cell_state,  # (T, B, U) from the forward pass
     gates,  # (T, B, 4U)
     grad_hidden_seq,  # (T, B, U) or a dummy
@@ -333,7 +333,7 @@ class LSTMCell(RecurrentCell):
         n_chunks = blocks.thread_chunks(batch)
         common = (self.activation_code, self.recurrent_activation_code, cache["fast"], record_trace)
         run_chunks(_lstm_forward_fused, n_chunks, pack_columns(kernel), h0, c0, cache["step_mask"], drop, use_drop,
-                   cache["go_backwards"], *common, n_chunks, gates, hidden, cell_state, preactivations)
+                   cache["go_backwards"], *common, gates, hidden, cell_state, preactivations)
         return {"hidden": hidden, "cell_state": cell_state, "gates": gates, "preactivations": preactivations}
 
     def _run_backward(self, cache, grad_hidden_seq, has_grad_seq, final_grads):
@@ -352,7 +352,7 @@ class LSTMCell(RecurrentCell):
         grad_h0 = np.empty((batch, units), dtype)
         grad_c0 = np.empty((batch, units), dtype)
         run_chunks(_lstm_backward_fused, n_chunks, pack_columns(kernel_t), c0, step_mask, drop, use_drop, go_backwards,
-                   *codes, n_chunks, cell_state, cache["gates"], grad_hidden_seq, has_grad_seq, final_grads[0],
+                   *codes, cell_state, cache["gates"], grad_hidden_seq, has_grad_seq, final_grads[0],
                    final_grads[1], grad_preact, grad_h0, grad_c0, grad_hidden_norm, grad_cell_norm)
         return {
             "grad_input_preact": grad_preact,

@@ -49,7 +49,8 @@ from rnnsim.threads import run_chunks
 
 @njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _simple_rnn_forward(
-    chunk,  # which of the n_chunks row chunks this call does (one per thread)
+    chunk,  # which chunk of batch rows this call does (run_chunks: one per thread)
+    n_chunks,  # how many chunks the batch is cut into
     recurrent_kernel,  # (U, U) as simd.pack_columns strips
     h0,  # (B, U)
     step_mask,  # (T, B) uint8, 0 = carry the state over
@@ -59,7 +60,6 @@ def _simple_rnn_forward(
     act,
     fast,
     record,
-    n_chunks,  # one chunk of batch rows per thread
     hidden,  # in: x_t W + b for every step (T, B, U); out: h_t, written in place
     preactivations,  # out (T, B, U) when record, else a dummy
 ):
@@ -93,14 +93,14 @@ def _simple_rnn_forward(
 
 @njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def _simple_rnn_backward(
-    chunk,  # which of the n_chunks row chunks this call does (one per thread)
+    chunk,  # which chunk of batch rows this call does (run_chunks: one per thread)
+    n_chunks,  # how many chunks the batch is cut into
     recurrent_kernel_t,  # (U, U) U^T, packed
     step_mask,  # (T, B)
     recurrent_drop,
     use_recurrent_drop,
     go_backwards,
     act,
-    n_chunks,  # one chunk of batch rows per thread
     hidden,  # (T, B, U) from the forward pass
     grad_hidden_seq,  # (T, B, U) dL/dh_t from the outputs, or a dummy
     has_grad_seq,
@@ -172,7 +172,6 @@ class SimpleRNNCell(RecurrentCell):
             self.activation_code,
             cache["fast"],
             record_trace,
-            n_chunks,
             hidden,
             preactivations,
         )
@@ -196,7 +195,6 @@ class SimpleRNNCell(RecurrentCell):
             cache["recurrent_drop"] is not None,
             cache["go_backwards"],
             self.activation_code,
-            n_chunks,
             hidden,
             grad_hidden_seq,
             has_grad_seq,

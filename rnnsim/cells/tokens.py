@@ -47,7 +47,7 @@ class TokenSequence:
 
 
 @njit(nogil=True, cache=True)
-def gather_rows(chunk, table, ids_tm, n_chunks, out):
+def gather_rows(chunk, n_chunks, table, ids_tm, out):
     """out[t, b] = table[ids_tm[t, b]] for (T, B) ids into a (T, B, W) buffer; this chunk's timesteps."""
     timesteps, batch = ids_tm.shape
     t0, t1 = chunk_bounds(timesteps, n_chunks, chunk)
@@ -57,7 +57,7 @@ def gather_rows(chunk, table, ids_tm, n_chunks, out):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def scatter_add_rows(chunk, ids, values, n_chunks, out):
+def scatter_add_rows(chunk, n_chunks, ids, values, out):
     """out[ids[n]] += values[n] for every n; out (V, W) is zeroed by the caller.
 
     The columns are cut into one block per thread, so no two threads ever add into the same
