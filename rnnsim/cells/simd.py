@@ -29,6 +29,7 @@ plain loops, so it is correct for every shape; the tests compare it with numpy's
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
@@ -193,8 +194,6 @@ def strip_width(dtype) -> int:
 
 def pack_columns(b):
     """B (K, N) -> (S, K, 2W) strips of 2W columns each (the last zero-padded), S = ceil(N / 2W)."""
-    import numpy as np
-
     depth, width = b.shape
     strip = strip_width(b.dtype)
     n_strips = -(-width // strip)
