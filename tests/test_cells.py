@@ -70,10 +70,13 @@ def run_reference(cell, weights, x, kwargs, grad_outputs, grad_final):
         go_backwards=go_backwards,
         input_drop=kwargs.get("input_dropout_mask"),
         recurrent_drop=kwargs.get("recurrent_dropout_mask"),
+        activation=cell.activation,
     )
+    if cell.name != "simple_rnn":
+        common["recurrent_activation"] = cell.recurrent_activation
     states = kwargs.get("initial_state")
     if grad_outputs is None:
-        grad_hidden = np.zeros((BATCH, TIMESTEPS, UNITS), x.dtype)
+        grad_hidden = np.zeros((x.shape[0], x.shape[1], cell.units), x.dtype)
     else:  # outputs come in processing order; the reference works by input position
         grad_hidden = grad_outputs[:, ::-1] if go_backwards else grad_outputs
     args = (x, weights["kernel"], weights["recurrent_kernel"], weights.get("bias"))

@@ -9,8 +9,8 @@ of the kernels.
 import numpy as np
 import pytest
 
-from rnnsim import reference
 from rnnsim.cells import GRUCell, blocks
+from tests.test_cells import run_reference
 
 BATCH, TIMESTEPS, FEATURES = 11, 7, 3
 
@@ -37,34 +37,12 @@ def _case(cell, rng, dtype, mask, dropout, initial_state, go_backwards, grad_seq
     return weights, x, kwargs, grad_outputs, grad_final
 
 
-def _reference(cell, weights, x, kwargs, grad_outputs, grad_final):
-    go_backwards = kwargs["go_backwards"]
-    common = dict(
-        mask=kwargs.get("mask"),
-        go_backwards=go_backwards,
-        input_drop=kwargs.get("input_dropout_mask"),
-        recurrent_drop=kwargs.get("recurrent_dropout_mask"),
-        h0=kwargs["initial_state"][0] if "initial_state" in kwargs else None,
-        reset_after=cell.reset_after,
-        activation=cell.activation,
-        recurrent_activation=cell.recurrent_activation,
-    )
-    if grad_outputs is None:
-        grad_hidden = np.zeros((BATCH, TIMESTEPS, cell.units), x.dtype)
-    else:
-        grad_hidden = grad_outputs[:, ::-1] if go_backwards else grad_outputs
-    args = (x, weights["kernel"], weights["recurrent_kernel"], weights.get("bias"))
-    forward = reference.gru_forward(*args, **common)
-    backward = reference.gru_backward(*args, grad_hidden, grad_h_final=grad_final[0], **common)
-    return forward, backward
-
-
 def _check(cell, seed, dtype=np.float64, tol=None, **options):
     rng = np.random.default_rng(seed)
     weights, x, kwargs, grad_outputs, grad_final = _case(cell, rng, dtype, **options)
     result = cell.forward(x, weights, record_trace=True, **kwargs)
     grads = cell.backward(result, grad_outputs=grad_outputs, grad_final_states=grad_final)
-    forward, backward = _reference(cell, weights, x, kwargs, grad_outputs, grad_final)
+    forward, backward = run_reference(cell, weights, x, kwargs, grad_outputs, grad_final)
     tol = tol or dict(rtol=1e-10, atol=1e-11)
     np.testing.assert_allclose(result.trace.hidden, forward["hidden"], **tol)
     for name in ("update", "reset", "candidate"):
