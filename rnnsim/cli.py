@@ -163,7 +163,7 @@ def command_train(args) -> int:
 
     console = Console(stderr=False)
     if args.threads is not None:
-        from rnnsim import threads
+        from rnnsim.cells import threads
 
         threads.set_num_threads(args.threads)
     out = Path(args.out) if args.out else Path("runs") / f"{args.cell}-{args.dataset}"

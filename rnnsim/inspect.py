@@ -1,6 +1,6 @@
 """Render traces in the terminal with rich: gate heatmaps, the gradient-by-timestep plot, equations.
 
-Everything here works on a `rnnsim.trace.Trace` (or plain arrays) and returns `rich.text.Text`,
+Everything here works on a `rnnsim.cells.trace.Trace` (or plain arrays) and returns `rich.text.Text`,
 so the same pictures serve `rnnsim inspect` (printed once), notes pasted from a terminal
 (plain characters when the console has no colour) and the terminal app (`tui/`, which wraps
 these functions in widgets). This module may import rich, never textual.
@@ -30,8 +30,8 @@ from rich.console import Console, Group
 from rich.style import Style
 from rich.text import Text
 
+from rnnsim.cells.trace import GATE_SYMBOLS, Trace
 from rnnsim.errors import InputError
-from rnnsim.trace import GATE_SYMBOLS, Trace
 
 SEQUENTIAL = "sequential"
 DIVERGING = "diverging"

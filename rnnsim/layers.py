@@ -22,10 +22,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnsim import activations, initializers
-from rnnsim.cells.tokens import TokenSequence
+from rnnsim import initializers
+from rnnsim.cells import activations
+from rnnsim.cells.embedding_lookup import TokenSequence
 from rnnsim.errors import InputError
-from rnnsim.optimizers import SparseRows
+from rnnsim.sparse import SparseRows
 
 FLOAT_DTYPES = ("float32", "float64")
 
@@ -258,7 +259,7 @@ class Embedding(Layer):
 
     def forward_tokens(self, x):
         """The output as a `TokenSequence` (ids + table) for a recurrent layer that folds the lookup
-        into its input projection (see rnnsim/cells/tokens.py); `backward` then takes its `SparseRows`."""
+        into its input projection (see rnnsim/cells/embedding_lookup.py); `backward` then takes its `SparseRows`."""
         token_ids = self._token_ids(x)
         self._cache = token_ids
         return TokenSequence(token_ids, self.weights[0])

@@ -30,8 +30,8 @@ from rnnsim import optimizers as optimizers_module
 from rnnsim.callbacks import Callback, CallbackList, History, Observer, ProgressBar
 from rnnsim.errors import InputError
 from rnnsim.layers import RNN, Bidirectional, Dense, Embedding, Layer, layer_from_config, serialize
-from rnnsim.optimizers import SparseRows
 from rnnsim.reports import BatchReport, EpochReport, ProbeReport
+from rnnsim.sparse import SparseRows
 
 _GLOBAL_SEED: int | None = None
 

@@ -34,31 +34,12 @@ and sparse ones, and no temporaries are allocated per step.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
 from rnnsim.errors import InputError
-
-
-@dataclass
-class SparseRows:
-    """The gradient of a (V, D) table in which only some rows are non-zero.
-
-    `rows` holds distinct row indices; `values[k]` is the gradient of row `rows[k]`.
-    """
-
-    rows: np.ndarray  # (K,) int64, distinct
-    values: np.ndarray  # (K, D)
-    shape: tuple  # the full table's shape, (V, D)
-
-    def to_dense(self) -> np.ndarray:
-        """The dense (V, D) gradient; for tests and gradient checks only."""
-        dense = np.zeros(self.shape, dtype=self.values.dtype)
-        dense[self.rows] = self.values
-        return dense
-
+from rnnsim.sparse import SparseRows
 
 # ---------------------------------------------------------------------------------------
 # Kernels. `row_slot[r]` is the row of `gradient_rows` holding row r's gradient, or -1 when

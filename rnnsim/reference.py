@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnsim.activations import apply as act
-from rnnsim.activations import derivative_from_output as dact
+from rnnsim.cells.activations import apply as act
+from rnnsim.cells.activations import derivative_from_output as dact
 
 
 def _order(timesteps, go_backwards):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnnsim.trace import Trace
+from rnnsim.cells.trace import Trace
 
 
 @dataclass

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from rnnsim.cells.trace import Trace
 from rnnsim.errors import InputError
-from rnnsim.trace import Trace
 
 CELLS = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 CELL_ALIASES = {

@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnnsim import activations, initializers
-from rnnsim.cells import blocks
-from rnnsim.cells.tokens import TokenSequence, gather_rows, scatter_add_rows
+from rnnsim import initializers
+from rnnsim.cells import activations, blocks
+from rnnsim.cells.embedding_lookup import TokenSequence, gather_rows, scatter_add_rows
+from rnnsim.cells.threads import matmul, run_chunks, single_threaded_blas
+from rnnsim.cells.trace import GATE_NAMES, Trace
 from rnnsim.errors import InputError
-from rnnsim.optimizers import SparseRows
-from rnnsim.threads import matmul, run_chunks, single_threaded_blas
-from rnnsim.trace import GATE_NAMES, Trace
+from rnnsim.sparse import SparseRows
 
 FLOAT_DTYPES = (np.float32, np.float64)
 

@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import njit
 
-from rnnsim import threads
+from rnnsim.cells import threads
 
 FASTMATH = {"contract"}
 

@@ -36,8 +36,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnsim.activations import SIGMOID, TANH, activate, derivative_scalar
 from rnnsim.cells import blocks
+from rnnsim.cells.activations import SIGMOID, TANH, activate, derivative_scalar
 from rnnsim.cells.base import RecurrentCell, column_sums, trace_buffer
 from rnnsim.cells.blocks import (
     FALSE,
@@ -52,8 +52,8 @@ from rnnsim.cells.blocks import (
     take_output_gradient,
 )
 from rnnsim.cells.simd import matmul_packed_into, pack_columns
+from rnnsim.cells.threads import matmul, run_chunks
 from rnnsim.errors import InputError
-from rnnsim.threads import matmul, run_chunks
 
 # -- forward -----------------------------------------------------------------------------
 # Buffers are time-major (T, B, ...). Each thread owns a chunk of batch rows for the whole time

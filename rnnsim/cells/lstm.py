@@ -31,8 +31,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnsim.activations import SIGMOID, TANH, activate, derivative_scalar, fast_sigmoid, fast_tanh
 from rnnsim.cells import blocks
+from rnnsim.cells.activations import SIGMOID, TANH, activate, derivative_scalar, fast_sigmoid, fast_tanh
 from rnnsim.cells.base import RecurrentCell, trace_buffer
 from rnnsim.cells.blocks import (
     FALSE,
@@ -48,7 +48,7 @@ from rnnsim.cells.blocks import (
     take_output_gradient,
 )
 from rnnsim.cells.simd import matmul_packed_into, pack_columns
-from rnnsim.threads import run_chunks
+from rnnsim.cells.threads import run_chunks
 
 # -- forward -----------------------------------------------------------------------------
 # Buffers are time-major (T, B, ...). Row buffers (h_prev, c_prev, h_in, product) are indexed by r;

@@ -27,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnsim.activations import TANH, activate, derivative_scalar
 from rnnsim.cells import blocks
+from rnnsim.cells.activations import TANH, activate, derivative_scalar
 from rnnsim.cells.base import RecurrentCell, trace_buffer
 from rnnsim.cells.blocks import (
     FALSE,
@@ -44,7 +44,7 @@ from rnnsim.cells.blocks import (
     take_output_gradient,
 )
 from rnnsim.cells.simd import matmul_packed_into, pack_columns
-from rnnsim.threads import run_chunks
+from rnnsim.cells.threads import run_chunks
 
 
 @njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)

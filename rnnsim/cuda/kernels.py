@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import cuda, float32, float64
 
-from rnnsim.activations import HARD_SIGMOID, RELU, SIGMOID, TANH
+from rnnsim.cells.activations import HARD_SIGMOID, RELU, SIGMOID, TANH
 from rnnsim.cuda.device import simulator_enabled
 
 # matmul tile edge: 16 x 16 threads and two (16, 16) shared tiles on a GPU; 4 x 4 in the simulator,
@@ -39,7 +39,7 @@ def time_loop_threads(width: int) -> int:
 
 # ---------------------------------------------------------------------------------------
 # Activations on the device: exact libm math (math.tanh, math.exp) for float32 and float64 alike.
-# The CPU float32 path uses a rational tanh (rnnsim.activations.fast_tanh, |error| < 3e-7); the two
+# The CPU float32 path uses a rational tanh (rnnsim.cells.activations.fast_tanh, |error| < 3e-7); the two
 # agree to float32 precision. Derivatives are written in terms of the output, as on the CPU.
 
 

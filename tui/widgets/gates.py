@@ -15,8 +15,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from rnnsim.cells.trace import Trace
 from rnnsim.inspect import heatmap, legend, quantities, quantity, scale_for, title_of
-from rnnsim.trace import Trace
 
 GUTTER = 5  # unit labels on the left of each heatmap
 

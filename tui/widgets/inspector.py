@@ -6,8 +6,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from rnnsim.cells.trace import GATE_SYMBOLS, Trace
 from rnnsim.inspect import equations, quantities, quantity
-from rnnsim.trace import GATE_SYMBOLS, Trace
 
 SHORT = dict(GATE_SYMBOLS, cell_state="c", hidden="h")
 

@@ -1,0 +1,176 @@
+"""The cells' threads: one batch chunk of a time loop per thread, and the large products split over them.
+
+The cells do all their work on a small pool of Python threads (`run_chunks`): the Numba kernels
+release the GIL, and so does numpy inside BLAS. numpy's BLAS itself is kept on one thread around
+the cells (`single_threaded_blas`). OpenBLAS's own threads spin for a while after each call, and on
+a 2-core machine a spinning or waiting BLAS thread holds the core the cells' next kernel needs: a
+small training step (adding problem, 100 steps, 16 units) took 90 ms instead of 2 ms while one other
+program ran, and the LSTM(256) forward kernel 64 ms instead of 36 right after a 2-thread BLAS call.
+The large products over all timesteps are cut into pieces on the same threads instead (`matmul`).
+
+How many threads: `set_num_threads(n)`, else NUMBA_NUM_THREADS, else every CPU this process may use.
+The work is cut the same way on any count, so the numbers do not depend on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+_controller = None
+
+
+def _blas():
+    global _controller
+    if _controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - threadpoolctl is a dependency; degrade, don't fail
+            _controller = False
+        else:
+            _controller = ThreadpoolController().select(user_api="blas")
+    return _controller
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """numpy's BLAS on one thread inside the block (about 10 microseconds to enter and leave)."""
+    blas = _blas()
+    if not blas:
+        yield
+        return
+    with blas.limit(limits=1):
+        yield
+
+
+# ---------------------------------------------------------------------------------------------
+# The cells' own threads: one chunk of batch rows per thread, for a whole time loop.
+#
+# A fused kernel's chunks are independent for the whole pass (each owns its rows at every step),
+# so they need no synchronisation inside the loop: the kernels are serial Numba functions that
+# release the GIL (`nogil=True`), and `run_chunks` starts one call per chunk on a small pool of
+# Python threads and waits for them. Numba's `parallel=True` would do the same with OpenMP, but
+# its parfor lowering was most of a cell's first compile (9-12 s of a GRU kernel's 15-18 s).
+
+_threads = None  # set by set_num_threads; None: NUMBA_NUM_THREADS, or the CPUs this process may use
+_pool = None
+_pool_size = 0  # its worker threads
+_pool_pid = None  # a forked child inherits the pool object but not its threads: it makes its own
+
+
+def _default_threads() -> int:
+    configured = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def chunk_bounds(size, n_chunks, chunk):
+    """Items [start, stop) of chunk number `chunk` when `size` items are cut into `n_chunks` (the last may be
+    short or empty). The kernels use the same function compiled (`cells.blocks.chunk_bounds`)."""
+    step = (size + n_chunks - 1) // n_chunks
+    start = min(size, chunk * step)
+    return start, min(size, start + step)
+
+
+def get_num_threads() -> int:
+    """How many threads the cells' kernels use (one batch chunk each)."""
+    return _threads if _threads is not None else _default_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Use `n` threads in the cells' kernels (default: NUMBA_NUM_THREADS, or every CPU this process may use)."""
+    global _threads
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"the number of threads must be a positive integer, not {n!r}")
+    _threads = n
+
+
+def run_chunks(kernel, n_chunks: int, *args) -> None:
+    """kernel(chunk, n_chunks, *args) for chunk = 0 .. n_chunks - 1, the first on this thread; waits for all."""
+    global _pool, _pool_size, _pool_pid
+    if n_chunks <= 1:
+        kernel(0, 1, *args)
+        return
+    if _pool is None or _pool_size < n_chunks - 1 or _pool_pid != os.getpid():
+        _pool = ThreadPoolExecutor(max_workers=n_chunks - 1, thread_name_prefix="rnnsim")
+        _pool_size, _pool_pid = n_chunks - 1, os.getpid()
+    futures = [_pool.submit(kernel, chunk, n_chunks, *args) for chunk in range(1, n_chunks)]
+    try:
+        kernel(0, n_chunks, *args)
+    finally:
+        for future in futures:
+            future.result()
+
+
+# Below this many multiply-adds a product runs as one call: handing work to a thread costs ~20-50 us.
+SPLIT_MIN_MACS = 2_000_000
+# A product is cut into this many pieces whatever the thread count (the threads share them out), and
+# partial sums are added in a fixed order: the result is the same to the last bit on 1, 2 or 16
+# threads. (OpenBLAS's result for a row depends on how many rows the call has.)
+PIECES = 4
+# Elements of the result per BLAS call within a piece (1 MB of float32): a block stays in cache for
+# what comes next (`add`), and the calls stay large (256 rows at 1024 columns, 2730 at 96).
+BLOCK_ELEMENTS = 1 << 18
+
+
+def matmul(a, b, out=None, add=None):
+    """a @ b for 2-D arrays on the cells' threads, each piece one single-threaded BLAS call.
+
+    Call it with numpy's BLAS on one thread (the cells' passes run under `single_threaded_blas`):
+    numpy releases the GIL inside BLAS, so the pieces run side by side on `run_chunks`' threads.
+    BLAS's own threads are not used because they spin for a while after each call, and a spinning
+    OpenBLAS thread takes the core the next kernel's chunk needs (LSTM(256): forward kernel 36 ms
+    alone, 64 ms right after a 2-thread BLAS call).
+
+    The split, into PIECES shared out over the threads: a weight gradient such as x^T dz (a long
+    inner dimension, a small result) along the inner dimension, as partial sums added in order;
+    anything else along the rows of the result, in blocks of about BLOCK_ELEMENTS. `add` (a row vector, such
+    as a bias) is added to each block right after its product, while the block is still in cache.
+    """
+    rows, depth = a.shape
+    width = b.shape[1]
+    if out is None:
+        out = np.empty((rows, width), np.result_type(a, b))
+    n = get_num_threads()
+    if rows * depth * width < SPLIT_MIN_MACS:  # (not on n == 1: the pieces keep the result the same)
+        np.matmul(a, b, out=out)
+        if add is not None:
+            out += add
+        return out
+    if depth > 4 * max(rows, width) and depth >= 64 * PIECES:  # split the sum
+        partials = [out] + [np.empty_like(out) for _ in range(PIECES - 1)]
+        n = min(n, PIECES)
+        run_chunks(_matmul_inner_chunk, n, a, b, partials)
+        for partial in partials[1:]:
+            out += partial
+        if add is not None:
+            out += add
+        return out
+    pieces = min(PIECES, max(1, rows // 8))
+    n = min(n, pieces)
+    run_chunks(_matmul_row_chunk, n, a, b, out, pieces, add)
+    return out
+
+
+def _matmul_row_chunk(chunk, n_chunks, a, b, out, pieces, add):
+    for piece in range(chunk, pieces, n_chunks):  # this thread's share of the pieces
+        start, stop = chunk_bounds(a.shape[0], pieces, piece)
+        block = max(8, BLOCK_ELEMENTS // out.shape[1])
+        for row in range(start, stop, block):
+            end = min(stop, row + block)
+            np.matmul(a[row:end], b, out=out[row:end])
+            if add is not None:
+                out[row:end] += add
+
+
+def _matmul_inner_chunk(chunk, n_chunks, a, b, partials):
+    for piece in range(chunk, len(partials), n_chunks):
+        start, stop = chunk_bounds(a.shape[1], len(partials), piece)
+        np.matmul(a[:, start:stop], b[start:stop], out=partials[piece])
