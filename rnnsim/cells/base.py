@@ -26,13 +26,15 @@ next call (`_scratch_buffer`).
 from __future__ import annotations
 
 import functools
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rnnsim import initializers
-from rnnsim.cells import activations, blocks
+from rnnsim.cells import activations, kernel_parts
 from rnnsim.cells.embedding_lookup import TokenSequence, gather_rows, scatter_add_rows
+from rnnsim.cells.spec import CellSpec
 from rnnsim.cells.threads import matmul, run_chunks, single_threaded_blas
 from rnnsim.cells.trace import GATE_NAMES, Trace
 from rnnsim.errors import InputError
@@ -82,9 +84,16 @@ class RecurrentCell:
     and implement `_run_forward` / `_run_backward` around their Numba kernels.
     """
 
+    spec: CellSpec | None = None  # the cell's gates and equations (rnnsim.cells.spec)
     name = ""
     n_blocks = 1
     state_names: tuple[str, ...] = ("hidden",)
+
+    def __init_subclass__(cls, **kwargs):
+        """A cell's docstring ends with its declared gates and equations, rendered from `spec`."""
+        super().__init_subclass__(**kwargs)
+        if cls.spec is not None and cls.__doc__ and "Equations, one step" not in cls.__doc__:
+            cls.__doc__ = cls.__doc__.rstrip() + "\n\n" + textwrap.indent(cls.spec.docstring(), "    ")
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
@@ -283,7 +292,7 @@ class RecurrentCell:
             if bias is not None:
                 table += bias
             x_proj = np.empty((timesteps, batch, width), dtype)
-            n_chunks = blocks.thread_chunks(token_ids.shape[0])
+            n_chunks = kernel_parts.thread_chunks(token_ids.shape[0])
             run_chunks(gather_rows, n_chunks, table, token_ids, x_proj)
         else:
             token_ids = None
@@ -351,7 +360,12 @@ class RecurrentCell:
             cell_state=batch_major(buffers.get("cell_state")),
             mask=None if user_mask is None else np.asarray(user_mask, bool),
             go_backwards=go_backwards,
+            extra=self.trace_options(),
         )
+
+    def trace_options(self) -> dict:
+        """The cell's options that change how its equations read (recorded in Trace.extra)."""
+        return {}
 
     # -- backward --------------------------------------------------------------------------
 
@@ -444,7 +458,7 @@ class RecurrentCell:
             token_ids = cache["token_ids"].reshape(rows)
             per_token = self._scratch_buffer((embeddings.shape[0], width), grad_in.dtype)  # S, (V, G*U)
             per_token.fill(0.0)
-            n_chunks = blocks.thread_chunks(width)
+            n_chunks = kernel_parts.thread_chunks(width)
             run_chunks(scatter_add_rows, n_chunks, token_ids, grad_in, per_token)
             grads["kernel"] = matmul(embeddings.T, per_token)  # (D, G*U)
             if self.use_bias:
@@ -526,7 +540,7 @@ class RecurrentCell:
 
 def column_sums(matrix) -> np.ndarray:
     """matrix.sum(axis=0) as one BLAS product with a vector of ones: a single pass at memory speed
-    (numpy's sum over the rows of a column slice was 4-8x slower: 6.4 ms for (30720, 32) of (30720, 96))."""
+    (numpy's sum over the rows of a column slice is several times slower; BENCHMARKS.md)."""
     return matmul(np.ones((1, matrix.shape[0]), matrix.dtype), matrix)[0]
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from rnnsim.cells.blocks import chunk_bounds, copy_into
+from rnnsim.cells.kernel_parts import chunk_bounds, copy_into
 
 
 @dataclass(frozen=True)

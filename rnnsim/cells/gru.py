@@ -1,19 +1,17 @@
 """GRU: one state, and an update gate that interpolates between keeping it and replacing it.
 
-Equations (Keras 3 layout; gate blocks z, r, h; sigma = recurrent_activation, sigmoid by
-default; tanh = activation). With reset_after=True (Keras's default, cuDNN-compatible) the
-bias has shape (2, 3U): row 0 for the input projection, row 1 for the recurrent one:
+The equations are declared once, in `rnnsim.cells.spec`, and end `GRUCell`'s docstring. In the
+kernel's terms (Keras 3 layout; gate blocks z, r, h; sigma = recurrent_activation, sigmoid by
+default; tanh = activation), two products make the blocks' parts. With reset_after=True (Keras's
+default, cuDNN-compatible) the bias is (2, 3U), row 0 for the input projection, row 1 for the
+recurrent one, and hh_t below is the candidate h~_t:
 
     x_z, x_r, x_h = x_t W + b_in                     (3U,)  W (D, 3U), b_in = bias[0]
     m_z, m_r, m_h = h_{t-1} U + b_rec                (3U,)  U (U, 3U), b_rec = bias[1]
-    z_t  = sigma(x_z + m_z)                          update gate: how much of h_{t-1} to keep
-    r_t  = sigma(x_r + m_r)                          reset gate: how much of h_{t-1} the candidate sees
-    hh_t = tanh(x_h + r_t * m_h)                     candidate (the trace calls it 'candidate')
-    h_t  = z_t * h_{t-1} + (1 - z_t) * hh_t
+    z_t = sigma(x_z + m_z),  r_t = sigma(x_r + m_r),  hh_t = tanh(x_h + r_t * m_h)
 
-With reset_after=False (the original GRU; bias (3U,)) the reset gate acts before the product:
-
-    hh_t = tanh(x_h + (r_t * h_{t-1}) U_h)           U_h = U[:, 2U:3U]
+With reset_after=False (the original GRU; bias (3U,)) the reset gate acts before the product,
+hh_t = tanh(x_h + (r_t * h_{t-1}) U_h) with U_h = U[:, 2U:3U].
 
 Backpropagation through time, with dh_t the total gradient reaching h_t:
 
@@ -22,9 +20,6 @@ Backpropagation through time, with dh_t the total gradient reaching h_t:
     after:  dm_h = da_h * r,  dr = da_h * m_h
     before: d(r h) = da_h U_h^T,  dr = d(r h) * h_{t-1}
     dh_{t-1} = dh_t * z_t  +  [dz', dr', dm_h] U^T    <- the first term is the GRU's memory path
-
-Why it remembers: where z_t is near 1, h_{t-1} passes to h_t (and dh_t back to dh_{t-1})
-almost unchanged: a leak-free path like the LSTM's cell state.
 
 Recurrent dropout multiplies h_{t-1} by a per-sequence mask where it enters the products
 with U (all three blocks), not in the interpolation z * h_{t-1}; this is Keras's per-gate
@@ -36,10 +31,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnsim.cells import blocks
+from rnnsim.cells import kernel_parts
 from rnnsim.cells.activations import SIGMOID, TANH, activate, derivative_scalar
 from rnnsim.cells.base import RecurrentCell, column_sums, trace_buffer
-from rnnsim.cells.blocks import (
+from rnnsim.cells.kernel_parts import (
     FALSE,
     FASTMATH,
     ONE,
@@ -52,6 +47,7 @@ from rnnsim.cells.blocks import (
     take_output_gradient,
 )
 from rnnsim.cells.simd import matmul_packed_into, pack_columns
+from rnnsim.cells.spec import GRU as GRU_SPEC
 from rnnsim.cells.threads import matmul, run_chunks
 from rnnsim.errors import InputError
 
@@ -333,7 +329,8 @@ class GRUCell(RecurrentCell):
             and cuDNN); False gives the original GRU with a (3U,) bias.
     """
 
-    name = "gru"
+    spec = GRU_SPEC  # its gates and equations, declared once
+    name = spec.key
     n_blocks = 3
     state_names = ("hidden",)
 
@@ -342,6 +339,9 @@ class GRUCell(RecurrentCell):
         if not isinstance(reset_after, (bool, np.bool_)):
             raise InputError(f"reset_after must be True or False, got {reset_after!r}")
         self.reset_after = bool(reset_after)
+
+    def trace_options(self):
+        return {"reset_after": np.array(self.reset_after)}
 
     def weight_shapes(self, input_dim):
         shapes = super().weight_shapes(input_dim)
@@ -367,7 +367,7 @@ class GRUCell(RecurrentCell):
         gates = x_proj  # overwritten in place: x_t W + b_in in, activated z, r, hh out
         recurrent_candidate = np.empty((timesteps, batch, units), dtype)
         preactivations = trace_buffer(record_trace, (timesteps, batch, width), dtype)
-        n_chunks = blocks.thread_chunks(batch)
+        n_chunks = kernel_parts.thread_chunks(batch)
         run_chunks(
             _gru_forward,
             n_chunks,
@@ -404,7 +404,7 @@ class GRUCell(RecurrentCell):
         grad_recurrent_preact = self._scratch_buffer((timesteps, batch, 3 * units), dtype)
         grad_h0 = np.empty((batch, units), dtype)
         grad_hidden_norm = np.empty((batch, timesteps), dtype)
-        n_chunks = blocks.thread_chunks(batch)
+        n_chunks = kernel_parts.thread_chunks(batch)
         run_chunks(
             _gru_backward,
             n_chunks,

@@ -1,15 +1,11 @@
 """LSTM: a cell state that the gradient can travel along, guarded by three gates.
 
-Equations (Keras 3 layout; gate blocks in the order i, f, c, o; sigma = recurrent_activation,
-sigmoid by default; tanh = activation):
+The equations are declared once, in `rnnsim.cells.spec`, and end `LSTMCell`'s docstring. In the
+kernel's terms (Keras 3 layout; gate blocks in the order i, f, c, o; sigma = recurrent_activation,
+sigmoid by default; tanh = activation), one product makes every block's pre-activation:
 
     z_t = x_t W + h_{t-1} U + b                      (4U,)   W (D, 4U), U (U, 4U), b (4U,)
-    i_t = sigma(z_t[0:U])                            input gate: how much new to write
-    f_t = sigma(z_t[U:2U])                           forget gate: how much old to keep
-    g_t = tanh(z_t[2U:3U])                           candidate (the trace calls it 'candidate')
-    o_t = sigma(z_t[3U:4U])                          output gate: how much to show
-    c_t = f_t * c_{t-1} + i_t * g_t                  cell state
-    h_t = o_t * tanh(c_t)                            hidden state = output
+    i, f, g, o = sigma(z_t[0:U]), sigma(z_t[U:2U]), tanh(z_t[2U:3U]), sigma(z_t[3U:4U])
 
 unit_forget_bias=True (Keras's default) starts b[U:2U] at 1, so f starts near sigma(1) = 0.73.
 
@@ -22,8 +18,7 @@ Backpropagation through time, with dh_t and dc_t the total gradients reaching h_
     dz_t     = [di * i(1-i), df * f(1-f), dg * (1-g^2), do * o(1-o)]
     dh_{t-1} = dz_t U^T
 
-Why it remembers: along c the gradient is only multiplied by f_t, and a forget gate near 1
-passes it back almost unchanged for many steps; the trace's `grad_cell_norm` shows it.
+The trace's `grad_cell_norm` shows the gradient travelling along c.
 """
 
 from __future__ import annotations
@@ -31,10 +26,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnsim.cells import blocks
+from rnnsim.cells import kernel_parts
 from rnnsim.cells.activations import SIGMOID, TANH, activate, derivative_scalar, fast_sigmoid, fast_tanh
 from rnnsim.cells.base import RecurrentCell, trace_buffer
-from rnnsim.cells.blocks import (
+from rnnsim.cells.kernel_parts import (
     FALSE,
     FASTMATH,
     ONE,
@@ -48,6 +43,7 @@ from rnnsim.cells.blocks import (
     take_output_gradient,
 )
 from rnnsim.cells.simd import matmul_packed_into, pack_columns
+from rnnsim.cells.spec import LSTM as LSTM_SPEC
 from rnnsim.cells.threads import run_chunks
 
 # -- forward -----------------------------------------------------------------------------
@@ -56,8 +52,8 @@ from rnnsim.cells.threads import run_chunks
 # `gates` is the x_proj buffer itself: at step t the rows add the chunk's recurrent product into
 # gates[t] (making z_t) and overwrite it with the activated gates, so the forward keeps one
 # (T, B, 4U) array, not two. The product goes into a small buffer that stays in cache rather than
-# straight into gates[t]: at U = 256 a tile accumulating into gates[t] starts with four cache misses
-# 4 KB apart, and the forward kernel took 31-51 ms against 29-30 ms this way (LSTM(256), B64 T100).
+# straight into gates[t]: at large U a tile accumulating into gates[t] would start with cache misses
+# one row of gates apart.
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -306,7 +302,8 @@ class LSTMCell(RecurrentCell):
         use_bias: default True.
     """
 
-    name = "lstm"
+    spec = LSTM_SPEC  # its gates and equations, declared once
+    name = spec.key
     n_blocks = 4
     state_names = ("hidden", "cell")
 
@@ -330,7 +327,7 @@ class LSTMCell(RecurrentCell):
         kernel = cache["weights"]["recurrent_kernel"]
         h0, c0 = cache["states"]
         drop, use_drop = cache["recurrent_drop_arg"], cache["recurrent_drop"] is not None
-        n_chunks = blocks.thread_chunks(batch)
+        n_chunks = kernel_parts.thread_chunks(batch)
         common = (self.activation_code, self.recurrent_activation_code, cache["fast"], record_trace)
         run_chunks(_lstm_forward_fused, n_chunks, pack_columns(kernel), h0, c0, cache["step_mask"], drop, use_drop,
                    cache["go_backwards"], *common, gates, hidden, cell_state, preactivations)
@@ -347,7 +344,7 @@ class LSTMCell(RecurrentCell):
         c0 = cache["states"][1]
         step_mask, go_backwards = cache["step_mask"], cache["go_backwards"]
         drop, use_drop = cache["recurrent_drop_arg"], cache["recurrent_drop"] is not None
-        n_chunks = blocks.thread_chunks(batch)
+        n_chunks = kernel_parts.thread_chunks(batch)
         codes = (self.activation_code, self.recurrent_activation_code, cache["fast"])
         grad_h0 = np.empty((batch, units), dtype)
         grad_c0 = np.empty((batch, units), dtype)

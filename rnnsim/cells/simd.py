@@ -1,10 +1,9 @@
 """The register-blocked micro-kernel of the recurrent product, written as LLVM vector IR.
 
-At the tutorial's sizes the recurrent product h_{t-1} U is small, (R, 32) @ (32, G*32) for
-one thread's R batch rows, and it runs T times in sequence. A plain Numba triple loop reaches
-only 10-30 GFLOP/s on it: LLVM vectorizes the innermost loop, but the output rows are loaded
-and stored again for every k. A BLAS-style micro-kernel keeps a tile of the output in vector
-registers for the whole k loop instead:
+At the tutorial's sizes the recurrent product h_{t-1} U is small, (R, 32) @ (32, G*32) for one
+thread's R batch rows, and it runs T times in sequence. A plain Numba triple loop is slow on it:
+LLVM vectorizes the innermost loop, but the output rows are loaded and stored again for every k. A
+BLAS-style micro-kernel keeps a tile of the output in vector registers for the whole k loop instead:
 
     for each tile of MR rows x 2 vectors of columns of C:
         acc[i][v] = C[i, cols v]   (or 0)               MR x 2 vector registers
@@ -15,11 +14,11 @@ registers for the whole k loop instead:
                 acc[i][0] += a * b0;  acc[i][1] += a * b1   two fused multiply-adds
         C[i, cols v] = acc[i][v]
 
-Numba has no SIMD types, so the tile is LLVM IR written here, with explicit vectors of 32
-bytes (8 float32 or 4 float64: one AVX register; LLVM splits or joins them for other targets),
-as one out-of-line function per tile shape and dtype (`_tile_function`), called through a
-Numba `intrinsic` (`tile_rows4`, `tile_rows1`). `llvm.fmuladd` lets LLVM emit one FMA instruction
-per multiply-add where the CPU has FMA (the same rounding choice as the kernels' `fastmath={"contract"}`).
+Numba has no SIMD types, so the tile is LLVM IR written here, with explicit vectors of 32 bytes (8
+float32 or 4 float64: one AVX register; LLVM splits or joins them for other targets), as one
+out-of-line function per tile shape and dtype (`_tile_function`), called through a Numba `intrinsic`
+(`tile_rows4`, `tile_rows1`). `llvm.fmuladd` lets LLVM emit one FMA instruction per multiply-add
+where the CPU has FMA (the same rounding choice as the kernels' `fastmath={"contract"}`).
 
 `matmul_packed_into` is the njit-callable entry. It takes B packed once per pass into strips of
 two vectors' width (`pack_columns`), covers a row range with tiles strip by strip, and finishes
@@ -54,8 +53,8 @@ def _tile_function(module, scalar, itemsize, rows):
         c[0:rows, 0:2W] (+)= a[0:rows, 0:depth] @ b[0:depth, 0:2W]   (pointers at the tile's origin)
 
     It is kept out of line (`noinline`): inlined at every call site of every kernel, the unrolled
-    tile made LLVM take about twice as long over the GRU's kernels (72 s against ~40 s on a first
-    run), for a call that costs a few cycles against the tile's 256+ multiply-adds. `linkonce_odr`
+    tile about doubled the kernels' compile time, for a call that costs a few cycles against the
+    tile's 256+ multiply-adds. `linkonce_odr`
     lets every compiled module carry its copy without clashing when Numba links them.
     """
     lanes = VECTOR_BYTES // itemsize
@@ -181,10 +180,8 @@ tile_rows1 = _make_tile(1)
 #
 # Read in place, a tile's column strip of B is K short pieces one row of B apart: at U = 256 (the
 # LSTM's (U, 4U) recurrent kernel) rows are 4 KB apart, so all K lines fall in the same L1 set (the
-# cache thrashes) and each on its own page; the unpacked kernel ran at 15-20 GFLOP/s there. Packed,
-# each strip is one contiguous (K, 2W) block (16 KB at K = 256, float32) that stays in L1 while every
-# row tile of the chunk uses it: 65-80 GFLOP/s on one thread at U = 256 and 512 (numpy's OpenBLAS on
-# one thread: 45-63), the same as before at U = 32.
+# cache thrashes) and each on its own page. Packed, each strip is one contiguous (K, 2W) block
+# (16 KB at K = 256, float32) that stays in L1 while every row tile of the chunk uses it.
 
 
 def strip_width(dtype) -> int:

@@ -1,9 +1,9 @@
 """SimpleRNN: the plainest recurrent cell, and the one whose gradient vanishes.
 
-Equations (Keras 3 layout; x_t is (D,), h_t is (U,)):
+The equations are declared once, in `rnnsim.cells.spec`, and end `SimpleRNNCell`'s docstring.
+In the kernel's terms (Keras 3 layout; x_t is (D,), h_t is (U,)), with a_t the pre-activation:
 
-    a_t = x_t W + h_{t-1} U + b          pre-activation                     W (D, U), U (U, U), b (U,)
-    h_t = tanh(a_t)                      new hidden state = output
+    a_t = x_t W + h_{t-1} U + b          W (D, U), U (U, U), b (U,);   h_t = tanh(a_t)
 
 Backpropagation through time, for a loss L, with dh_t the total gradient reaching h_t
 (from the output at t, and from step t+1):
@@ -27,10 +27,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnsim.cells import blocks
+from rnnsim.cells import kernel_parts
 from rnnsim.cells.activations import TANH, activate, derivative_scalar
 from rnnsim.cells.base import RecurrentCell, trace_buffer
-from rnnsim.cells.blocks import (
+from rnnsim.cells.kernel_parts import (
     FALSE,
     FASTMATH,
     ONE,
@@ -44,6 +44,7 @@ from rnnsim.cells.blocks import (
     take_output_gradient,
 )
 from rnnsim.cells.simd import matmul_packed_into, pack_columns
+from rnnsim.cells.spec import SIMPLE_RNN as SIMPLE_RNN_SPEC
 from rnnsim.cells.threads import run_chunks
 
 
@@ -147,7 +148,8 @@ class SimpleRNNCell(RecurrentCell):
         use_bias: default True.
     """
 
-    name = "simple_rnn"
+    spec = SIMPLE_RNN_SPEC  # its gates and equations, declared once
+    name = spec.key
     n_blocks = 1
     state_names = ("hidden",)
 
@@ -159,7 +161,7 @@ class SimpleRNNCell(RecurrentCell):
         dtype = cache["dtype"]
         hidden = x_proj  # overwritten in place: x_t W + b in, h_t out (one (T, B, U) array, not two)
         preactivations = trace_buffer(record_trace, (timesteps, batch, units), dtype)
-        n_chunks = blocks.thread_chunks(batch)
+        n_chunks = kernel_parts.thread_chunks(batch)
         run_chunks(
             _simple_rnn_forward,
             n_chunks,
@@ -185,7 +187,7 @@ class SimpleRNNCell(RecurrentCell):
         grad_preact = self._scratch_buffer((timesteps, batch, units), dtype)  # (T, B, U), reused
         grad_h0 = np.empty((batch, units), dtype)
         grad_hidden_norm = np.empty((batch, timesteps), dtype)
-        n_chunks = blocks.thread_chunks(batch)
+        n_chunks = kernel_parts.thread_chunks(batch)
         run_chunks(
             _simple_rnn_backward,
             n_chunks,

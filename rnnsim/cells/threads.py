@@ -1,12 +1,12 @@
-"""The cells' threads: one batch chunk of a time loop per thread, and the large products split over them.
+"""The cells' threads: one batch chunk of a time loop per thread, and the large products split over
+them.
 
 The cells do all their work on a small pool of Python threads (`run_chunks`): the Numba kernels
-release the GIL, and so does numpy inside BLAS. numpy's BLAS itself is kept on one thread around
-the cells (`single_threaded_blas`). OpenBLAS's own threads spin for a while after each call, and on
-a 2-core machine a spinning or waiting BLAS thread holds the core the cells' next kernel needs: a
-small training step (adding problem, 100 steps, 16 units) took 90 ms instead of 2 ms while one other
-program ran, and the LSTM(256) forward kernel 64 ms instead of 36 right after a 2-thread BLAS call.
-The large products over all timesteps are cut into pieces on the same threads instead (`matmul`).
+release the GIL, and so does numpy inside BLAS. numpy's BLAS itself is kept on one thread around the
+cells (`single_threaded_blas`). OpenBLAS's own threads spin for a while after each call, and on a
+2-core machine a spinning or waiting BLAS thread holds the core the cells' next kernel needs
+(BENCHMARKS.md has what that cost). The large products over all timesteps are cut into pieces on the
+same threads instead (`matmul`).
 
 How many threads: `set_num_threads(n)`, else NUMBA_NUM_THREADS, else every CPU this process may use.
 The work is cut the same way on any count, so the numbers do not depend on it.
@@ -53,7 +53,7 @@ def single_threaded_blas():
 # so they need no synchronisation inside the loop: the kernels are serial Numba functions that
 # release the GIL (`nogil=True`), and `run_chunks` starts one call per chunk on a small pool of
 # Python threads and waits for them. Numba's `parallel=True` would do the same with OpenMP, but
-# its parfor lowering was most of a cell's first compile (9-12 s of a GRU kernel's 15-18 s).
+# its parfor lowering was most of a cell's first compile.
 
 _threads = None  # set by set_num_threads; None: NUMBA_NUM_THREADS, or the CPUs this process may use
 _pool = None
@@ -73,7 +73,7 @@ def _default_threads() -> int:
 
 def chunk_bounds(size, n_chunks, chunk):
     """Items [start, stop) of chunk number `chunk` when `size` items are cut into `n_chunks` (the last may be
-    short or empty). The kernels use the same function compiled (`cells.blocks.chunk_bounds`)."""
+    short or empty). The kernels use the same function compiled (`cells.kernel_parts.chunk_bounds`)."""
     step = (size + n_chunks - 1) // n_chunks
     start = min(size, chunk * step)
     return start, min(size, start + step)
@@ -126,8 +126,7 @@ def matmul(a, b, out=None, add=None):
     Call it with numpy's BLAS on one thread (the cells' passes run under `single_threaded_blas`):
     numpy releases the GIL inside BLAS, so the pieces run side by side on `run_chunks`' threads.
     BLAS's own threads are not used because they spin for a while after each call, and a spinning
-    OpenBLAS thread takes the core the next kernel's chunk needs (LSTM(256): forward kernel 36 ms
-    alone, 64 ms right after a 2-thread BLAS call).
+    OpenBLAS thread takes the core the next kernel's chunk needs.
 
     The split, into PIECES shared out over the threads: a weight gradient such as x^T dz (a long
     inner dimension, a small result) along the inner dimension, as partial sums added in order;

@@ -5,11 +5,9 @@ completed by its backward pass with the per-timestep gradient norms. Every array
 batch-major and indexed by *input position* t (the t-th element of the input sequence),
 also for `go_backwards=True`, so that a trace lines up with the words or values it read.
 
-Gate names by cell (Keras's block order in the weights):
-
-    simple_rnn: candidate                       (the new hidden state, tanh(x W + h U + b))
-    lstm:       input, forget, candidate, output (i, f, c, o)
-    gru:        update, reset, candidate         (z, r, h)
+The gate names of each cell, in Keras's block order in the weights, are declared with its
+equations in `rnnsim.cells.spec` (simple_rnn: candidate; lstm: input, forget, candidate,
+output; gru: update, reset, candidate).
 """
 
 from __future__ import annotations
@@ -18,21 +16,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-GATE_NAMES = {
-    "simple_rnn": ("candidate",),
-    "lstm": ("input", "forget", "candidate", "output"),
-    "gru": ("update", "reset", "candidate"),
-}
+from rnnsim.cells.spec import SPECS, CellSpec, spec_for
 
-# Short symbols as written in the equations, for plots and headings.
-GATE_SYMBOLS = {
-    "input": "i",
-    "forget": "f",
-    "candidate": "c~",
-    "output": "o",
-    "update": "z",
-    "reset": "r",
-}
+# Gate names by cell, in Keras's block order, and their symbols: from the cells' declarations.
+GATE_NAMES = {key: spec.gate_names for key, spec in SPECS.items()}
+
+# One symbol per gate name, for short labels; a candidate's symbol depends on the cell (c~, h~, h):
+# `spec_for(cell).symbol(name)` gives the cell's own.
+GATE_SYMBOLS = {gate.name: gate.symbol for key in ("simple_rnn", "gru", "lstm") for gate in SPECS[key].gates}
 
 
 @dataclass
@@ -52,11 +43,21 @@ class Trace:
     grad_hidden_norm: np.ndarray | None = None  # ||dL/dh_t||, (B, T); filled in by the backward pass
     grad_cell_norm: np.ndarray | None = None  # ||dL/dc_t||, (B, T); LSTM only, from the backward pass
     layer_name: str = ""  # set by the layer that owns the cell
-    extra: dict[str, np.ndarray] = field(default_factory=dict)  # cell-specific extras
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # cell options the display needs (GRU: reset_after)
 
     @property
     def gate_names(self) -> tuple[str, ...]:
         return GATE_NAMES[self.cell]
+
+    @property
+    def spec(self) -> CellSpec:
+        """The cell's declaration: its gates and equations (rnnsim.cells.spec)."""
+        return spec_for(self.cell)
+
+    @property
+    def options(self) -> dict[str, bool]:
+        """The cell options that change its equations, e.g. {'reset_after': False} for a GRU."""
+        return {name: bool(np.asarray(value).any()) for name, value in self.extra.items()}
 
     @property
     def batch_size(self) -> int:
