@@ -3,9 +3,48 @@
 SimpleRNN, LSTM and GRU cells compiled with Numba that record every gate of every unit at
 every timestep, backpropagation through time written out by hand that measures the gradient
 reaching each timestep, and a Keras-style API to train them on real data.
+
+`import rnnsim` is light: it compiles nothing and imports neither Numba nor textual. Its
+submodules load on first use, so `import rnnsim as keras` then `keras.layers.LSTM` works as
+in Keras.
 """
 
+import importlib
+
 __version__ = "0.1.0"
+
+# Submodules reachable as attributes (`rnnsim.layers`, `rnnsim.callbacks`, ...), imported on first use.
+_SUBMODULES = (
+    "callbacks",
+    "cells",
+    "checkpoint",
+    "cuda",
+    "datasets",
+    "errors",
+    "experiment",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "preprocessing",
+    "reference",
+    "registry",
+    "render",
+    "saving",
+    "sparse",
+)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"rnnsim.{name}")  # importing binds it on the package too
+    raise AttributeError(f"module 'rnnsim' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBMODULES))
 
 
 def set_seed(seed):

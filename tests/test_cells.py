@@ -5,104 +5,11 @@ import math
 
 import numpy as np
 import pytest
+from helpers import CELL_VARIANTS, FEATURES, OPTIONS, UNITS, make_case, run_reference
 
 from rnnsim import reference
 from rnnsim.cells import GRUCell, LSTMCell, SimpleRNNCell, make_cell
 from rnnsim.errors import InputError
-
-BATCH, TIMESTEPS, FEATURES, UNITS = 3, 6, 4, 5
-
-# Every option the cells support, each on its own and a few together.
-OPTIONS = {
-    "plain": {},
-    "mask": {"mask": True},
-    "go_backwards": {"go_backwards": True},
-    "dropout": {"dropout": True},
-    "initial_state": {"initial_state": True},
-    "last_only": {"last_only": True},
-    "everything": {"mask": True, "go_backwards": True, "dropout": True, "initial_state": True},
-}
-
-CELL_VARIANTS = {
-    "simple_rnn": lambda: SimpleRNNCell(UNITS),
-    "lstm": lambda: LSTMCell(UNITS),
-    "gru": lambda: GRUCell(UNITS),
-    "gru_reset_before": lambda: GRUCell(UNITS, reset_after=False),
-}
-
-
-def make_case(cell, options, dtype=np.float64, seed=0):
-    """Random weights (with non-zero biases), inputs and per-option arrays."""
-    rng = np.random.default_rng(seed)
-    weights = cell.init_weights(FEATURES, rng, dtype)
-    if "bias" in weights:
-        weights["bias"] = rng.normal(0, 0.5, weights["bias"].shape).astype(dtype)
-    weights["recurrent_kernel"] = (weights["recurrent_kernel"] * 1.5).astype(dtype)  # livelier dynamics
-    x = rng.normal(0, 1, (BATCH, TIMESTEPS, FEATURES)).astype(dtype)
-    kwargs = {}
-    if options.get("mask"):
-        mask = np.ones((BATCH, TIMESTEPS), bool)
-        mask[0, :2] = False  # left padding
-        mask[1, -2:] = False  # right padding
-        mask[2, 3] = False  # a hole in the middle
-        kwargs["mask"] = mask
-    if options.get("dropout"):
-        keep = 1.0 / (1.0 - 0.3)
-        kwargs["input_dropout_mask"] = (rng.random((BATCH, FEATURES)) > 0.3).astype(dtype) * keep
-        kwargs["recurrent_dropout_mask"] = (rng.random((BATCH, UNITS)) > 0.3).astype(dtype) * keep
-    if options.get("initial_state"):
-        kwargs["initial_state"] = tuple(
-            rng.normal(0, 0.5, (BATCH, UNITS)).astype(dtype) for _ in cell.state_names
-        )
-    kwargs["go_backwards"] = bool(options.get("go_backwards"))
-    grad_outputs = rng.normal(0, 1, (BATCH, TIMESTEPS, UNITS)).astype(dtype)
-    grad_final = tuple(rng.normal(0, 1, (BATCH, UNITS)).astype(dtype) for _ in cell.state_names)
-    if options.get("last_only"):
-        grad_outputs = None  # return_sequences=False: the loss sees only the final state
-    return weights, x, kwargs, grad_outputs, grad_final
-
-
-def run_reference(cell, weights, x, kwargs, grad_outputs, grad_final):
-    """The reference's forward and backward for the same case, all arrays by input position."""
-    go_backwards = kwargs["go_backwards"]
-    common = dict(
-        mask=kwargs.get("mask"),
-        go_backwards=go_backwards,
-        input_drop=kwargs.get("input_dropout_mask"),
-        recurrent_drop=kwargs.get("recurrent_dropout_mask"),
-        activation=cell.activation,
-    )
-    if cell.name != "simple_rnn":
-        common["recurrent_activation"] = cell.recurrent_activation
-    states = kwargs.get("initial_state")
-    if grad_outputs is None:
-        grad_hidden = np.zeros((x.shape[0], x.shape[1], cell.units), x.dtype)
-    else:  # outputs come in processing order; the reference works by input position
-        grad_hidden = grad_outputs[:, ::-1] if go_backwards else grad_outputs
-    args = (x, weights["kernel"], weights["recurrent_kernel"], weights.get("bias"))
-    if cell.name == "simple_rnn":
-        common["h0"] = None if states is None else states[0]
-        forward = reference.simple_rnn_forward(*args, **common)
-        backward = reference.simple_rnn_backward(*args, grad_hidden, grad_h_final=grad_final[0], **common)
-        forward["gates"] = {"candidate": forward["hidden"]}
-        backward["states"] = (backward["h0"],)
-    elif cell.name == "lstm":
-        if states is not None:
-            common["h0"], common["c0"] = states
-        forward = reference.lstm_forward(*args, **common)
-        backward = reference.lstm_backward(
-            *args, grad_hidden, grad_h_final=grad_final[0], grad_c_final=grad_final[1], **common
-        )
-        forward["gates"] = {name: forward[name] for name in ("input", "forget", "candidate", "output")}
-        backward["states"] = (backward["h0"], backward["c0"])
-    else:
-        common["h0"] = None if states is None else states[0]
-        common["reset_after"] = cell.reset_after
-        forward = reference.gru_forward(*args, **common)
-        backward = reference.gru_backward(*args, grad_hidden, grad_h_final=grad_final[0], **common)
-        forward["gates"] = {name: forward[name] for name in ("update", "reset", "candidate")}
-        backward["states"] = (backward["h0"],)
-    return forward, backward
 
 
 @pytest.mark.parametrize("option", list(OPTIONS))

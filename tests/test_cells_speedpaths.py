@@ -4,9 +4,9 @@ the recurrent product, and the SIMD micro-kernel itself."""
 
 import numpy as np
 import pytest
+from helpers import CELL_VARIANTS, OPTIONS, make_case, run_reference
 
 from rnnsim.cells import blocks
-from tests.test_cells import CELL_VARIANTS, OPTIONS, make_case, run_reference
 
 
 def _check_against_reference(cell, option):
@@ -35,7 +35,7 @@ def _check_against_reference(cell, option):
 def test_large_hidden_sizes_match_reference(variant, option, monkeypatch):
     # U = 130: the LSTM's 4U = 520 columns are 32 whole float32 strips and a ragged 8, the sums run
     # over K = 130 or 520, and each thread's chunk has a whole 4-row tile and leftover rows.
-    import tests.test_cells as base_case
+    import helpers as base_case
 
     monkeypatch.setattr(base_case, "UNITS", 130)
     monkeypatch.setattr(base_case, "BATCH", 11)
@@ -168,7 +168,7 @@ def test_kernels_with_whole_simd_tiles_match_reference(variant, units, monkeypat
     # The suite's default cells are narrow (every column takes the micro-kernel's ragged-edge loop);
     # at 8 and 16 units the products G*U and U are whole 16-column tiles (plus a ragged rest for the
     # GRU's 24 and the SimpleRNN's 8), with 4-row tiles and leftover rows in each thread's chunk.
-    import tests.test_cells as base_case
+    import helpers as base_case
 
     monkeypatch.setattr(base_case, "UNITS", units)
     monkeypatch.setattr(base_case, "BATCH", 11)

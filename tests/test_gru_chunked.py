@@ -8,9 +8,9 @@ of the kernels.
 
 import numpy as np
 import pytest
+from helpers import run_reference
 
 from rnnsim.cells import GRUCell, blocks
-from tests.test_cells import run_reference
 
 BATCH, TIMESTEPS, FEATURES = 11, 7, 3
 
