@@ -111,8 +111,17 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    return exit_status(COMMANDS[args.command], args)
+
+
+def exit_status(command, *args, **options) -> int:
+    """Run `command(*args, **options)` and return its exit status: the CLI's one error handler.
+
+    A user's mistake (an `InputError`, a missing or unreadable file) is one line `rnnsim: error: ...` on
+    stderr and status 2; anything else is an internal bug and raises with its traceback.
+    """
     try:
-        return int(COMMANDS[args.command](args) or 0)
+        return int(command(*args, **options) or 0)
     except InputError as error:
         sys.stderr.write(f"rnnsim: error: {error}\n")
         return EXIT_USAGE
@@ -307,6 +316,62 @@ def _stop_on_ctrl_c():
 
 
 # ---------------------------------------------------------------------------------------
+# rnnsim inspect
+
+
+def command_inspect(args) -> int:
+    return _print_inspection(args.model, sample=args.sample, layer=args.layer, gate=args.gate, data=args.data)
+
+
+def inspect_command(
+    model_path: str | Path,
+    sample: int = 0,
+    layer: str | int | None = None,
+    gate: str | None = None,
+    data: str | None = None,
+    console=None,
+) -> int:
+    """`rnnsim inspect MODEL` from Python: print the heatmaps and gradient plot of one sample.
+
+    Returns the exit status: a user's mistake (missing file, unknown gate, sample out of range) prints
+    one line on stderr and returns 2, as on the command line. `console` is a rich Console (default stdout).
+    """
+    return exit_status(_print_inspection, model_path, sample=sample, layer=layer, gate=gate, data=data,
+                       console=console)
+
+
+def _print_inspection(model_path, sample=0, layer=None, gate=None, data=None, console=None) -> int:
+    """Probe validation sample `sample` of a saved model and print its trace; raises InputError."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from rnnsim.checkpoint import choose_layer, probe_checkpoint
+    from rnnsim.render.trace_view import render_trace
+
+    console = console or Console()
+    probe = probe_checkpoint(model_path, samples=[sample], data=data)
+    trace = choose_layer(probe.traces, layer)
+    tokens = probe.tokens[0] if probe.tokens else None
+    console.print(
+        Text(f"{Path(model_path).name}: task {probe.task_name}, sample {sample}", style="bold"),
+        render_trace(
+            trace,
+            sample=0,
+            gate=gate,
+            width=console.width,
+            colour=_console_has_colour(console),
+            tokens=tokens,
+            sample_label=sample,
+        ),
+    )
+    return 0
+
+
+def _console_has_colour(console) -> bool:
+    return console.color_system is not None and not console.no_color
+
+
+# ---------------------------------------------------------------------------------------
 # the other commands
 
 
@@ -317,12 +382,6 @@ def command_datasets(args) -> int:
 
     Console().print(render_table(args.data))
     return 0
-
-
-def command_inspect(args) -> int:
-    from rnnsim.inspect import inspect_command
-
-    return inspect_command(args.model, sample=args.sample, layer=args.layer, gate=args.gate, data=args.data)
 
 
 def command_tui(args) -> int:

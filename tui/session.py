@@ -289,7 +289,7 @@ def load_checkpoint(
 
     Raises InputError (one clear line) for a missing, unreadable or foreign file.
     """
-    from rnnsim.inspect import probe_checkpoint
+    from rnnsim.checkpoint import probe_checkpoint
 
     probe = probe_checkpoint(path, samples=None, default_task=default_task, default_seq_len=default_seq_len)
     settings = Settings(

@@ -21,7 +21,8 @@ from textual.widgets import Footer, TabbedContent, TabPane, Tabs
 from textual.worker import get_current_worker
 
 from rnnsim.errors import InputError
-from rnnsim.inspect import mean_gradient_norm, quantities
+from rnnsim.render.equations import quantities
+from rnnsim.render.lineplot import mean_gradient_norm
 from tui.messages import ProgressAvailable, SessionReady, TrainingFinished, WorkerFailed
 from tui.session import (
     CELLS,
