@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from rnnsim import registry
 from rnnsim.errors import InputError
 
 EXIT_USAGE = 2
@@ -48,15 +49,29 @@ _rate = _number(float, lambda value: 0.0 <= value < 1.0, "a number in [0, 1)")
 _positive_float = _number(float, lambda value: value > 0, "a positive number")
 
 
+def _cell_name(text: str) -> str:
+    """An argparse type: any spelling of a cell ('SimpleRNN', 'simple_rnn') -> its short name ('rnn').
+
+    Text that names no cell is passed on unchanged, for `choices` to refuse with argparse's own message.
+    """
+    try:
+        return registry.short_name(text)
+    except InputError:
+        return text
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from rnnsim.datasets.tasks import TASK_NAMES  # no numba: the task registry is plain data and numpy
+
+    other_tasks = ", ".join(name for name in TASK_NAMES if name != "adding")
     parser = _Parser(prog="rnnsim", description="See inside recurrent neural networks: train, inspect, watch.")
     parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a SimpleRNN, LSTM or GRU on a task and save it")
-    train.add_argument("--cell", choices=["rnn", "lstm", "gru"], default="gru", help="recurrent cell (default gru)")
-    train.add_argument("--dataset", default="adding",
-                       help="task: adding (default), copy, sine, imdb, sentiment, beijing, jena, vowels")
+    train.add_argument("--cell", type=_cell_name, choices=registry.SHORT_NAMES, default="gru",
+                       help="recurrent cell (default gru)")
+    train.add_argument("--dataset", default="adding", help=f"task: adding (default), {other_tasks}")
     train.add_argument("--units", type=_positive_int, default=32, help="units per recurrent layer (default 32)")
     train.add_argument("--layers", type=_positive_int, default=1, help="stacked recurrent layers (default 1)")
     train.add_argument("--bidirectional", action="store_true", help="wrap each recurrent layer in Bidirectional")
@@ -235,9 +250,7 @@ def _verdict(label: str, ours: float, baseline: float) -> str:
 
 
 def _model_line(config, task) -> str:
-    from rnnsim.experiment import CELL_LAYERS
-
-    name = CELL_LAYERS[config.cell]
+    name = registry.layer_name(config.cell)
     stack = f"{config.layers} x {name}({config.units})" if config.layers > 1 else f"{name}({config.units})"
     if config.bidirectional:
         stack = f"Bidirectional({stack})"
@@ -403,8 +416,8 @@ def command_demo(args) -> int:
     console = Console()
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, (1, args.timesteps, 2)).astype(np.float32)
-    for name in ("rnn", "lstm", "gru"):
-        cell = make_cell(name, 4)
+    for entry in registry.CELLS:
+        cell = make_cell(entry.key, 4)
         weights = cell.init_weights(2, np.random.default_rng(1))
         result = cell.forward(x, weights, record_trace=True)
         grad = np.zeros((1, 4), np.float32)

@@ -14,25 +14,18 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from rnnsim.cells.trace import Trace
+from rnnsim.datasets.tasks import TASK_NAMES
 from rnnsim.errors import InputError
+from rnnsim.registry import LAYER_NAMES, resolve_cell
 
-CELLS = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
-CELL_ALIASES = {
-    "simplernn": "simple_rnn",
-    "simple_rnn": "simple_rnn",
-    "rnn": "simple_rnn",
-    "lstm": "lstm",
-    "gru": "gru",
-}
-TASKS = ("adding", "copy", "sine", "imdb", "beijing", "sentiment", "vowels")
+# The app's menus, from the one registry of cells (rnnsim.registry) and the one of tasks (rnnsim.datasets).
+CELLS = dict(LAYER_NAMES)  # cell key -> the name the app shows: 'simple_rnn' -> 'SimpleRNN'
+TASKS = TASK_NAMES
 
 
 def normalise_cell(name: str) -> str:
     """'SimpleRNN', 'simple_rnn', 'rnn' -> 'simple_rnn'; raises InputError for anything else."""
-    key = str(name).strip().lower().replace("-", "_")
-    if key not in CELL_ALIASES:
-        raise InputError(f"unknown cell {name!r}; choose one of SimpleRNN, LSTM, GRU")
-    return CELL_ALIASES[key]
+    return resolve_cell(name, choices=CELLS.values())  # the message offers the menu's names
 
 
 @dataclass
