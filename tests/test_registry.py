@@ -113,3 +113,10 @@ def test_the_registry_module_imports_no_numpy():
     code = "import sys, rnnsim.registry\nassert 'numpy' not in sys.modules, 'numpy imported'\n"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_rnnsim_train_has_defaults_for_exactly_the_registered_tasks():
+    from rnnsim.cli import TASK_DEFAULTS
+    from rnnsim.datasets.tasks import TASK_NAMES
+
+    assert tuple(TASK_DEFAULTS) == TASK_NAMES
