@@ -382,3 +382,30 @@ def test_log_key_is_in_the_footer_and_the_help():
             assert "| `l` | loss curve: linear / log y axis" in HELP
 
     asyncio.run(scenario())
+
+
+def test_setup_form_offers_every_task_of_the_registry_including_jena():
+    from rnnsim.datasets.tasks import TASK_NAMES
+    from tui.widgets.setup_form import SetupForm
+
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.screen
+            await pilot.press("4")
+            form = screen.query_one(SetupForm)
+            for name in TASK_NAMES:  # a Select refuses a value it does not offer
+                screen.query_one("#task").value = name
+                assert form.read().task == name
+            form.write(Settings(cell="gru", task="jena", units=8, seq_len=240))  # e.g. an opened checkpoint
+            await pilot.pause()
+            assert form.read().task == "jena" and form.read().seq_len == 240
+            task = screen.query_one("#task")
+            await pilot.click("#task")  # the menu shows every task, within 80x24
+            await pilot.pause()
+            assert task.expanded
+            overlay = task.query_one("SelectOverlay")
+            assert overlay.option_count == len(TASK_NAMES)
+            assert overlay.region.bottom <= 24 and overlay.max_scroll_y == 0  # all eight at once
+
+    asyncio.run(scenario())
