@@ -7,7 +7,7 @@ import importlib
 from pathlib import Path
 
 import pytest
-from test_inspect import make_trace
+from helpers import make_trace
 
 from rnnsim.checkpoint import choose_layer
 from rnnsim.errors import InputError
@@ -76,14 +76,14 @@ def test_nothing_in_rnnsim_or_tui_imports_the_compatibility_module():
 
 
 def test_render_imports_no_model_data_set_checkpoint_or_screen():
-    allowed_rnnsim = {"rnnsim.cells.trace", "rnnsim.errors"}
+    allowed_rnnsim = {"rnnsim.cells.trace", "rnnsim.cells.spec", "rnnsim.errors"}
     for path in _sources("rnnsim/render"):
         for module, _ in _imports(path):
             top = module.split(".")[0]
             if top == "rnnsim":
                 assert module.startswith("rnnsim.render") or module in allowed_rnnsim, (path.name, module)
             else:
-                assert top in {"__future__", "collections", "dataclasses", "math", "numpy", "rich"}, (
+                assert top in {"__future__", "collections", "dataclasses", "string", "math", "numpy", "rich"}, (
                     path.name, module)
 
 

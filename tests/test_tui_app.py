@@ -7,8 +7,8 @@ import io
 import time
 
 import pytest
+from helpers import make_trace, wait_for
 from rich.console import Console
-from test_inspect import make_trace
 
 from tui.app import RnnsimApp
 from tui.session import BatchEvent, DoneEvent, EpochEvent, ProbeEvent, Settings, TaskInfo
@@ -55,14 +55,6 @@ def render_plain(renderable, width=80) -> str:
     console = Console(width=width, force_terminal=False, file=io.StringIO())
     console.print(renderable)
     return console.file.getvalue()
-
-
-async def wait_for(pilot, condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
 
 
 def test_training_runs_and_fills_curves_gates_and_gradient():

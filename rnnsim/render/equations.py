@@ -1,13 +1,17 @@
 """What a trace holds, the heading of each quantity, and the cell's equations with the recorded numbers.
 
-`equations` is kept whole in this one file (it spells out each cell's update rule); nothing else in
-`rnnsim.render` depends on how it is written.
+The equations themselves are each cell's declaration (`rnnsim.cells.spec`): this module only fills
+them with the numbers a trace recorded, so the app's panel, `rnnsim inspect` and the cells' docstrings
+read the same text.
 """
 
 from __future__ import annotations
 
+import string
+
 import numpy as np
 
+from rnnsim.cells.spec import SPECS
 from rnnsim.cells.trace import GATE_SYMBOLS, Trace
 from rnnsim.errors import InputError
 
@@ -40,9 +44,11 @@ def title_of(name: str, cell: str) -> str:
         return "hidden state h"
     if name == "cell_state":
         return "cell state c"
-    symbol = GATE_SYMBOLS.get(name, name)
+    try:
+        symbol = SPECS[cell].symbol(name)  # the cell's own symbol: a candidate is c~, h~ or h
+    except KeyError:
+        symbol = GATE_SYMBOLS.get(name, name)
     if name == "candidate":
-        symbol = {"lstm": "c~", "gru": "h~", "simple_rnn": "h"}.get(cell, symbol)
         return f"candidate {symbol}"
     return f"{name} gate {symbol}"
 
@@ -62,58 +68,47 @@ def _paren(value: float) -> str:
     return f"({text})" if value < 0 else text
 
 
+class _Worked(string.Formatter):
+    """Fills an equation's worked side: numbers as `_fmt` writes them; `{name:p}` in parentheses when negative."""
+
+    def format_field(self, value, format_spec):
+        return _paren(value) if format_spec == "p" else _fmt(value)
+
+
+_WORKED = _Worked()
+
+
+def step_values(trace: Trace, t: int, unit: int, sample: int = 0) -> dict[str, float]:
+    """The numbers an equation template names (see rnnsim.cells.spec), at step t of one unit."""
+    previous = _previous_index(trace, t)
+
+    def at(array, index) -> float:
+        return 0.0 if array is None or index is None else float(array[sample, index, unit])
+
+    values = {"hidden": at(trace.hidden, t), "hidden_prev": at(trace.hidden, previous),
+              "cell": at(trace.cell_state, t), "cell_prev": at(trace.cell_state, previous)}
+    for name, gate in trace.gates.items():
+        values[name] = at(gate, t)
+        values[f"{name}_pre"] = at(trace.preactivations[name], t)
+        values[f"not_{name}"] = 1.0 - values[name]
+    return values
+
+
 def equations(trace: Trace, t: int, unit: int, sample: int = 0) -> list[str]:
     """The cell's equations at timestep t for one unit, with the recorded numbers filled in.
 
-    Pre-activations are shown as the number they came to, e.g. `f_t = σ(x_t·W_f + h_{t-1}·U_f + b_f)
-    = σ(2.10) = 0.89`; the state updates show every factor.
+    The equations are the cell's declaration (rnnsim.cells.spec, under the trace's options such as
+    GRU reset_after); pre-activations are shown as the number they came to, e.g.
+    `f_t = σ(x_t·W_f + h_{t-1}·U_f + b_f) = σ(2.10) = 0.89`; the state updates show every factor.
     """
-
-    def value(array) -> float:
-        return float(array[sample, t, unit])
-
-    previous = _previous_index(trace, t)
-
-    def previous_value(array) -> float:
-        return 0.0 if previous is None else float(array[sample, previous, unit])
-
+    if trace.cell not in SPECS:
+        raise InputError(f"unknown cell {trace.cell!r}")
     lines = []
     if trace.mask is not None and not bool(trace.mask[sample, t]):
         lines.append(f"t={t} is padding (masked): the state is carried over unchanged.")
-    h_prev = previous_value(trace.hidden)
-    h = value(trace.hidden)
-    pre = trace.preactivations
-    if trace.cell == "simple_rnn":
-        lines.append(
-            f"h_t = tanh(x_t·W + h_{{t-1}}·U + b) = tanh({_fmt(value(pre['candidate']))}) = {_fmt(h)}"
-        )
-    elif trace.cell == "lstm":
-        i, f, g, o = (value(trace.gates[name]) for name in ("input", "forget", "candidate", "output"))
-        c_prev = previous_value(trace.cell_state)
-        c = value(trace.cell_state)
-        lines += [
-            f"i_t = σ(x_t·W_i + h_{{t-1}}·U_i + b_i) = σ({_fmt(value(pre['input']))}) = {_fmt(i)}",
-            f"f_t = σ(x_t·W_f + h_{{t-1}}·U_f + b_f) = σ({_fmt(value(pre['forget']))}) = {_fmt(f)}",
-            f"c~_t = tanh(x_t·W_c + h_{{t-1}}·U_c + b_c) = tanh({_fmt(value(pre['candidate']))}) = {_fmt(g)}",
-            f"o_t = σ(x_t·W_o + h_{{t-1}}·U_o + b_o) = σ({_fmt(value(pre['output']))}) = {_fmt(o)}",
-            f"c_t = f·c_{{t-1}} + i·c~ = {_fmt(f)}·{_paren(c_prev)} + {_fmt(i)}·{_paren(g)} = {_fmt(c)}",
-            f"h_t = o·tanh(c_t) = {_fmt(o)}·tanh({_fmt(c)}) = {_fmt(h)}",
-        ]
-    elif trace.cell == "gru":
-        z, r, g = (value(trace.gates[name]) for name in ("update", "reset", "candidate"))
-        reset_after = "reset_after" not in trace.extra or bool(np.asarray(trace.extra["reset_after"]).any())
-        inner = (
-            "x_t·W_h + b_in + r·(h_{t-1}·U_h + b_rec)" if reset_after else "x_t·W_h + (r·h_{t-1})·U_h + b_h"
-        )
-        lines += [
-            f"z_t = σ(x_t·W_z + h_{{t-1}}·U_z + b_z) = σ({_fmt(value(pre['update']))}) = {_fmt(z)}",
-            f"r_t = σ(x_t·W_r + h_{{t-1}}·U_r + b_r) = σ({_fmt(value(pre['reset']))}) = {_fmt(r)}",
-            f"h~_t = tanh({inner}) = tanh({_fmt(value(pre['candidate']))}) = {_fmt(g)}",
-            f"h_t = z·h_{{t-1}} + (1-z)·h~ = {_fmt(z)}·{_paren(h_prev)} + {_fmt(1 - z)}·{_paren(g)}"
-            f" = {_fmt(h)}",
-        ]
-    else:
-        raise InputError(f"unknown cell {trace.cell!r}")
+    values = step_values(trace, t, unit, sample)
+    for equation in trace.spec.lines(**trace.options):
+        lines.append(f"{equation.text} = {_WORKED.vformat(equation.worked, (), values)}")
     if trace.grad_hidden_norm is not None:
         lines.append(f"||dL/dh_t|| = {float(trace.grad_hidden_norm[sample, t]):.3g}")
     return lines
