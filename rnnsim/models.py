@@ -296,7 +296,7 @@ class Sequential:
         (Embedding, Dense) by the CPU optimizer; both with the same iteration count, which then
         advances once. global_clipnorm is computed over all gradients, host and device together.
         """
-        from rnnsim.cuda import kernels, optim, to_device
+        from rnnsim.cuda import optim, to_device
 
         opt = self.optimizer
         host_variables = [w for layer in self.layers for w in layer.weights]  # no sync: only shapes are used
@@ -320,10 +320,9 @@ class Sequential:
                 host_gradients = [None if g is None else SparseRows(g.rows, g.values * factor, g.shape)
                                   if isinstance(g, SparseRows) else g * factor for g in host_gradients]
                 for g in device_gradients:
-                    flat = g.reshape(g.size)
-                    optim._scale_and_clip[kernels._launch(g.size)](flat, factor, 0.0, False)
+                    optim.scale_and_clip(g, factor)
         else:
-            optim.DeviceOptimizer(opt)._clip(device_gradients)  # clipvalue / clipnorm, per gradient
+            optim.clip_gradients(opt, device_gradients)  # clipvalue / clipnorm, per gradient
         for index, gradient in device_pairs:
             optim.apply_update(opt, device_variables[index], gradient, self._device_slots[index], opt.iterations)
         opt.apply_gradients(host_gradients, host_variables)  # host weights; iterations += 1
