@@ -142,6 +142,7 @@ class Bidirectional(Layer):
         return grad_input
 
     def release_cache(self) -> None:
+        """Drop the merge's cache and both directions' results (their traces too)."""
         super().release_cache()
         self.forward_layer.release_cache()
         self.backward_layer.release_cache()
