@@ -38,6 +38,7 @@ import math
 import numpy as np
 from numba import njit
 
+from rnnsim.cells import cache  # noqa: F401  (a writable Numba cache before the kernels below are decorated)
 from rnnsim.errors import InputError
 from rnnsim.sparse import SparseRows
 
