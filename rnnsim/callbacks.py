@@ -165,6 +165,48 @@ class EarlyStopping(Callback):
             self.model.set_weights(self.best_weights)
 
 
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch's loss is NaN or infinite (Keras's `TerminateOnNaN`).
+
+    As in Keras, the check reads `logs['loss']` after every training batch (the running mean over the
+    epoch, so one bad batch is enough), prints `Batch N: Invalid loss, terminating training` and sets
+    `model.stop_training`; the loop then ends the epoch as Keras does. rnnsim's additions: `verbose=0`
+    silences the line, and where training stopped is kept for whoever reports it.
+
+    Args:
+        verbose: 1 (default) prints Keras's line, 0 prints nothing.
+
+    Attributes:
+        stopped_epoch: the 0-based epoch of the first non-finite loss, or None while all were finite.
+        stopped_batch: its 0-based batch index within that epoch, or None.
+        invalid_loss: the loss value seen there (nan, inf or -inf), or None.
+    """
+
+    def __init__(self, verbose=1):
+        super().__init__()
+        self.verbose = verbose
+        self.stopped_epoch = None
+        self.stopped_batch = None
+        self.invalid_loss = None
+        self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.stopped_epoch = self.stopped_batch = self.invalid_loss = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(float(loss)):
+            return
+        if self.stopped_epoch is None:
+            self.stopped_epoch, self.stopped_batch, self.invalid_loss = self._epoch, batch, float(loss)
+        if self.verbose:
+            print(f"Batch {batch}: Invalid loss, terminating training")
+        self.model.stop_training = True
+
+
 class ModelCheckpoint(Callback):
     """Save the model after each epoch (or only when the monitored value improves).
 

@@ -1,23 +1,22 @@
 """The `rnnsim` command line: train, inspect, the terminal app, the data registry, a demo.
 
-Every user mistake (an unknown name, a missing or malformed file, a bad number) ends in one
-line `rnnsim: error: ...` and exit status 2; nothing is half-written. Internal bugs still
-raise with a traceback, so they get reported rather than hidden.
+Every user mistake (an unknown name, a missing or malformed file, a bad number, a run too big for
+the machine, a full disk) ends in one line `rnnsim: error: ...` and exit status 2; Ctrl-C ends in
+exit status 130; nothing is half-written. Internal bugs still raise with a traceback, so they get
+reported rather than hidden.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
-import time
 from pathlib import Path
 
 from rnnsim import registry
 from rnnsim.errors import InputError
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 
 
 class _Parser(argparse.ArgumentParser):
@@ -121,29 +120,60 @@ def _version() -> str:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_USAGE
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        args.typed_options = typed_options(argv)
+    except KeyboardInterrupt:  # Ctrl-C while the command line is still being read
+        sys.stderr.write("rnnsim: interrupted\n")
+        return EXIT_INTERRUPTED
     return exit_status(COMMANDS[args.command], args)
+
+
+def typed_options(argv=None) -> set[str]:
+    """The options the user typed (argparse dests), told from the defaults, e.g. {'units', 'resume'}.
+
+    The parser is built again with every default suppressed, so only what was typed lands in the namespace
+    (argparse keeps its actions in `_actions`, subcommands in a `_SubParsersAction`'s `choices`).
+    """
+    parser = build_parser()
+    pending = [parser]
+    while pending:
+        for action in pending.pop()._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                pending.extend(action.choices.values())
+            elif action.dest not in ("help", "version"):
+                action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv))) - {"command"}
 
 
 def exit_status(command, *args, **options) -> int:
     """Run `command(*args, **options)` and return its exit status: the CLI's one error handler.
 
-    A user's mistake (an `InputError`, a missing or unreadable file) is one line `rnnsim: error: ...` on
-    stderr and status 2; anything else is an internal bug and raises with its traceback.
+    A user's mistake (an `InputError`, a file that cannot be read or written, a full disk, not enough
+    memory) is one line `rnnsim: error: ...` on stderr and status 2; Ctrl-C is one line and status 130;
+    anything else is an internal bug and raises with its traceback.
     """
     try:
         return int(command(*args, **options) or 0)
     except InputError as error:
         sys.stderr.write(f"rnnsim: error: {error}\n")
         return EXIT_USAGE
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as error:
-        name = error.filename or ""
-        sys.stderr.write(f"rnnsim: error: {error.strerror}: {name}\n")
+    except OSError as error:
+        name = f": {error.filename}" if error.filename else ""
+        sys.stderr.write(f"rnnsim: error: {error.strerror or error}{name}\n")
         return EXIT_USAGE
+    except MemoryError as error:
+        detail = f" ({str(error).splitlines()[0]})" if str(error) else ""
+        sys.stderr.write(f"rnnsim: error: out of memory{detail}; try a smaller model or less data "
+                         f"(--units, --seq-len, --samples, --batch-size)\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("rnnsim: interrupted\n")
+        return EXIT_INTERRUPTED
 
 
 # ---------------------------------------------------------------------------------------
@@ -181,61 +211,90 @@ def _train_config(args):
 
 
 def command_train(args) -> int:
+    from dataclasses import asdict
+
     from rich.console import Console
 
-    from rnnsim import experiment
+    from rnnsim import experiment, memory, runs
+    from rnnsim.train_loop import run_epochs
 
     console = Console(stderr=False)
     if args.threads is not None:
         from rnnsim.cells import threads
 
         threads.set_num_threads(args.threads)
+    typed = {name: getattr(args, name) for name in getattr(args, "typed_options", ()) if hasattr(args, name)}
     out = Path(args.out) if args.out else Path("runs") / f"{args.cell}-{args.dataset}"
-    if args.resume:
-        saved = experiment.read_json(out / "config.json", "nothing to resume; train without --resume first")
-        config = experiment.RunConfig.from_dict(saved).validate()
-        if args.epochs is not None:
-            config.epochs = args.epochs
-        history_file = experiment.read_json(out / "history.json", "the run folder is incomplete")
+    # Everything that can be checked is checked before any data is made or anything trained.
+    with runs.RunFolder(out) as folder:
+        if args.resume:
+            folder.open(create=False)
+            snapshot = folder.load(device=typed.get("device"))
+            config = experiment.resume_config(snapshot, typed, where=str(out / runs.MODEL_FILE))
+            memory.check_fits(config, set(typed))
+            if snapshot.repaired:
+                console.print(f"rebuilt {' and '.join(snapshot.repaired)} from model.npz (an interrupted save "
+                              f"had left an older copy)")
+        else:
+            config = _train_config(args)
+            memory.check_fits(config, set(typed))
+            earlier_run = (out / runs.MODEL_FILE).exists()
+            folder.open(create=True, need_bytes=memory.snapshot_bytes(config))
+            snapshot = None
+        if config.device == "cuda":
+            from rnnsim.cuda.device import require_cuda
+
+            require_cuda()
+
+        with console.status(f"loading {config.dataset} ..."):
+            task = experiment.load_task(config)
+        if snapshot is not None:
+            model, initial_epoch = snapshot.model, snapshot.epochs_done
+            history = {key: list(values) for key, values in snapshot.history.items()}
+        else:
+            model, initial_epoch, history = experiment.build_model(task, config), 0, {}
+        if initial_epoch >= config.epochs:
+            console.print(f"{out} already has {initial_epoch} epochs; ask for more with --epochs N")
+            return 0
+
+        replacing = " (replaces the earlier run there after the first epoch)" if not args.resume and earlier_run else ""
+        console.print(
+            f"[bold]{task.name}[/]: {task.description.splitlines()[0] if task.description else ''}\n"
+            f"model: {_model_line(config, task)}, {model.count_params():,} parameters; "
+            f"{len(task.x_train):,} training / {len(task.x_val):,} validation samples; out: {out}{replacing}"
+        )
+        run = run_epochs(model, task, config, initial_epoch, history, args.quiet, console,
+                          save=lambda epochs: folder.save(model, asdict(config), history, epochs))
+    return _report_end(run, task, config, out, initial_epoch, console)
+
+
+def _report_end(run, task, config, out, initial_epoch, console) -> int:
+    """The last lines of `rnnsim train` and its exit status, from what `run_epochs` returned."""
+    from rnnsim import experiment
+
+    if run.saved_epoch > 0:
+        kept = f"{out} holds epoch {run.saved_epoch}"
+    elif (out / "model.npz").exists():
+        kept = f"nothing was saved ({out} keeps the earlier run)"
     else:
-        config = _train_config(args)
-        history_file = None
-    if config.device == "cuda":
-        from rnnsim.cuda.device import require_cuda
-
-        require_cuda()
-
-    with console.status(f"loading {config.dataset} ..."):
-        task = experiment.load_task(config)
-    if args.resume:
-        from rnnsim.models import load_model
-
-        model = load_model(out / "model.npz", device=config.device)
-        initial_epoch = int(history_file.get("epochs_done", 0))
-        history = {key: list(values) for key, values in history_file.get("history", {}).items()}
-    else:
-        model = experiment.build_model(task, config)
-        initial_epoch = 0
-        history = {}
-    if initial_epoch >= config.epochs:
-        console.print(f"{out} already has {initial_epoch} epochs; ask for more with --epochs N")
-        return 0
-
-    console.print(
-        f"[bold]{task.name}[/]: {task.description.splitlines()[0] if task.description else ''}\n"
-        f"model: {_model_line(config, task)}, {model.count_params():,} parameters; "
-        f"{len(task.x_train):,} training / {len(task.x_val):,} validation samples; out: {out}"
-    )
-    stopped, epochs_done, last_logs = _run_epochs(model, task, config, initial_epoch, history, args.quiet, console)
-    experiment.save_run(out, model, config, history, epochs_done)
-    label, ours, baseline = experiment.baseline_comparison(task, last_logs)
+        kept = "nothing was saved"
+    if run.save_error is not None:
+        sys.stderr.write(f"rnnsim: error: {run.save_error}\n")
+        return EXIT_USAGE
+    if run.diverged is not None:
+        step = f"--lr {config.lr:g}" if config.lr else f"the {config.optimizer} default learning rate"
+        last = ", the last finite checkpoint" if run.saved_epoch > 0 else ""
+        sys.stderr.write(f"rnnsim: error: {run.diverged}: the run diverged with --optimizer {config.optimizer} "
+                         f"and {step}; {kept}{last}. Try a smaller --lr, or --optimizer rmsprop\n")
+        return EXIT_USAGE
+    label, ours, baseline = experiment.baseline_comparison(task, run.last_logs)
     if ours is not None:
         console.print(f"val {label} {ours:.4g} (baseline {baseline:.4g}: {task.baseline['name']}; "
                       f"{_verdict(label, ours, baseline)})")
-    if stopped:
-        console.print(f"stopped after epoch {epochs_done}; saved to {out}. Continue with: "
-                      f"rnnsim train --out {out} --resume")
-        return 130
+    if run.stopped:
+        resume = f"; continue with: rnnsim train --out {out} --resume" if run.saved_epoch > 0 else ""
+        console.print(f"stopped by Ctrl-C in epoch {run.epochs_done + 1}; {kept} (the last whole epoch){resume}")
+        return EXIT_INTERRUPTED
     console.print(f"saved to {out}/ (model.npz, history.json, config.json)")
     return 0
 
@@ -257,75 +316,6 @@ def _model_line(config, task) -> str:
     if task.vocab_size:
         stack = f"Embedding({task.vocab_size}, {config.embedding_dim}) -> {stack}"
     return f"{stack} -> Dense({task.output_units}, {task.output_activation})"
-
-
-def _run_epochs(model, task, config, initial_epoch, history, quiet, console):
-    """Train with a progress bar; Ctrl-C stops after the current batch. Returns (stopped, epochs, logs)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from rnnsim.reports import BatchReport, EpochReport
-
-    steps = -(-len(task.x_train) // config.batch_size)
-    total = steps * (config.epochs - initial_epoch)
-    reports = model.fit_iter(task.x_train, task.y_train, batch_size=config.batch_size, epochs=config.epochs,
-                             initial_epoch=initial_epoch, validation_data=(task.x_val, task.y_val), verbose=0,
-                             shuffle=True)
-    progress = Progress(
-        TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[logs]}"), TimeRemainingColumn(), console=console, disable=quiet,
-        transient=False,
-    )
-    # Until the first batch is done its field says why it may take a while (replaced by the losses after it).
-    bar = progress.add_task("train", total=total, epoch=f"{initial_epoch + 1}/{config.epochs}",
-                            logs="first batch: compiling the kernels if this is their first run (~10-15 s, once)")
-    epochs_done = initial_epoch
-    last_logs: dict = {}
-    stopped = False
-    started = time.perf_counter()
-    with progress, _stop_on_ctrl_c() as interrupted:
-        try:
-            for report in reports:
-                if interrupted():  # Ctrl-C: stop between two batches, never inside an update
-                    stopped = True
-                    reports.close()
-                    break
-                if isinstance(report, BatchReport):
-                    logs = "  ".join(f"{key} {value:.4f}" for key, value in report.logs.items())
-                    progress.update(bar, advance=1, logs=logs, epoch=f"{report.epoch + 1}/{config.epochs}")
-                elif isinstance(report, EpochReport):
-                    epochs_done = report.epoch + 1
-                    last_logs = dict(report.logs)
-                    for key, value in report.logs.items():
-                        history.setdefault(key, []).append(float(value))
-                    line = "  ".join(f"{key} {value:.4f}" for key, value in report.logs.items())
-                    progress.console.print(f"epoch {epochs_done}/{config.epochs}  {line}  ({report.elapsed:.1f} s)")
-        except KeyboardInterrupt:
-            stopped = True
-            reports.close()
-    if not quiet:
-        console.print(f"trained {epochs_done - initial_epoch} epoch(s) in {time.perf_counter() - started:.1f} s")
-    return stopped, epochs_done, last_logs
-
-
-@contextlib.contextmanager
-def _stop_on_ctrl_c():
-    """While training: the first Ctrl-C asks to stop after the current batch; a second one aborts."""
-    requested = []
-
-    def handler(signum, frame):
-        if requested:
-            raise KeyboardInterrupt
-        requested.append(True)
-
-    try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread: no handler, plain KeyboardInterrupt applies
-        yield lambda: False
-        return
-    try:
-        yield lambda: bool(requested)
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 # ---------------------------------------------------------------------------------------

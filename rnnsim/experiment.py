@@ -1,22 +1,25 @@
 """One training run, described by a `RunConfig`: build the model for a task, train it, save it.
 
 `rnnsim train` is a thin command line over this module; the terminal app and the benchmarks
-can use it too. A run's folder (`--out`) holds:
+can use it too. A run's folder (`--out`, see rnnsim.runs) holds:
 
     model.npz      the model, weights and optimizer state (rnnsim.models.load_model reads it)
     history.json   per-epoch loss and metrics, Keras's keys
     config.json    this RunConfig, so that `--resume` and `rnnsim inspect` know the task
+
+written together as one snapshot (rnnsim.runs.write_snapshot). `resume_config` is how `--resume`
+treats the flags a user typed: the saved run is continued unchanged, so a flag that disagrees with it
+is an error naming both values, and the model file is the truth about the model.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from rnnsim.atomic import atomic_write
 from rnnsim.errors import InputError
-from rnnsim.registry import ALIASES, LAYER_NAMES, layer_name, resolve_cell
+from rnnsim.registry import ALIASES, LAYER_NAMES, layer_name, resolve_cell, short_name
+from rnnsim.runs import write_json, write_snapshot
 
 # Every accepted spelling of a cell (lower case) -> its Keras layer, from the one registry (rnnsim.registry).
 CELL_LAYERS = {name: LAYER_NAMES[key] for name, key in ALIASES.items()}
@@ -119,29 +122,81 @@ def build_model(task, config: RunConfig):
 
 
 def write_json_atomically(path: Path, value) -> None:
-    """Write JSON so that an interrupted write never leaves a half-written file (see rnnsim.atomic)."""
-    with atomic_write(path, "w", encoding="utf-8") as stream:
-        json.dump(value, stream, indent=2)
+    """Write JSON so that an interrupted write never leaves a half-written file (rnnsim.runs.write_json)."""
+    write_json(path, value)
 
 
 def save_run(out: Path, model, config: RunConfig, history: dict, epochs_done: int) -> None:
+    """Write model.npz, history.json and config.json to `out` as one snapshot (rnnsim.runs)."""
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    model.save(out / "model.npz")
-    write_json_atomically(out / "history.json", {"epochs_done": epochs_done, "history": history})
-    write_json_atomically(out / "config.json", asdict(config))
+    write_snapshot(out, model, asdict(config), history, epochs_done)
 
 
-def read_json(path: Path, what: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as stream:
-            value = json.load(stream)
-    except FileNotFoundError:
-        raise InputError(f"{path} not found: {what}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"{path} is not valid JSON ({error}); delete the run folder or fix the file") from None
-    if not isinstance(value, dict):
-        raise InputError(f"{path} should hold a JSON object")
-    return value
+# What a saved run fixes, and what --resume may still change: how long, where it runs, where the data is.
+MAY_CHANGE_ON_RESUME = ("epochs", "device", "data")
+_MODEL_FIELDS = ("cell", "units", "layers", "bidirectional", "dropout", "recurrent_dropout", "embedding_dim",
+                 "optimizer", "lr", "dataset")
+
+
+def model_facts(model) -> dict:
+    """What a loaded model says about its run, read from its layers and optimizer (not from any JSON)."""
+    from rnnsim.layers import RNN, Bidirectional, Embedding
+
+    recurrent = [layer for layer in model.layers if isinstance(layer, (RNN, Bidirectional))]
+    facts = {}
+    if recurrent:
+        first = recurrent[0].forward_layer if isinstance(recurrent[0], Bidirectional) else recurrent[0]
+        facts.update(cell=short_name(first.cell_kind), units=first.units, layers=len(recurrent),
+                     bidirectional=isinstance(recurrent[0], Bidirectional), dropout=first.dropout,
+                     recurrent_dropout=first.recurrent_dropout)
+    embedding = next((layer for layer in model.layers if isinstance(layer, Embedding)), None)
+    if embedding is not None:
+        facts["embedding_dim"] = embedding.output_dim
+    if model.optimizer is not None:
+        facts.update(optimizer=type(model.optimizer).__name__.lower(), lr=float(model.optimizer.learning_rate))
+    task = model.metadata.get("task")
+    if isinstance(task, dict) and task.get("name"):
+        facts["dataset"] = task["name"]
+    return facts
+
+
+def _same(name: str, typed, saved) -> bool:
+    if name == "cell":
+        return short_name(str(typed)) == short_name(str(saved))
+    if isinstance(typed, float) or isinstance(saved, float):
+        return saved is not None and typed is not None and abs(float(typed) - float(saved)) <= 1e-9 * abs(saved)
+    return typed == saved
+
+
+def resume_config(snapshot, typed: dict, where: str = "the run folder") -> RunConfig:
+    """The RunConfig to continue a saved run with; InputError if a typed flag disagrees with the run.
+
+    Args:
+        snapshot: what rnnsim.runs.RunFolder.load returned.
+        typed: RunConfig field -> value, for the flags the user typed (not the defaults).
+        where: the run folder, for the message.
+    """
+    saved = RunConfig.from_dict(snapshot.config)
+    facts = model_facts(snapshot.model)
+    truth = {**asdict(saved), **facts}  # the model file is the truth about the model
+    task = snapshot.model.metadata.get("task") or {}
+    if truth.get("seq_len") is None and task.get("seq_len"):
+        truth["seq_len"] = int(task["seq_len"])
+    order = [f.name for f in fields(RunConfig)]
+    conflicts = [(name, typed[name]) for name in order if name in typed and name not in MAY_CHANGE_ON_RESUME
+                 and not _same(name, typed[name], truth.get(name))]
+    if conflicts:
+        flags = ", ".join(f"--{name.replace('_', '-')} {value}" for name, value in conflicts)
+        values = ", ".join(f"{name.replace('_', ' ')} {truth[name]}" for name, _ in conflicts)
+        raise InputError(f"{flags} {'disagrees' if len(conflicts) == 1 else 'disagree'} with the saved run "
+                         f"({values} in {where}): --resume continues that run unchanged; drop "
+                         f"{'it' if len(conflicts) == 1 else 'them'}, or train a new run with another --out")
+    config = replace(saved, **{name: facts[name] for name in _MODEL_FIELDS if name in facts and name != "lr"})
+    for name in MAY_CHANGE_ON_RESUME:
+        if name in typed:
+            setattr(config, name, typed[name])
+    return config.validate()
 
 
 def baseline_comparison(task, logs: dict) -> tuple[str, float | None, float]:

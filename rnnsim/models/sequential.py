@@ -162,7 +162,9 @@ class Sequential(Trainer, DevicePlacement):
         return [w.copy() for w in self.weights]
 
     def set_weights(self, weights) -> None:
-        """Replace all weights; raises InputError on a wrong count or shape, before changing any.
+        """Replace all weights; raises InputError on a wrong count, shape or a non-finite value, before
+        changing any (Keras checks shapes layer by layer as it assigns; a model half-overwritten by a bad
+        last array would be neither the old model nor the new one).
 
         Args:
             weights: arrays in get_weights order.
@@ -181,6 +183,11 @@ class Sequential(Trainer, DevicePlacement):
                     raise InputError(
                         f"weight {position} ({layer.name}/{label}) has shape {given.shape}, expected {target.shape}"
                     )
+                if given.dtype.kind not in "biuf":
+                    raise InputError(f"weight {position} ({layer.name}/{label}) holds {given.dtype}, not numbers")
+                if not np.all(np.isfinite(given)):
+                    raise InputError(f"weight {position} ({layer.name}/{label}) contains NaN or infinity; "
+                                     f"no weight was changed")
                 position += 1
         position = 0
         for layer in self.layers:

@@ -440,7 +440,11 @@ class Trainer:
         """Train, yielding a BatchReport after every batch, ProbeReports and an EpochReport per epoch.
 
         Same arguments as `fit` (but verbose defaults to 0). Closing the generator stops training
-        cleanly after the current batch; `self.history` holds what was done.
+        cleanly after the current batch; `self.history` holds what was done. Epoch bookkeeping:
+        `self.epochs_trained` and the History entry of an epoch are both set before its EpochReport is
+        yielded, so a consumer that records every report it receives agrees with the model wherever it
+        stops; closing at a BatchReport leaves them at the last whole epoch. `epochs_trained` counts
+        whole epochs only (an epoch cut short by `stop_training` is reported, not counted).
         """
         self._require_compiled()
         batch_size = self._check_batch_size(batch_size)
@@ -541,7 +545,10 @@ class Trainer:
                     hooks.on_test_end(validation_logs)
                     for key, value in validation_logs.items():
                         epoch_logs["val_" + key] = value
-                self.epochs_trained = epoch + 1
+                if batches_done == steps:
+                    # Only a whole epoch counts: a callback that stops mid-epoch (TerminateOnNaN) still gets
+                    # on_epoch_end and a History entry, as in Keras, but a resume starts that epoch again.
+                    self.epochs_trained = epoch + 1
                 hooks.on_epoch_end(epoch, epoch_logs)
                 report = EpochReport(epoch=epoch, epochs=epochs, logs=dict(epoch_logs),
                                      elapsed=time.perf_counter() - started, steps=batches_done)
