@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnsim.datasets import registry
-from rnnsim.datasets.timeseries import ForecastSplits, _numeric_columns, forecast_splits, read_csv_rows
+from rnnsim.datasets.timeseries import ForecastSplits, forecast_splits, read_csv_columns, read_csv_header
 from rnnsim.errors import InputError
 
 DATE_COLUMN = "Date Time"
@@ -91,16 +91,14 @@ def load_jena(file: str | os.PathLike | None = None, columns: Sequence[str] | No
             column is absent or non-numeric, or a date is malformed.
     """
     source = Path(file).expanduser() if file is not None else find_file(path)
-    header, rows = read_csv_rows(source)
+    header = read_csv_header(source)
     if DATE_COLUMN not in header:
         raise InputError(f"{source.name} has no {DATE_COLUMN!r} column (columns: {', '.join(header)}); "
                          f"pass the Jena climate CSV")
-    if columns is None:
-        columns = [name for name in header if name != DATE_COLUMN]
-    date_position = header.index(DATE_COLUMN)
-    table = _numeric_columns(header, rows, columns, missing, source.name)
-    times = parse_dates([rows[i][date_position].strip() for i in table.kept_rows], source.name)
-    return JenaSeries(times=times, values=table.values, columns=table.columns, source=source)
+    # Streamed: the dates are parsed chunk by chunk, never held as 420,551 strings.
+    table, texts = read_csv_columns(source, columns, missing,
+                                    converters={DATE_COLUMN: lambda chunk: parse_dates(chunk, source.name)})
+    return JenaSeries(times=texts[DATE_COLUMN], values=table.values, columns=table.columns, source=source)
 
 
 def tutorial_splits(series: JenaSeries, lookback: int = 1440, step: int = 6, delay: int = 144,

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,8 +31,12 @@ MISSING_CHOICES = ("error", "drop", "interpolate", "ffill")
 # --------------------------------------------------------------------------------------- CSV reading
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    """A text stream of a CSV, or of the first CSV inside a .zip (the Keras Jena download is zipped)."""
+MAX_LINE_BYTES = 1 << 20  # a longer line is not a CSV row (a binary file, say): stop at once
+CHUNK_ROWS = 65_536  # rows parsed into numbers at a time, so a big file is never held as text
+
+
+def _open_binary(path: Path) -> io.BufferedIOBase:
+    """A byte stream of a CSV, or of the first CSV inside a .zip (the Keras Jena download is zipped)."""
     if path.suffix.lower() == ".zip":
         try:
             archive = zipfile.ZipFile(path)
@@ -41,29 +46,89 @@ def _open_text(path: Path) -> io.TextIOBase:
                    if name.lower().endswith(".csv") and not name.startswith("__MACOSX")]
         if not members:
             raise InputError(f"{path} holds no .csv file; pass the CSV itself or the original zip")
-        return io.TextIOWrapper(archive.open(members[0]), encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
+        return archive.open(members[0])
+    return open(path, "rb")
+
+
+def _decoded_lines(stream, source: str) -> Iterator[str]:
+    """The stream's lines as text (UTF-8, a leading BOM dropped), line endings kept for the csv module.
+
+    Decoding line by line names the exact line of a byte that is not UTF-8.
+    """
+    for line_number in itertools.count(1):
+        raw = stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) > MAX_LINE_BYTES:
+            raise InputError(f"{source} line {line_number} is longer than {MAX_LINE_BYTES // 2**20} MiB; "
+                             f"is this a CSV file?")
+        try:
+            text = raw.decode("utf-8-sig" if line_number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            raise InputError(f"{source} line {line_number} is not UTF-8 text (byte 0x{raw[error.start]:02x} at "
+                             f"column {error.start + 1}); re-save the file as UTF-8") from None
+        yield text
+
+
+def iter_csv_rows(path: str | os.PathLike) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of every non-blank row of a CSV, header first, read one row at a time.
+
+    Quoted fields, LF or CRLF. Every row is checked as it is read, so a bad row halfway through a big
+    file stops the read there, not after the whole file.
+
+    Raises:
+        InputError: the file is missing, a line is not UTF-8 or not CSV (an unterminated quote, a field
+            over the csv module's size limit), or a row has a different number of fields than the header.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} not found; pass the path of an existing CSV file")
+    with _open_binary(path) as stream:
+        reader = csv.reader(_decoded_lines(stream, path.name))
+        header_width = None
+        try:
+            for row in reader:
+                if not row:
+                    continue
+                if header_width is None:
+                    header_width = len(row)
+                elif len(row) != header_width:
+                    raise InputError(f"{path.name} line {reader.line_num} has {len(row)} fields, the header "
+                                     f"{header_width}; fix or remove that line")
+                yield reader.line_num, row
+        except csv.Error as error:
+            raise InputError(f"{path.name} line {reader.line_num} is not valid CSV ({error}); fix or remove "
+                             f"that line") from None
+
+
+def read_csv_header(path: str | os.PathLike) -> list[str]:
+    """The header of a CSV (names stripped), reading nothing more.
+
+    Raises:
+        InputError: as `iter_csv_rows`, or the file is empty.
+    """
+    rows = iter_csv_rows(path)
+    try:
+        _line, header = next(rows)
+    except StopIteration:
+        raise InputError(f"{Path(path)} is empty; expected a header line and data rows") from None
+    finally:
+        rows.close()
+    return [name.strip() for name in header]
 
 
 def read_csv_rows(path: str | os.PathLike) -> tuple[list[str], list[list[str]]]:
     """The header and data rows of a CSV (quoted or not, LF or CRLF); blank lines are skipped.
 
+    Holds the whole file as text: for small files. `load_csv_series` streams instead.
+
     Raises:
-        InputError: the file is missing, empty, or a row has a different number of fields than the header.
+        InputError: as `iter_csv_rows`, or the file is empty.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path} not found; pass the path of an existing CSV file")
-    with _open_text(path) as stream:
-        rows = [row for row in csv.reader(stream) if row]
+    rows = [row for _line, row in iter_csv_rows(path)]
     if not rows:
-        raise InputError(f"{path} is empty; expected a header line and data rows")
-    header, data_rows = [name.strip() for name in rows[0]], rows[1:]
-    for line_number, row in enumerate(data_rows, start=2):
-        if len(row) != len(header):
-            raise InputError(f"{path.name} line {line_number} has {len(row)} fields, the header "
-                             f"{len(header)}; fix or remove that line")
-    return header, data_rows
+        raise InputError(f"{Path(path)} is empty; expected a header line and data rows")
+    return [name.strip() for name in rows[0]], rows[1:]
 
 
 def _column_position(header: list[str], name: str, source: str) -> int:
@@ -118,30 +183,93 @@ def load_csv_series(path: str | os.PathLike, columns: Sequence[str], missing: st
         raise InputError(f"missing={missing!r} not understood; use one of {', '.join(MISSING_CHOICES)}")
     if isinstance(columns, str) or not columns:
         raise InputError("columns must be a non-empty list of column names, e.g. ['TEMP', 'PRES']")
+    table, _texts = read_csv_columns(path, columns, missing)
+    return table
+
+
+def read_csv_columns(path: str | os.PathLike, columns: Sequence[str] | None, missing: str = "error",
+                     converters: dict[str, Callable[[list[str]], np.ndarray]] | None = None,
+                     ) -> tuple[SeriesTable, dict[str, np.ndarray]]:
+    """Stream a CSV into numeric columns (as `load_csv_series`) and converted text columns.
+
+    The file is read CHUNK_ROWS rows at a time and each chunk parsed at once, so memory holds the
+    numbers, not the text, and a non-numeric field stops the read in its chunk.
+
+    Args:
+        path: a .csv file (or a .zip holding one).
+        columns: the numeric columns, by name; None: every column but those in `converters`.
+        missing: as in `load_csv_series`.
+        converters: column name -> function from a chunk's texts (stripped) to an array, e.g. dates.
+
+    Returns:
+        (the numeric SeriesTable, {converted column: array over the kept rows}).
+    """
     path = Path(path)
-    header, rows = read_csv_rows(path)
-    return _numeric_columns(header, rows, columns, missing, path.name)
+    converters = dict(converters or {})
+    rows = iter_csv_rows(path)
+    try:
+        _line, header = next(rows, (0, None))
+        if header is None:
+            raise InputError(f"{path} is empty; expected a header line and data rows")
+        header = [name.strip() for name in header]
+        if columns is None:
+            columns = [name for name in header if name not in converters]
+        columns = list(columns)
+        positions = [_column_position(header, name, path.name) for name in columns]
+        text_positions = {name: _column_position(header, name, path.name) for name in converters}
+        value_chunks, missing_chunks, converted = [], [], {name: [] for name in converters}
+        first_row = 0  # data rows before this chunk
+        while chunk := [row for _line, row in itertools.islice(rows, CHUNK_ROWS)]:
+            values = np.empty((len(chunk), len(columns)), dtype=np.float64)
+            gaps = np.empty((len(chunk), len(columns)), dtype=bool)
+            for out_column, (name, position) in enumerate(zip(columns, positions)):
+                texts = [row[position].strip() for row in chunk]
+                values[:, out_column], gaps[:, out_column] = _parse_numbers(texts, name, path.name, first_row)
+            for name, position in text_positions.items():
+                converted[name].append(converters[name]([row[position].strip() for row in chunk]))
+            value_chunks.append(values)
+            missing_chunks.append(gaps)
+            first_row += len(chunk)
+    finally:
+        rows.close()
+    width = len(columns)
+    values = np.concatenate(value_chunks) if value_chunks else np.empty((0, width))
+    gaps = np.concatenate(missing_chunks) if missing_chunks else np.empty((0, width), dtype=bool)
+    table = _handle_missing(values, gaps, columns, missing, path.name)
+    texts = {name: np.concatenate(parts)[table.kept_rows] if parts else np.empty(0)
+             for name, parts in converted.items()}
+    return table, texts
+
+
+def _parse_numbers(texts: list[str], name: str, source: str, first_row: int) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 values, missing mask) of one column's texts; InputError naming the first non-number."""
+    is_missing = np.fromiter((text.lower() in MISSING_TOKENS for text in texts), dtype=bool, count=len(texts))
+    # Missing markers become "nan" before the array is built, so its string width fits them.
+    numeric_texts = ["nan" if gap else text for gap, text in zip(is_missing.tolist(), texts)]
+    try:
+        values = np.array(numeric_texts, dtype=str).astype(np.float64)
+    except ValueError:
+        bad_row = next(i for i, text in enumerate(texts) if not is_missing[i] and not _is_number(text))
+        raise InputError(f"column {name!r} of {source} is not numeric (data row {first_row + bad_row + 1}: "
+                         f"{texts[bad_row]!r}); choose numeric columns only") from None
+    return values, is_missing
 
 
 def _numeric_columns(header: list[str], rows: list[list[str]], columns: Sequence[str], missing: str,
                      source: str) -> SeriesTable:
-    n_rows = len(rows)
+    """`columns` of rows already read (see `read_csv_rows`), with the missing-value choice applied."""
     positions = [_column_position(header, name, source) for name in columns]
-    values = np.empty((n_rows, len(columns)), dtype=np.float64)
-    missing_masks = np.zeros((n_rows, len(columns)), dtype=bool)
+    values = np.empty((len(rows), len(columns)), dtype=np.float64)
+    gaps = np.zeros((len(rows), len(columns)), dtype=bool)
     for out_column, (name, position) in enumerate(zip(columns, positions)):
-        texts = [row[position].strip() for row in rows]
-        is_missing = np.fromiter((text.lower() in MISSING_TOKENS for text in texts), dtype=bool, count=n_rows)
-        # Missing markers become "nan" before the array is built, so its string width fits them.
-        numeric_texts = ["nan" if gap else text for gap, text in zip(is_missing.tolist(), texts)]
-        try:
-            values[:, out_column] = np.array(numeric_texts, dtype=str).astype(np.float64)
-        except ValueError:
-            bad_row = next(i for i, text in enumerate(texts) if not is_missing[i] and not _is_number(text))
-            raise InputError(f"column {name!r} of {source} is not numeric (data row {bad_row + 1}: "
-                             f"{texts[bad_row]!r}); choose numeric columns only") from None
-        missing_masks[:, out_column] = is_missing
+        values[:, out_column], gaps[:, out_column] = _parse_numbers(
+            [row[position].strip() for row in rows], name, source, 0)
+    return _handle_missing(values, gaps, list(columns), missing, source)
 
+
+def _handle_missing(values: np.ndarray, missing_masks: np.ndarray, columns: list[str], missing: str,
+                    source: str) -> SeriesTable:
+    n_rows = len(values)
     counts = {name: int(missing_masks[:, i].sum()) for i, name in enumerate(columns)}
     kept_rows = np.arange(n_rows)
     if missing_masks.any():
