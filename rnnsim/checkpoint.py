@@ -30,28 +30,45 @@ class CheckpointProbe:
     tokens: list[list[str]] | None  # per sample, per timestep: the decoded input (words for text)
 
 
+def resolve_model_path(model_path) -> Path:
+    """The model file: `model_path` itself, or `model.npz` inside it when it is a run folder.
+
+    Raises InputError (one line) when there is no such file.
+    """
+    path = Path(model_path)
+    if path.is_dir():
+        if not (path / "model.npz").is_file():
+            raise InputError(f"run folder {path} holds no model.npz; give a run folder written by rnnsim train "
+                             f"or a .npz written by model.save")
+        return path / "model.npz"
+    if not path.is_file():
+        raise InputError(
+            f"model file {path} does not exist; give a .npz written by rnnsim train or model.save"
+        )
+    return path
+
+
 def probe_checkpoint(
     model_path,
     samples: Sequence[int] | None = (0,),
     data: str | None = None,
     default_task: str | None = None,
     default_seq_len: int | None = None,
+    data_path=None,
 ) -> CheckpointProbe:
     """Load a model saved by `model.save` and probe `samples` of the validation split of its task.
 
     Args:
-        model_path: the .npz file.
+        model_path: the .npz file, or the run folder holding it (model.npz).
         samples: indices into the task's validation inputs (default: the first; None: up to 8 first).
         data: a task name to take the samples from instead of the one saved with the model.
         default_task: the task to use when the file does not say (e.g. the app's current task).
         default_seq_len: the sequence length to use when neither the file nor the model fixes one.
+        data_path: the data folder for tasks with real data (default None: the one the run was trained
+            with, else RNNSIM_DATA or the user cache).
     Raises InputError with one clear sentence for a missing, unreadable or foreign file.
     """
-    path = Path(model_path)
-    if not path.is_file():
-        raise InputError(
-            f"model file {path} does not exist; give a .npz written by rnnsim train or model.save"
-        )
+    path = resolve_model_path(model_path)
     try:
         from rnnsim.models import load_model
     except ImportError as error:  # pragma: no cover - only while the model API is missing
@@ -75,7 +92,10 @@ def probe_checkpoint(
     if "seq_len" not in options and default_seq_len:
         options["seq_len"] = int(default_seq_len)
     options.setdefault("n_samples", 64)  # only validation samples are needed: keep generation small
-    task = load_task(task_name, **options)
+    run = model.metadata.get("run")
+    if data_path is None and isinstance(run, dict):
+        data_path = run.get("data")  # where `rnnsim train` found the data
+    task = load_task(task_name, data_path=data_path, **options)
     x_val, y_val = task.x_val, task.y_val
     samples = list(range(min(8, len(x_val)))) if samples is None else list(samples)
     for index in samples:

@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--sample", type=_non_negative_int, default=0, help="validation sample to show")
     inspect.add_argument("--layer", default=None, help="recurrent layer (index or name; default the first)")
     inspect.add_argument("--gate", default=None, help="show only this gate (e.g. forget, update, candidate)")
-    inspect.add_argument("--data", default=None, help="data folder for tasks with real data")
+    inspect.add_argument("--data", default=None, help="data folder for tasks with real data "
+                         "(default: the one the run was trained with)")
 
     tui = commands.add_parser("tui", help="the terminal app: watch gates and gradients while a model trains")
     tui.add_argument("--checkpoint", default=None, help="open a model saved by rnnsim train")
@@ -336,8 +337,10 @@ def inspect_command(
 ) -> int:
     """`rnnsim inspect MODEL` from Python: print the heatmaps and gradient plot of one sample.
 
-    Returns the exit status: a user's mistake (missing file, unknown gate, sample out of range) prints
-    one line on stderr and returns 2, as on the command line. `console` is a rich Console (default stdout).
+    `model_path` is a model file or a run folder; `data` is the data folder for tasks with real data
+    (default: the one the run was trained with). Returns the exit status: a user's mistake (missing file,
+    unknown gate, sample out of range) prints one line on stderr and returns 2, as on the command line.
+    `console` is a rich Console (default stdout).
     """
     return exit_status(_print_inspection, model_path, sample=sample, layer=layer, gate=gate, data=data,
                        console=console)
@@ -348,11 +351,12 @@ def _print_inspection(model_path, sample=0, layer=None, gate=None, data=None, co
     from rich.console import Console
     from rich.text import Text
 
-    from rnnsim.checkpoint import choose_layer, probe_checkpoint
+    from rnnsim.checkpoint import choose_layer, probe_checkpoint, resolve_model_path
     from rnnsim.render.trace_view import render_trace
 
     console = console or Console()
-    probe = probe_checkpoint(model_path, samples=[sample], data=data)
+    model_path = resolve_model_path(model_path)  # a run folder means its model.npz
+    probe = probe_checkpoint(model_path, samples=[sample], data_path=data)
     trace = choose_layer(probe.traces, layer)
     tokens = probe.tokens[0] if probe.tokens else None
     console.print(
