@@ -4,10 +4,16 @@ Cell cases: random weights, inputs and options for the kernels, and the plain-Nu
 forward and backward for the same case. Traces: `make_trace`, a small NumPy forward pass recorded as a
 `Trace` (no Numba, no model), for the drawing and the app. The app: `wait_for`, a Pilot wait. The
 code's imports, read with `ast` (nothing imported): `imported_names`, `internal_edges`, for
-tests/test_structure.py and the layout tests.
+tests/test_structure.py and the layout tests. The command line in a real process (`run_rnnsim`,
+`start_rnnsim`, `one_error_line`) and a private mount namespace for read-only folders
+(`namespace_command`), for the fault tests.
 """
 
 import ast
+import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -242,3 +248,63 @@ def internal_edges(modules: dict[str, Path]) -> dict[str, set[str]]:
                 targets.add(name)
         edges[module] = targets
     return edges
+
+
+# ----------------------------------------------------------------------------------- the command line
+
+TINY_RUN = ["--seq-len", "8", "--samples", "64", "--units", "4", "--batch-size", "16", "--quiet"]
+
+
+def start_rnnsim(*args, cwd, env=None, stdout=subprocess.PIPE) -> subprocess.Popen:
+    """`python -m rnnsim.cli ARGS` started in a real process (text pipes)."""
+    return subprocess.Popen([sys.executable, "-m", "rnnsim.cli", *map(str, args)], stdout=stdout,
+                            stderr=subprocess.PIPE, text=True, cwd=cwd, env=env)
+
+
+def run_rnnsim(*args, cwd, env=None, timeout=600) -> tuple[int, str, str]:
+    """`python -m rnnsim.cli ARGS` run to the end: (exit status, stdout, stderr)."""
+    completed = subprocess.run([sys.executable, "-m", "rnnsim.cli", *map(str, args)], capture_output=True,
+                               text=True, cwd=cwd, env=env, timeout=timeout)
+    return completed.returncode, completed.stdout, completed.stderr
+
+
+def read_until(process: subprocess.Popen, text: str, timeout: float = 300) -> str:
+    """Read the process's stdout line by line until a line holds `text`; what was read."""
+    deadline = time.monotonic() + timeout
+    seen = ""
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen += line
+        if text in line:
+            return seen
+    raise AssertionError(f"{text!r} never printed; got {seen!r} and {process.stderr.read()!r}")
+
+
+def one_error_line(stderr: str, prefix: str = "rnnsim: error: ") -> str:
+    """The single line of stderr, checked: exactly one line, the prefix, no traceback."""
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith(prefix), stderr
+    return lines[0]
+
+
+def namespace_command() -> list[str] | None:
+    """The `unshare` prefix that gives this user a private mount namespace (to bind-mount a folder
+    read-only: root ignores permission bits), or None where there is none."""
+    if shutil.which("unshare") is None:
+        return None
+    command = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-rm"]
+    probe = subprocess.run([*command, "true"], capture_output=True)
+    return command if probe.returncode == 0 else None
+
+
+def read_only_command(folders, program: list[str]) -> list[str] | None:
+    """`program` run with `folders` bind-mounted read-only in a private mount namespace, or None."""
+    namespace = namespace_command()
+    if namespace is None:
+        return None
+    mounts = " && ".join(f"mount --bind {f} {f} && mount -o remount,ro,bind {f} {f}" for f in folders)
+    return [*namespace, "sh", "-c", f'{mounts} && exec "$@"', "sh", *map(str, program)]

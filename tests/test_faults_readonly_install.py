@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import read_only_command
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,15 +35,6 @@ PROGRAM = textwrap.dedent("""
 """)
 
 
-def _namespace_command() -> list[str] | None:
-    """The `unshare` prefix that gives this user a private mount namespace, or None."""
-    if shutil.which("unshare") is None:
-        return None
-    command = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-rm"]
-    probe = subprocess.run([*command, "true"], capture_output=True)
-    return command if probe.returncode == 0 else None
-
-
 def run_read_only(tmp_path, unwritable, env_extra):
     """Run PROGRAM on a copy of the package with the folders in `unwritable` made read-only."""
     site = tmp_path / "site"
@@ -51,10 +43,8 @@ def run_read_only(tmp_path, unwritable, env_extra):
     env.update(PYTHONPATH=str(site), PYTHONDONTWRITEBYTECODE="1", **env_extra)
     program = [sys.executable, "-c", PROGRAM, str(site)]
     folders = [site, *unwritable]
-    namespace = _namespace_command()
-    if namespace is not None:
-        mounts = " && ".join(f"mount --bind {f} {f} && mount -o remount,ro,bind {f} {f}" for f in folders)
-        command = [*namespace, "sh", "-c", f'{mounts} && exec "$@"', "sh", *program]
+    command = read_only_command(folders, program)
+    if command is not None:
         return subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     if os.geteuid() == 0 or any(not str(f).startswith(str(tmp_path)) for f in folders):
         pytest.skip("no private mount namespace here, and permission bits cannot make these folders read-only")
