@@ -9,6 +9,7 @@ reported rather than hidden.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -121,6 +122,7 @@ def _version() -> str:
 
 
 def main(argv=None) -> int:
+    """The `rnnsim` program; `argv` None means this process is it (sys.argv), a list a call from Python."""
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -128,10 +130,14 @@ def main(argv=None) -> int:
             parser.print_help()
             return EXIT_USAGE
         args.typed_options = typed_options(argv)
-    except KeyboardInterrupt:  # Ctrl-C while the command line is still being read
-        sys.stderr.write("rnnsim: interrupted\n")
-        return EXIT_INTERRUPTED
-    return exit_status(COMMANDS[args.command], args)
+        status = exit_status(COMMANDS[args.command], args)
+    except KeyboardInterrupt:  # Ctrl-C while the command line is read, or as the command returns
+        sys.stderr.write("rnnsim: interrupted by Ctrl-C\n")
+        status = EXIT_INTERRUPTED
+    if argv is None:
+        # The command is over: a Ctrl-C now must not turn its exit status into a KeyboardInterrupt at exit.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return status
 
 
 def typed_options(argv=None) -> set[str]:
@@ -173,7 +179,7 @@ def exit_status(command, *args, **options) -> int:
                          f"(--units, --seq-len, --samples, --batch-size)\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        sys.stderr.write("rnnsim: interrupted\n")
+        sys.stderr.write("rnnsim: interrupted by Ctrl-C\n")
         return EXIT_INTERRUPTED
 
 

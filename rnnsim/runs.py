@@ -295,7 +295,8 @@ class RunFolder:
         for name, value in expected.items():
             found = _read_json_object(self.path / name)
             if found is None or found.get("snapshot") != snapshot["id"]:
-                write_json(self.path / name, value)  # left behind by an interrupted save (or deleted)
+                with contextlib.suppress(OSError):  # a full disk: the snapshot returned is right all the same
+                    write_json(self.path / name, value)  # left behind by an interrupted save (or deleted)
                 repaired.append(name)
                 continue
             for key, saved in json_safe(value).items():
