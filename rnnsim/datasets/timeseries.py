@@ -86,19 +86,23 @@ def iter_csv_rows(path: str | os.PathLike) -> Iterator[tuple[int, list[str]]]:
     with _open_binary(path) as stream:
         reader = csv.reader(_decoded_lines(stream, path.name))
         header_width = None
-        try:
-            for row in reader:
-                if not row:
-                    continue
-                if header_width is None:
-                    header_width = len(row)
-                elif len(row) != header_width:
-                    raise InputError(f"{path.name} line {reader.line_num} has {len(row)} fields, the header "
-                                     f"{header_width}; fix or remove that line")
-                yield reader.line_num, row
-        except csv.Error as error:
-            raise InputError(f"{path.name} line {reader.line_num} is not valid CSV ({error}); fix or remove "
-                             f"that line") from None
+        while True:
+            first_line = reader.line_num + 1  # a quoted field may run over several lines: name the first
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                raise InputError(f"{path.name} line {first_line} is not valid CSV ({error}); fix or remove "
+                                 f"that line") from None
+            if not row:
+                continue
+            if header_width is None:
+                header_width = len(row)
+            elif len(row) != header_width:
+                raise InputError(f"{path.name} line {first_line} has {len(row)} fields, the header "
+                                 f"{header_width}; fix or remove that line")
+            yield first_line, row
 
 
 def read_csv_header(path: str | os.PathLike) -> list[str]:
