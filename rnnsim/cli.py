@@ -8,16 +8,31 @@ reported rather than hidden.
 
 from __future__ import annotations
 
-import argparse
+import os
 import signal
 import sys
-from pathlib import Path
-
-from rnnsim import registry
-from rnnsim.errors import InputError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
+
+
+def _leave_while_starting(signum, frame):
+    """Ctrl-C while the program's modules load: nothing is done yet, so leave at once, in one line."""
+    sys.stderr.write("rnnsim: interrupted by Ctrl-C\n")
+    os._exit(EXIT_INTERRUPTED)
+
+
+# Run as the `rnnsim` program (the console script, or python -m rnnsim.cli), not imported by other code.
+if (os.path.basename(sys.argv[0]) if sys.argv else "") in ("rnnsim", "cli.py") and \
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _leave_while_starting)
+
+# After the handler: these imports take most of the start-up.
+import argparse  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from rnnsim import registry  # noqa: E402
+from rnnsim.errors import InputError  # noqa: E402
 
 
 class _Parser(argparse.ArgumentParser):
@@ -123,6 +138,8 @@ def _version() -> str:
 
 def main(argv=None) -> int:
     """The `rnnsim` program; `argv` None means this process is it (sys.argv), a list a call from Python."""
+    if signal.getsignal(signal.SIGINT) is _leave_while_starting:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on, Ctrl-C is handled below
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

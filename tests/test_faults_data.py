@@ -114,8 +114,8 @@ def test_a_random_bytes_imdb_archive_is_one_line(tmp_path):
     (folder / "aclImdb_v1.tar.gz").write_bytes(np.random.default_rng(0).bytes(50_000))
     with pytest.raises(InputError) as raised:
         list(imdb._iter_archive(folder / "aclImdb_v1.tar.gz"))
-    assert str(raised.value) == (f"{folder / 'aclImdb_v1.tar.gz'} is not a tar archive (gzip, bzip2, xz or "
-                                 f"plain): damaged or not the IMDB download; download it again from "
+    assert str(raised.value) == (f"cannot read {folder / 'aclImdb_v1.tar.gz'}: not a tar archive (gzip, bzip2, "
+                                 f"xz or plain), so damaged or not the IMDB download; download it again from "
                                  f"https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz")
 
 
@@ -129,5 +129,5 @@ def test_a_random_bytes_imdb_archive_through_rnnsim_train(tmp_path, need_data):
     status, _, stderr = run_rnnsim("train", "--dataset", "imdb", "--data", tmp_path / "data", "--quiet",
                                    "--out", tmp_path / "run", cwd=tmp_path, env=env)
     assert status == 2
-    assert "is not a tar archive (gzip, bzip2, xz or plain)" in one_error_line(stderr)
+    assert ": not a tar archive (gzip, bzip2, xz or plain)" in one_error_line(stderr)
     assert not (tmp_path / "run").exists()

@@ -139,8 +139,8 @@ def _iter_archive(archive: Path) -> Iterator[tuple[str, str, int, bytes]]:
                     split, label, review_id, _rating = match.groups()
                     yield split, label, int(review_id), tar.extractfile(member).read()
     except tarfile.ReadError:  # tarfile's message lists every compression it tried, one per line
-        raise InputError(f"{archive} is not a tar archive (gzip, bzip2, xz or plain): damaged or not the IMDB "
-                         f"download; download it again from {registry.IMDB_ARCHIVE_URL}") from None
+        raise InputError(f"cannot read {archive}: not a tar archive (gzip, bzip2, xz or plain), so damaged or "
+                         f"not the IMDB download; download it again from {registry.IMDB_ARCHIVE_URL}") from None
     except (tarfile.TarError, EOFError, OSError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InputError(f"cannot read {archive} ({reason}); download it again from "
