@@ -10,7 +10,7 @@ Models and data sets are imported inside the functions, so importing this module
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,15 @@ class CheckpointProbe:
     task_name: str
     task: object  # the rnnsim.datasets Task the samples came from
     traces: list[Trace]  # one per recurrent layer, batch = the samples, gradient norms filled in
-    tokens: list[list[str]] | None  # per sample, per timestep: the decoded input (words for text)
+    tokens: list[list[str]] | None  # per sample, per timestep: the decoded input (words for text) of traces[0]
+    # the same for every recurrent layer, by the model layer's name (a Bidirectional's, for both of its
+    # traces): a functional model's layers may read different inputs (an encoder the question, a decoder
+    # the answer so far)
+    tokens_by_layer: dict[str, list[list[str]] | None] = field(default_factory=dict)
+
+    def tokens_for(self, trace: Trace) -> list[list[str]] | None:
+        """The decoded inputs under the timesteps of `trace` (one of `traces`)."""
+        return self.tokens_by_layer.get(model_layer_name(trace), self.tokens)
 
 
 def probe_checkpoint(
@@ -69,8 +77,9 @@ def probe_checkpoint(
     from rnnsim.datasets import load_task
 
     options = {key: config[key] for key in ("seq_len", "n_samples", "seed") if config.get(key) is not None}
-    input_shape = getattr(model, "input_shape", None)
-    if "seq_len" not in options and input_shape is not None and len(input_shape) >= 2 and input_shape[1]:
+    input_shape = getattr(model, "input_shape", None)  # a list of shapes for a model with several inputs
+    if ("seq_len" not in options and isinstance(input_shape, tuple) and len(input_shape) >= 2
+            and isinstance(input_shape[1], int)):
         options["seq_len"] = int(input_shape[1])  # the length the model was built for
     if "seq_len" not in options and default_seq_len:
         options["seq_len"] = int(default_seq_len)
@@ -87,13 +96,32 @@ def probe_checkpoint(
     traces = list(report.traces)
     if not traces:
         raise InputError(f"{path} has no recurrent layer to inspect")
+    by_layer = {model_layer_name(trace): _decode(task, input_under_layer(model, x_val, model_layer_name(trace)),
+                                                 samples) for trace in traces}
     return CheckpointProbe(
         cell=traces[0].cell,
         task_name=task_name,
         task=task,
         traces=traces,
-        tokens=_decode(task, x_val, samples),
+        tokens=by_layer[model_layer_name(traces[0])],
+        tokens_by_layer=by_layer,
     )
+
+
+def model_layer_name(trace: Trace) -> str:
+    """The name of the model's layer that recorded `trace` ('bidirectional' for 'bidirectional/forward_lstm')."""
+    return trace.layer_name.split("/")[0]
+
+
+def input_under_layer(model, x, layer_name: str):
+    """The array of x under the timesteps of the model's layer `layer_name`: x itself, or, for x with one
+    field per model input (a task with several), the field of the input that feeds that layer."""
+    fields = getattr(x, "dtype", None) is not None and x.dtype.names
+    if not fields or not hasattr(model, "input_of_layer"):
+        return x
+    index = model.input_of_layer(layer_name)
+    name = model.input_names[index] if index is not None else None
+    return x[name] if name in x.dtype.names else x[x.dtype.names[0]]
 
 
 def _model_task_config(model) -> dict:

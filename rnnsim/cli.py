@@ -159,6 +159,7 @@ TASK_DEFAULTS = {
     "beijing": dict(epochs=10, batch_size=128),
     "jena": dict(epochs=20, batch_size=128),
     "vowels": dict(epochs=30, batch_size=32, lr=3e-3),
+    "addition": dict(epochs=30, batch_size=64, lr=3e-3, seq_len=5, samples=8000),
 }
 
 
@@ -251,6 +252,10 @@ def _verdict(label: str, ours: float, baseline: float) -> str:
 
 def _model_line(config, task) -> str:
     name = registry.layer_name(config.cell)
+    if task.info.get("architecture") == "encoder_decoder":
+        return (f"encoder {name}({config.units}) -> states -> decoder {name}({config.units}) -> "
+                f"Dense({task.output_units}, {task.output_activation}), each reading Embedding({task.vocab_size}, "
+                f"{config.embedding_dim})")
     stack = f"{config.layers} x {name}({config.units})" if config.layers > 1 else f"{name}({config.units})"
     if config.bidirectional:
         stack = f"Bidirectional({stack})"
@@ -364,7 +369,8 @@ def _print_inspection(model_path, sample=0, layer=None, gate=None, data=None, co
     console = console or Console()
     probe = probe_checkpoint(model_path, samples=[sample], data=data)
     trace = choose_layer(probe.traces, layer)
-    tokens = probe.tokens[0] if probe.tokens else None
+    layer_tokens = probe.tokens_for(trace)  # a functional model's layers may read different inputs
+    tokens = layer_tokens[0] if layer_tokens else None
     console.print(
         Text(f"{Path(model_path).name}: task {probe.task_name}, sample {sample}", style="bold"),
         render_trace(
