@@ -232,7 +232,8 @@ def test_layers_build_when_called_and_report_keras_shapes_and_names():
     sequence = layers.Bidirectional(layers.GRU(3, return_sequences=True))(inputs)
     assert sequence.shape == (None, 10, 6)
     model = Model(inputs, [layers.Dense(2)(output), sequence])
-    assert [layer.name for layer in model.layers] == ["input_layer", "lstm", "dense", "bidirectional"]  # Keras 3's order
+    # Keras 3's order: by depth from the outputs, ties in the order a walk from the outputs finishes them
+    assert [layer.name for layer in model.layers] == ["input_layer", "lstm", "dense", "bidirectional"]
     assert model.output_names == ["dense", "bidirectional"]
     assert model.input_shape == (None, 10, 4) and model.output_shape == [(None, 2), (None, 10, 6)]
     assert model.name == "functional"
@@ -420,3 +421,51 @@ def test_an_unknown_layer_in_a_saved_model_is_one_clear_error(tmp_path):
     assert zipfile.is_zipfile(path)
     with pytest.raises(InputError, match=r"unknown layer class 'Attention' \(layer 'decoder'\)"):
         load_model(path)
+
+
+# ---------------------------------------------------------------------------------------
+# The device: state hand-offs on 'cuda' (Numba's CUDA simulator, in a fresh interpreter)
+
+
+DEVICE_SCRIPT = """
+import numpy as np
+import rnnsim
+from rnnsim import layers
+from rnnsim.models import Input, Model
+
+def build(device):
+    rnnsim.backend.clear_session()
+    question, answer = Input((None, 3), dtype="float64"), Input((None, 2), dtype="float64")
+    _, h, c = layers.LSTM(3, return_state=True, seed=1)(question)
+    both, forward_h, _ = layers.Bidirectional(layers.GRU(3, return_state=True, return_sequences=True, seed=2))(
+        answer, initial_state=[h, c])
+    sequence = layers.Dense(2, seed=3)(layers.Concatenate()([both, both]))
+    model = Model([question, answer], [sequence, layers.Dense(1, seed=4)(forward_h)], device=device, seed=0)
+    model.compile("sgd", loss="mse")
+    return model
+
+rng = np.random.default_rng(0)
+x = [rng.normal(0, 1, (2, 4, 3)), rng.normal(0, 1, (2, 3, 2))]
+y = [rng.normal(0, 1, (2, 3, 2)), rng.normal(0, 1, (2, 1))]
+cpu, gpu = build("cpu"), build("cuda")
+(cpu_loss, cpu_grads), (gpu_loss, gpu_grads) = cpu.loss_and_gradients(x, y), gpu.loss_and_gradients(x, y)
+assert abs(cpu_loss - gpu_loss) < 1e-12, (cpu_loss, gpu_loss)
+assert max(float(np.abs(a - b).max()) for a, b in zip(cpu_grads, gpu_grads)) < 1e-12
+cpu.train_on_batch(x, y)
+gpu.train_on_batch(x, y)
+assert max(float(np.abs(a - b).max()) for a, b in zip(cpu.get_weights(), gpu.get_weights())) < 1e-12
+print("ok")
+"""
+
+
+def test_on_the_device_the_state_hand_offs_give_the_cpus_gradients_and_steps():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    environment = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    done = subprocess.run([sys.executable, "-c", DEVICE_SCRIPT], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1], env=environment)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
