@@ -159,3 +159,60 @@ def test_bidirectional_return_state_matches_keras_3():
     assert len(results) == 3
     for ours, theirs in zip(results, KERAS_BIDIRECTIONAL_STATES):
         np.testing.assert_allclose(ours, theirs, atol=2e-7)
+
+
+# ---------------------------------------------------------------------------------------
+# The book's cells, with only `keras` replaced by `rnnsim` (second edition, chapters 10 and 11)
+
+
+def test_the_books_gru_translation_model_trains_on_dict_inputs(tmp_path):
+    keras = rnnsim
+    from rnnsim import layers
+
+    vocab_size, embed_dim, latent_dim = 30, 8, 12  # the book: 15000, 256, 1024
+    source = keras.Input(shape=(None,), dtype="int64", name="english")
+    x = layers.Embedding(vocab_size, embed_dim, mask_zero=True)(source)
+    encoded_source = layers.Bidirectional(layers.GRU(latent_dim), merge_mode="sum")(x)
+    past_target = keras.Input(shape=(None,), dtype="int64", name="spanish")
+    x = layers.Embedding(vocab_size, embed_dim, mask_zero=True)(past_target)
+    decoder_gru = layers.GRU(latent_dim, return_sequences=True)
+    x = decoder_gru(x, initial_state=encoded_source)
+    x = layers.Dropout(0.5)(x)
+    target_next_step = layers.Dense(vocab_size, activation="softmax")(x)
+    seq2seq_rnn = keras.Model([source, past_target], target_next_step)
+    seq2seq_rnn.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    english, spanish = rng.integers(1, vocab_size, (64, 9)), rng.integers(1, vocab_size, (64, 7))
+    english[:, 6:], spanish[:, 5:] = 0, 0  # padded, as TextVectorization pads
+    target = np.roll(spanish, -1, axis=1)
+    callbacks = [keras.callbacks.ModelCheckpoint(str(tmp_path / "seq2seq.keras"), save_best_only=True)]
+    history = seq2seq_rnn.fit({"english": english, "spanish": spanish}, target, batch_size=16, epochs=2,
+                              validation_data=({"english": english[:16], "spanish": spanish[:16]}, target[:16]),
+                              callbacks=callbacks, verbose=0)
+    assert sorted(history.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    reloaded = keras.models.load_model(str(tmp_path / "seq2seq.keras"))
+    assert [type(layer).__name__ for layer in reloaded.layers] == [  # Keras 3's order and count, too
+        "InputLayer", "InputLayer", "Embedding", "Embedding", "Bidirectional", "GRU", "Dropout", "Dense"]
+    assert reloaded.count_params() == 3_246
+    next_token_predictions = reloaded.predict([english[:1], spanish[:1]])
+    assert next_token_predictions.shape == (1, 7, vocab_size)
+
+
+def test_the_books_timeseries_and_imdb_models_build_and_count_keras_parameters():
+    keras = rnnsim
+    from rnnsim import layers
+
+    inputs = keras.Input(shape=(120, 14))  # chapter 10: sequence_length 120, 14 features
+    x = layers.LSTM(32, recurrent_dropout=0.25)(inputs)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(1)(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
+    assert model.count_params() == 6_049  # Keras 3: LSTM(32) on 14 features 6,016, Dense 33
+    inputs = keras.Input(shape=(None,), dtype="int64")  # chapter 11: the bidirectional LSTM on IMDB
+    embedded = layers.Embedding(input_dim=20000, output_dim=256, mask_zero=True)(inputs)
+    x = layers.Bidirectional(layers.LSTM(32))(embedded)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs)
+    assert model.count_params() == 5_194_049  # Keras 3: 5,120,000 + 2 x 36,992 + 65
