@@ -190,7 +190,11 @@ def _sine(*, data_path, seq_len, n_samples, seed) -> Task:
 def _addition(*, data_path, seq_len, n_samples, seed) -> Task:
     from rnnsim.datasets import addition
 
-    digits = max(1, ((seq_len or 5) - 1) // 2)  # the question is 'a+b' with up to `digits` digits each
+    seq_len = seq_len or 5
+    if not 3 <= seq_len <= 19:
+        raise InputError(f"the addition task's seq_len is the question's length, 2 * digits + 1: from 3 to 19 "
+                         f"characters (default 5, numbers of up to 2 digits), got {seq_len}")
+    digits = (seq_len - 1) // 2  # the question is 'a+b' with up to `digits` digits each
     n_train = n_samples or 8_000
     data = addition.addition_problem(n_train + _val_count(n_train), digits, seed)
     fields = [("question", np.int64, (data["question"].shape[1],)),

@@ -2,6 +2,7 @@
 
     sequential.py   Sequential: adding and building layers, shapes, weights, summary, forward/backward
     functional.py   Model(inputs, outputs): the graph of layers called on Input tensors, forward/backward
+    graph.py        that graph's order (Keras's), its checks, where an Embedding folds into a recurrent layer
     functional_config.py   a functional model's summary table and its config (the graph as JSON)
     training.py     Trainer, the loop every model shares: compile, fit / fit_iter, evaluate, predict
     device.py       DevicePlacement: the recurrent layers on 'cpu' or 'cuda', the device optimizer step

@@ -8,7 +8,7 @@
     model = Model([question, answer_in], Dense(14, activation="softmax")(decoded))
 
 Every layer call recorded a node (rnnsim/layers/input_layer.py); the model walks them back from
-the outputs and orders them as Keras does (by depth, so the inputs come first). The forward pass
+the outputs and orders them as Keras does (by depth, so the inputs come first: graph.py). The forward pass
 runs the nodes in that order, each layer keeping what its backward pass needs; the backward pass
 runs them in reverse, summing the gradients of a tensor that feeds several layers, as micrograd's
 `Value.backward` does for one scalar. Training, evaluation, prediction, probes and traces are the
@@ -26,11 +26,12 @@ import numpy as np
 from rnnsim import losses as losses_module
 from rnnsim import metrics as metrics_module
 from rnnsim.errors import InputError
-from rnnsim.layers import Dense, Embedding
+from rnnsim.layers import Dense
 from rnnsim.layers.base import find_symbolic, shape_text
 from rnnsim.layers.input_layer import InputLayer, unique_name
 from rnnsim.models import functional_config
 from rnnsim.models.device import DevicePlacement, runs_on_device
+from rnnsim.models.graph import check_graph, order_nodes, tensor_list, token_consumers
 from rnnsim.models.saving import register_model_class, save_model
 from rnnsim.models.seeding import resolve_seed, shuffle_generator
 from rnnsim.models.training import Trainer, check_input_values
@@ -62,43 +63,6 @@ class ArrayGroup:
         raise InputError("these are the arrays of several model inputs or outputs, not one array")
 
 
-def order_nodes(outputs) -> list:
-    """Every node the outputs depend on, in Keras's order: by depth from the outputs, deepest (the
-    inputs) first, ties in the order a depth-first walk from the outputs finishes them."""
-    finished, seen = [], set()
-
-    def visit(node):
-        if id(node) in seen:
-            return
-        seen.add(id(node))
-        for tensor in node.parents:
-            visit(tensor.node)
-        finished.append(node)
-
-    for tensor in outputs:
-        visit(tensor.node)
-    depth = {}
-    for node in reversed(finished):  # every consumer of a node comes before it here
-        here = depth.setdefault(id(node), 0)
-        for tensor in node.parents:
-            depth[id(tensor.node)] = max(depth.get(id(tensor.node), 0), here + 1)
-    position = {id(node): k for k, node in enumerate(finished)}
-    return sorted(finished, key=lambda node: (-depth[id(node)], position[id(node)]))
-
-
-def _tensor_list(value, label) -> list:
-    items = list(value) if isinstance(value, (list, tuple)) else [value]
-    if isinstance(value, dict):
-        raise InputError(f"give the model's {label} as a tensor or a list of tensors, not a dict")
-    if not items:
-        raise InputError(f"the model needs at least one of its {label}")
-    for item in items:
-        if not getattr(item, "is_symbolic_tensor", False):
-            raise InputError(f"the model's {label} must be tensors made by rnnsim.Input and layers, "
-                             f"got {type(item).__name__}")
-    return items
-
-
 @register_model_class  # so that load_model can rebuild one from its config
 class Model(Trainer, DevicePlacement):
     """A functional model: the layers between `inputs` and `outputs`, trained with Keras's API.
@@ -117,11 +81,11 @@ class Model(Trainer, DevicePlacement):
     """
 
     def __init__(self, inputs, outputs, name=None, seed=None, device="cpu"):
-        self.inputs = _tensor_list(inputs, "inputs")
-        self.outputs = _tensor_list(outputs, "outputs")
+        self.inputs = tensor_list(inputs, "inputs")
+        self.outputs = tensor_list(outputs, "outputs")
         self._single_input = not isinstance(inputs, (list, tuple))
         self._single_output = not isinstance(outputs, (list, tuple))
-        self.nodes = self._check_graph(order_nodes(self.outputs))
+        self.nodes = check_graph(self.inputs, order_nodes(self.outputs))
         self.layers = [node.layer for node in self.nodes]
         self.name = name or unique_name("functional")
         dtypes = {layer.dtype for layer in self.layers if layer.has_weights and layer.dtype}
@@ -141,56 +105,9 @@ class Model(Trainer, DevicePlacement):
         self._losses, self._loss_weights, self._output_metrics = [], [], []
         self._output_losses: list = []
         self.compile_arguments: dict = {}
-        self._token_consumer = self._find_token_consumers()
+        self._token_consumer = token_consumers(self.nodes, self.outputs)
 
     # -- the graph -------------------------------------------------------------------------
-
-    def _check_graph(self, nodes) -> list:
-        """The nodes, after checking inputs, connectivity and that every layer appears once."""
-        for tensor in self.inputs:
-            if not isinstance(tensor.node.layer, InputLayer):
-                raise InputError(f"model inputs must come from rnnsim.Input; {tensor.name!r} was made by layer "
-                                 f"{tensor.node.layer.name!r} ({type(tensor.node.layer).__name__})")
-        if len({id(tensor) for tensor in self.inputs}) != len(self.inputs):
-            raise InputError("the same Input is listed twice in the model's inputs")
-        given = {id(tensor.node) for tensor in self.inputs}
-        reached = {id(node) for node in nodes}
-        for node in nodes:
-            if isinstance(node.layer, InputLayer) and id(node) not in given:
-                raise InputError(f"graph disconnected: the outputs depend on Input {node.layer.name!r} "
-                                 f"{shape_text(node.outputs[0].shape)}, which is not among the model's inputs")
-        for tensor in self.inputs:
-            if id(tensor.node) not in reached:
-                raise InputError(f"graph disconnected: Input {tensor.node.layer.name!r} "
-                                 f"{shape_text(tensor.shape)} leads to none of the model's outputs")
-        seen_layers, seen_names = set(), set()
-        for node in nodes:
-            if id(node.layer) in seen_layers:
-                raise InputError(f"layer {node.layer.name!r} is called twice in this model; rnnsim keeps one "
-                                 "forward pass per layer for its backward pass, so give the second call its own layer")
-            if node.layer.name in seen_names:
-                raise InputError(f"layer name {node.layer.name!r} is used twice in the model; names must be unique")
-            seen_layers.add(id(node.layer))
-            seen_names.add(node.layer.name)
-        return nodes
-
-    def _find_token_consumers(self) -> dict:
-        """Embedding node -> the recurrent node that alone consumes its output (the lookup can then be
-        folded into the recurrent layer's input projection, as Sequential does)."""
-        consumers: dict[int, list] = {}
-        for node in self.nodes:
-            for tensor in node.parents:
-                consumers.setdefault(id(tensor), []).append(node)
-        outputs = {id(tensor) for tensor in self.outputs}
-        found = {}
-        for node in self.nodes:
-            if isinstance(node.layer, Embedding):
-                tensor = node.outputs[0]
-                users = consumers.get(id(tensor), [])
-                if (id(tensor) not in outputs and len(users) == 1 and users[0].inputs[0] is tensor
-                        and hasattr(users[0].layer, "accepts_tokens") and tensor not in users[0].initial_state):
-                    found[id(node)] = users[0]
-        return found
 
     @property
     def input_names(self) -> list[str]:
