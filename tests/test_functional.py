@@ -469,3 +469,43 @@ def test_on_the_device_the_state_hand_offs_give_the_cpus_gradients_and_steps():
                           cwd=Path(__file__).resolve().parents[1], env=environment)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok"
+
+
+def test_a_generator_of_dict_batches_trains_a_model_with_several_inputs():
+    model = encoder_decoder()
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    question, answer_in, labels = seq2seq_data(count=12)
+
+    def batches():
+        while True:
+            for start in range(0, 12, 4):
+                window = slice(start, start + 4)
+                yield {"question": question[window], "answer_in": answer_in[window]}, labels[window]
+
+    history = model.fit(batches(), steps_per_epoch=3, epochs=2, verbose=0,
+                        validation_data=([question, answer_in], labels)).history
+    assert len(history["loss"]) == 2 and len(history["val_accuracy"]) == 2
+    assert model.optimizer.iterations == 6
+
+
+def test_kerass_seq2seq_inference_models_reuse_the_trained_layers_step_by_step():
+    # keras.io's lstm_seq2seq: train with teacher forcing, then decode one step at a time with two
+    # models built from the same layers, the states going out of one call and into the next
+    encoder_inputs = Input(shape=(None, 4))
+    _, state_h, state_c = layers.LSTM(6, return_state=True, seed=1)(encoder_inputs)
+    decoder_inputs = Input(shape=(None, 5))
+    decoder_lstm = layers.LSTM(6, return_sequences=True, return_state=True, seed=2)
+    decoder_outputs, _, _ = decoder_lstm(decoder_inputs, initial_state=[state_h, state_c])
+    decoder_dense = layers.Dense(5, activation="softmax", seed=3)
+    model = Model([encoder_inputs, decoder_inputs], decoder_dense(decoder_outputs))
+    question, answer_in, _ = seq2seq_data(count=3)
+    teacher_forced = model.predict([question, answer_in])
+
+    encoder_model = Model(encoder_inputs, [state_h, state_c])
+    state_inputs = [Input(shape=(6,)), Input(shape=(6,))]
+    step_outputs, step_h, step_c = decoder_lstm(decoder_inputs, initial_state=state_inputs)
+    decoder_model = Model([decoder_inputs] + state_inputs, [decoder_dense(step_outputs), step_h, step_c])
+    states = encoder_model.predict(question)
+    for t in range(answer_in.shape[1]):
+        probabilities, *states = decoder_model.predict([answer_in[:, t:t + 1]] + states)
+        np.testing.assert_allclose(probabilities[:, 0], teacher_forced[:, t], atol=1e-6)

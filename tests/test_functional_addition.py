@@ -143,3 +143,16 @@ def test_a_gru_encoder_hands_one_state_and_an_lstm_two():
     assert [len(node.initial_state) for node in gru.nodes if node.layer.name == "decoder"] == [1]
     assert [len(node.initial_state) for node in lstm.nodes if node.layer.name == "decoder"] == [2]
     assert isinstance(lstm.get_layer("encoder"), layers.LSTM)
+
+
+def test_training_the_addition_task_in_the_app_shows_each_layer_its_own_characters():
+    from tui.session import ProbeEvent, Settings, TrainingSession
+
+    session = TrainingSession(Settings(task="addition", seq_len=5, epochs=1, n_samples=256, units=8))
+    session.prepare()
+    probes = [event for event in session.events() if isinstance(event, ProbeEvent)]
+    assert [trace.layer_name for trace in probes[-1].traces] == ["encoder", "decoder"]
+    questions, answers = session.task.x_val["question"][:8], session.task.x_val["answer_in"][:8]
+    assert probes[-1].tokens_by_layer["encoder"][3] == list(addition.decode(questions[3]).ljust(5))
+    assert probes[-1].tokens_by_layer["decoder"][3] == list(addition.decode(answers[3]).ljust(4))
+    assert probes[-1].tokens == probes[-1].tokens_by_layer["encoder"]
