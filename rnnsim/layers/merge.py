@@ -29,22 +29,25 @@ class Merge(Layer):
     takes_list = True  # a functional model hands it the list of its input tensors
     minimum_inputs = 2
 
+    def _label(self) -> str:
+        return f"layer {self.name!r} ({type(self).__name__})" if self.name else type(self).__name__
+
     def _check_inputs(self, shapes) -> None:
         """InputError naming the layer unless `shapes` (batch axis included) can be merged element-wise."""
         shapes = [tuple(shape) for shape in shapes]
         if len(shapes) < self.minimum_inputs:
-            raise InputError(f"layer {self.name!r} ({type(self).__name__}) needs a list of at least "
-                             f"{self.minimum_inputs} inputs, got {len(shapes)}")
+            raise InputError(f"{self._label()} needs a list of at least {self.minimum_inputs} inputs, "
+                             f"got {len(shapes)}")
         first = shapes[0]
         for shape in shapes[1:]:
             if len(shape) != len(first) or any(a is not None and b is not None and a != b
                                                for a, b in zip(first[1:], shape[1:])):
-                raise InputError(f"layer {self.name!r} ({type(self).__name__}) needs inputs of one shape, got "
+                raise InputError(f"{self._label()} needs inputs of one shape, got "
                                  f"{', '.join(shape_text(s) for s in shapes)}")
 
     def build(self, input_shape, dtype="float32"):
         if not isinstance(input_shape, (list, tuple)) or not all(isinstance(s, (list, tuple)) for s in input_shape):
-            raise InputError(f"layer {self.name!r} ({type(self).__name__}) takes a list of inputs")
+            raise InputError(f"{self._label()} takes a list of inputs")
         self._check_inputs(input_shape)
         super().build(tuple(tuple(shape) for shape in input_shape), dtype)
 
@@ -114,7 +117,7 @@ class Subtract(Merge):
 
     def _check_inputs(self, shapes):
         if len(shapes) != 2:
-            raise InputError(f"layer {self.name!r} (Subtract) takes exactly 2 inputs, got {len(shapes)}")
+            raise InputError(f"{self._label()} takes exactly 2 inputs, got {len(shapes)}")
         super()._check_inputs(shapes)
 
     def _merge(self, inputs):
@@ -178,21 +181,21 @@ class Concatenate(Merge):
     def _axis(self, rank) -> int:
         axis = self.axis % rank if -rank <= self.axis < rank else None
         if axis is None or axis == 0:
-            raise InputError(f"layer {self.name!r} (Concatenate) cannot join along axis {self.axis} of inputs "
-                             f"with {rank} axes (the batch axis, 0, neither)")
+            raise InputError(f"{self._label()} cannot join along axis {self.axis} of inputs with {rank} axes "
+                             "(the batch axis, 0, neither)")
         return axis
 
     def _check_inputs(self, shapes):
         shapes = [tuple(shape) for shape in shapes]
         if len(shapes) < 2:
-            raise InputError(f"layer {self.name!r} (Concatenate) needs a list of at least 2 inputs, got {len(shapes)}")
+            raise InputError(f"{self._label()} needs a list of at least 2 inputs, got {len(shapes)}")
         axis = self._axis(len(shapes[0]))
         for shape in shapes[1:]:
             if len(shape) != len(shapes[0]) or any(
                     a is not None and b is not None and a != b
                     for k, (a, b) in enumerate(zip(shapes[0], shape)) if k not in (0, axis)):
-                raise InputError(f"layer {self.name!r} (Concatenate) needs inputs that agree on every axis but "
-                                 f"{self.axis}, got {', '.join(shape_text(s) for s in shapes)}")
+                raise InputError(f"{self._label()} needs inputs that agree on every axis but {self.axis}, got "
+                                 f"{', '.join(shape_text(s) for s in shapes)}")
 
     def compute_output_shape(self, input_shape):
         shapes = [tuple(shape) for shape in input_shape]
