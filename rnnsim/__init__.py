@@ -28,6 +28,7 @@ _SUBMODULES = (
     "metrics",
     "models",
     "optimizers",
+    "plot",
     "preprocessing",
     "reference",
     "registry",
