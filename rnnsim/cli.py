@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from rnnsim import registry
 from rnnsim.errors import InputError
 
 EXIT_USAGE = 2
@@ -48,15 +49,29 @@ _rate = _number(float, lambda value: 0.0 <= value < 1.0, "a number in [0, 1)")
 _positive_float = _number(float, lambda value: value > 0, "a positive number")
 
 
+def _cell_name(text: str) -> str:
+    """An argparse type: any spelling of a cell ('SimpleRNN', 'simple_rnn') -> its short name ('rnn').
+
+    Text that names no cell is passed on unchanged, for `choices` to refuse with argparse's own message.
+    """
+    try:
+        return registry.short_name(text)
+    except InputError:
+        return text
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from rnnsim.datasets.tasks import TASK_NAMES  # no numba: the task registry is plain data and numpy
+
+    other_tasks = ", ".join(name for name in TASK_NAMES if name != "adding")
     parser = _Parser(prog="rnnsim", description="See inside recurrent neural networks: train, inspect, watch.")
     parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a SimpleRNN, LSTM or GRU on a task and save it")
-    train.add_argument("--cell", choices=["rnn", "lstm", "gru"], default="gru", help="recurrent cell (default gru)")
-    train.add_argument("--dataset", default="adding",
-                       help="task: adding (default), copy, sine, imdb, sentiment, beijing, jena, vowels")
+    train.add_argument("--cell", type=_cell_name, choices=registry.SHORT_NAMES, default="gru",
+                       help="recurrent cell (default gru)")
+    train.add_argument("--dataset", default="adding", help=f"task: adding (default), {other_tasks}")
     train.add_argument("--units", type=_positive_int, default=32, help="units per recurrent layer (default 32)")
     train.add_argument("--layers", type=_positive_int, default=1, help="stacked recurrent layers (default 1)")
     train.add_argument("--bidirectional", action="store_true", help="wrap each recurrent layer in Bidirectional")
@@ -111,8 +126,17 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    return exit_status(COMMANDS[args.command], args)
+
+
+def exit_status(command, *args, **options) -> int:
+    """Run `command(*args, **options)` and return its exit status: the CLI's one error handler.
+
+    A user's mistake (an `InputError`, a missing or unreadable file) is one line `rnnsim: error: ...` on
+    stderr and status 2; anything else is an internal bug and raises with its traceback.
+    """
     try:
-        return int(COMMANDS[args.command](args) or 0)
+        return int(command(*args, **options) or 0)
     except InputError as error:
         sys.stderr.write(f"rnnsim: error: {error}\n")
         return EXIT_USAGE
@@ -226,9 +250,7 @@ def _verdict(label: str, ours: float, baseline: float) -> str:
 
 
 def _model_line(config, task) -> str:
-    from rnnsim.experiment import CELL_LAYERS
-
-    name = CELL_LAYERS[config.cell]
+    name = registry.layer_name(config.cell)
     stack = f"{config.layers} x {name}({config.units})" if config.layers > 1 else f"{name}({config.units})"
     if config.bidirectional:
         stack = f"Bidirectional({stack})"
@@ -307,6 +329,62 @@ def _stop_on_ctrl_c():
 
 
 # ---------------------------------------------------------------------------------------
+# rnnsim inspect
+
+
+def command_inspect(args) -> int:
+    return _print_inspection(args.model, sample=args.sample, layer=args.layer, gate=args.gate, data=args.data)
+
+
+def inspect_command(
+    model_path: str | Path,
+    sample: int = 0,
+    layer: str | int | None = None,
+    gate: str | None = None,
+    data: str | None = None,
+    console=None,
+) -> int:
+    """`rnnsim inspect MODEL` from Python: print the heatmaps and gradient plot of one sample.
+
+    Returns the exit status: a user's mistake (missing file, unknown gate, sample out of range) prints
+    one line on stderr and returns 2, as on the command line. `console` is a rich Console (default stdout).
+    """
+    return exit_status(_print_inspection, model_path, sample=sample, layer=layer, gate=gate, data=data,
+                       console=console)
+
+
+def _print_inspection(model_path, sample=0, layer=None, gate=None, data=None, console=None) -> int:
+    """Probe validation sample `sample` of a saved model and print its trace; raises InputError."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from rnnsim.checkpoint import choose_layer, probe_checkpoint
+    from rnnsim.render.trace_view import render_trace
+
+    console = console or Console()
+    probe = probe_checkpoint(model_path, samples=[sample], data=data)
+    trace = choose_layer(probe.traces, layer)
+    tokens = probe.tokens[0] if probe.tokens else None
+    console.print(
+        Text(f"{Path(model_path).name}: task {probe.task_name}, sample {sample}", style="bold"),
+        render_trace(
+            trace,
+            sample=0,
+            gate=gate,
+            width=console.width,
+            colour=_console_has_colour(console),
+            tokens=tokens,
+            sample_label=sample,
+        ),
+    )
+    return 0
+
+
+def _console_has_colour(console) -> bool:
+    return console.color_system is not None and not console.no_color
+
+
+# ---------------------------------------------------------------------------------------
 # the other commands
 
 
@@ -317,12 +395,6 @@ def command_datasets(args) -> int:
 
     Console().print(render_table(args.data))
     return 0
-
-
-def command_inspect(args) -> int:
-    from rnnsim.inspect import inspect_command
-
-    return inspect_command(args.model, sample=args.sample, layer=args.layer, gate=args.gate, data=args.data)
 
 
 def command_tui(args) -> int:
@@ -344,8 +416,8 @@ def command_demo(args) -> int:
     console = Console()
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, (1, args.timesteps, 2)).astype(np.float32)
-    for name in ("rnn", "lstm", "gru"):
-        cell = make_cell(name, 4)
+    for entry in registry.CELLS:
+        cell = make_cell(entry.key, 4)
         weights = cell.init_weights(2, np.random.default_rng(1))
         result = cell.forward(x, weights, record_trace=True)
         grad = np.zeros((1, 4), np.float32)

@@ -16,8 +16,10 @@ from pathlib import Path
 
 from rnnsim.atomic import atomic_write
 from rnnsim.errors import InputError
+from rnnsim.registry import ALIASES, LAYER_NAMES, layer_name, resolve_cell
 
-CELL_LAYERS = {"rnn": "SimpleRNN", "simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+# Every accepted spelling of a cell (lower case) -> its Keras layer, from the one registry (rnnsim.registry).
+CELL_LAYERS = {name: LAYER_NAMES[key] for name, key in ALIASES.items()}
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 
 
@@ -25,7 +27,7 @@ OPTIMIZERS = ("rmsprop", "adam", "sgd")
 class RunConfig:
     """Everything that defines a run; saved as config.json next to the model."""
 
-    cell: str = "gru"  # 'rnn' | 'lstm' | 'gru'
+    cell: str = "gru"  # 'rnn' | 'lstm' | 'gru', or any spelling rnnsim.registry accepts
     dataset: str = "adding"  # a task name from rnnsim.datasets.load_task
     units: int = 32  # hidden units per recurrent layer
     layers: int = 1  # stacked recurrent layers
@@ -44,8 +46,7 @@ class RunConfig:
     device: str = "cpu"  # 'cpu' | 'cuda'
 
     def validate(self) -> RunConfig:
-        if self.cell not in CELL_LAYERS:
-            raise InputError(f"unknown cell {self.cell!r}; choose one of rnn, lstm, gru")
+        resolve_cell(self.cell)  # InputError: unknown cell 'x'; choose one of rnn, lstm, gru
         if self.optimizer not in OPTIMIZERS:
             raise InputError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         for name in ("units", "layers", "epochs", "batch_size", "embedding_dim"):
@@ -91,7 +92,7 @@ def build_model(task, config: RunConfig):
     from rnnsim import layers
     from rnnsim.models import Sequential
 
-    recurrent = getattr(layers, CELL_LAYERS[config.cell])
+    recurrent = getattr(layers, layer_name(config.cell))
     model = Sequential(seed=config.seed, device=config.device)  # 'cuda': recurrent layers on the GPU
     if task.vocab_size:
         model.add(layers.Embedding(task.vocab_size, config.embedding_dim, mask_zero=False))

@@ -167,10 +167,11 @@ class Optimizer:
     def build(self, variables: list[np.ndarray]) -> None:
         """Create zero slots for each variable (Keras: on the first update)."""
         self.slots = [
-            {slot: np.zeros_like(variable) for slot in self._active_slots()} for variable in variables
+            {slot: np.zeros_like(variable) for slot in self.active_slots()} for variable in variables
         ]
 
-    def _active_slots(self) -> tuple[str, ...]:
+    def active_slots(self) -> tuple[str, ...]:
+        """The slots this configuration uses (e.g. RMSprop's 'momentum' only with momentum > 0)."""
         return self.slot_names
 
     def get_state(self) -> tuple[int, list[tuple[int, str, np.ndarray]]]:
@@ -326,7 +327,7 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
-    def _active_slots(self):
+    def active_slots(self):
         return ("momentum",) if self.momentum > 0 else ()
 
     def get_config(self):
@@ -364,7 +365,7 @@ class RMSprop(Optimizer):
         self.epsilon = float(epsilon)
         self.centered = bool(centered)
 
-    def _active_slots(self):
+    def active_slots(self):
         slots = ["velocity"]
         if self.momentum > 0:
             slots.append("momentum")
@@ -407,7 +408,7 @@ class Adam(Optimizer):
         self.epsilon = float(epsilon)
         self.amsgrad = bool(amsgrad)
 
-    def _active_slots(self):
+    def active_slots(self):
         return ("momentum", "velocity", "velocity_hat") if self.amsgrad else ("momentum", "velocity")
 
     def get_config(self):

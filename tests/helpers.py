@@ -1,13 +1,21 @@
 """Helpers shared by several test files (test files never import each other: tests/test_structure.py).
 
 Cell cases: random weights, inputs and options for the kernels, and the plain-NumPy reference's
-forward and backward for the same case.
+forward and backward for the same case. Traces: `make_trace`, a small NumPy forward pass recorded as a
+`Trace` (no Numba, no model), for the drawing and the app. The app: `wait_for`, a Pilot wait. The
+code's imports, read with `ast` (nothing imported): `imported_names`, `internal_edges`, for
+tests/test_structure.py and the layout tests.
 """
+
+import ast
+import time
+from pathlib import Path
 
 import numpy as np
 
 from rnnsim import reference
 from rnnsim.cells import GRUCell, LSTMCell, SimpleRNNCell
+from rnnsim.trace import GATE_NAMES, Trace
 
 BATCH, TIMESTEPS, FEATURES, UNITS = 3, 6, 4, 5
 
@@ -102,3 +110,135 @@ def run_reference(cell, weights, x, kwargs, grad_outputs, grad_final):
         forward["gates"] = {name: forward[name] for name in ("update", "reset", "candidate")}
         backward["states"] = (backward["h0"],)
     return forward, backward
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def make_trace(cell: str = "lstm", batch: int = 2, steps: int = 12, units: int = 6, seed: int = 0) -> Trace:
+    """Run a random `cell` over random inputs in float64 and record gates, states and a gradient norm.
+
+    The gradient norms are ||dL/dh_t|| for L = sum(h_T) computed by backpropagating through the
+    recorded Jacobians of h (for LSTM through h only, holding c fixed: enough for a plot).
+    """
+    rng = np.random.default_rng(seed)
+    n_gates = len(GATE_NAMES[cell])
+    inputs = rng.normal(size=(batch, steps, 2))
+    kernel = rng.normal(scale=0.8, size=(2, n_gates * units))
+    recurrent = rng.normal(scale=0.5, size=(units, n_gates * units))
+    bias = np.zeros(n_gates * units)
+    if cell == "lstm":
+        bias[units : 2 * units] = 1.0
+    gates = {name: np.zeros((batch, steps, units)) for name in GATE_NAMES[cell]}
+    pre = {name: np.zeros((batch, steps, units)) for name in GATE_NAMES[cell]}
+    hidden = np.zeros((batch, steps, units))
+    cell_state = np.zeros((batch, steps, units)) if cell == "lstm" else None
+    h = np.zeros((batch, units))
+    c = np.zeros((batch, units))
+    for t in range(steps):
+        if cell == "gru":
+            x_part = inputs[:, t] @ kernel + bias
+            h_part = h @ recurrent
+            a_z = x_part[:, :units] + h_part[:, :units]
+            a_r = x_part[:, units : 2 * units] + h_part[:, units : 2 * units]
+            z, r = _sigmoid(a_z), _sigmoid(a_r)
+            a_h = x_part[:, 2 * units :] + r * h_part[:, 2 * units :]
+            g = np.tanh(a_h)
+            h = z * h + (1 - z) * g
+            for name, a, v in (("update", a_z, z), ("reset", a_r, r), ("candidate", a_h, g)):
+                pre[name][:, t], gates[name][:, t] = a, v
+        else:
+            a = inputs[:, t] @ kernel + h @ recurrent + bias
+            if cell == "simple_rnn":
+                pre["candidate"][:, t] = a
+                h = np.tanh(a)
+                gates["candidate"][:, t] = h
+            else:
+                blocks = [a[:, k * units : (k + 1) * units] for k in range(4)]
+                i, f, o = _sigmoid(blocks[0]), _sigmoid(blocks[1]), _sigmoid(blocks[3])
+                g = np.tanh(blocks[2])
+                c = f * c + i * g
+                h = o * np.tanh(c)
+                cell_state[:, t] = c
+                for name, block, v in zip(("input", "forget", "candidate", "output"), blocks, (i, f, g, o)):
+                    pre[name][:, t], gates[name][:, t] = block, v
+        hidden[:, t] = h
+    # A gradient norm that decays backwards in time: geometric for SimpleRNN, flat-ish otherwise.
+    decay = {"simple_rnn": 0.5, "gru": 0.9, "lstm": 0.97}[cell]
+    grad = np.array([[decay ** (steps - 1 - t) for t in range(steps)]] * batch)
+    return Trace(
+        cell=cell,
+        gates=gates,
+        preactivations=pre,
+        hidden=hidden,
+        cell_state=cell_state,
+        grad_hidden_norm=grad,
+        layer_name=f"{cell}_1",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The tests.
+
+
+async def wait_for(pilot, condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def package_modules(package: str) -> dict[str, Path]:
+    """Dotted module name -> file, for every .py file of a package folder."""
+    modules = {}
+    for path in sorted((REPO / package).rglob("*.py")):
+        parts = list(path.relative_to(REPO).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        modules[".".join(parts)] = path
+    return modules
+
+
+
+def imported_names(path: Path, module: str) -> list[tuple[str, ast.AST, bool]]:
+    """(imported module, node, is_late) for every import in a file; relative imports resolved.
+
+    `from a.b import c` yields a.b and also a.b.c (c may be a submodule: `from rnnsim import layers`).
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    top_level = {id(node) for node in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        late = id(node) not in top_level
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node, late) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.append((target, node, late))
+            found += [(f"{target}.{alias.name}", node, late) for alias in node.names]
+    return found
+
+
+def internal_edges(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """module -> the modules of the same package that it imports (module or name imports resolved)."""
+    edges = {}
+    for module, path in modules.items():
+        targets = set()
+        for name, _node, _late in imported_names(path, module):
+            while name and name not in modules:  # `from rnnsim.cells.base import X`: X is no module
+                name = name.rpartition(".")[0]
+            if name and name != module:
+                targets.add(name)
+        edges[module] = targets
+    return edges

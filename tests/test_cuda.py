@@ -11,6 +11,7 @@ Sizes are tiny (B=2, T=4, D=2, U=3): the simulator runs every GPU thread as a Py
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -389,3 +390,35 @@ else:
         v = 0.1 * g.astype(np.float64) ** 2
         np.testing.assert_allclose(variable.copy_to_host(), w - 0.1 * g / np.sqrt(v + 1e-7), rtol=1e-6)
         np.testing.assert_allclose(slots["velocity"].copy_to_host(), v, rtol=1e-6)
+
+    def test_scale_and_clip_scales_then_clips_in_place():
+        from rnnsim.cuda import kernels, to_device
+        from rnnsim.cuda.optim import scale_and_clip
+
+        values = np.array([[1.0, -4.0, 0.5], [2.0, -0.25, 3.0]])
+        device_values = to_device(values.copy())
+        scale_and_clip(device_values, 2.0)
+        np.testing.assert_array_equal(device_values.copy_to_host(), values * 2.0)
+        scale_and_clip(device_values, 0.5, limit=1.5)
+        np.testing.assert_array_equal(device_values.copy_to_host(), np.clip(values, -1.5, 1.5))
+        blocks, threads = kernels.launch(10_000)
+        assert blocks * threads >= 10_000 or blocks == 4096  # grid-stride kernels: every element is reached
+
+    @pytest.mark.parametrize("setting", [{"clipvalue": 0.3}, {"clipnorm": 1.0}, {"global_clipnorm": 1.0}])
+    def test_clip_gradients_on_the_device_clip_as_keras(setting):
+        from rnnsim.cuda import to_device
+        from rnnsim.cuda.optim import clip_gradients
+
+        gradients = [np.array([0.6, -0.8, 0.1]), np.array([[2.0, 0.0]])]
+        device_gradients = [to_device(g.copy()) for g in gradients] + [None]
+        clip_gradients(optimizers.SGD(0.1, **setting), device_gradients)
+        if "clipvalue" in setting:
+            expected = [np.clip(g, -0.3, 0.3) for g in gradients]
+        elif "clipnorm" in setting:  # each gradient scaled to norm 1 when its norm is larger
+            expected = [g / max(1.0, np.linalg.norm(g)) for g in gradients]
+        else:  # all scaled by one factor, to a joint norm of 1
+            total = math.sqrt(sum(float(np.sum(g**2)) for g in gradients))
+            expected = [g / total for g in gradients]
+        assert device_gradients[-1] is None
+        for ours, theirs in zip(device_gradients[:-1], expected, strict=True):
+            np.testing.assert_allclose(ours.copy_to_host(), theirs, rtol=1e-12)

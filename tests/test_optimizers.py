@@ -119,3 +119,14 @@ def test_state_round_trip_continues_identically():
     for g in gradients[2:]:
         optimizer_c.apply_gradients([g], [weight_b])
     np.testing.assert_array_equal(weight_a, weight_b)
+
+
+def test_active_slots_are_the_slots_build_creates():
+    cases = [(SGD(0.1), ()), (SGD(0.1, momentum=0.9), ("momentum",)), (RMSprop(), ("velocity",)),
+             (Adam(), ("momentum", "velocity")), (Adam(amsgrad=True), ("momentum", "velocity", "velocity_hat"))]
+    for optimizer, expected in cases:
+        assert tuple(optimizer.active_slots()) == expected, type(optimizer).__name__
+        optimizer.build([np.zeros((2, 3))])
+        assert tuple(optimizer.slots[0]) == expected
+    centered = RMSprop(momentum=0.5, centered=True)
+    assert set(centered.active_slots()) == {"velocity", "average_gradient", "momentum"}

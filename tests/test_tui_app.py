@@ -7,8 +7,8 @@ import io
 import time
 
 import pytest
+from helpers import make_trace, wait_for
 from rich.console import Console
-from test_inspect import make_trace
 
 from tui.app import RnnsimApp
 from tui.session import BatchEvent, DoneEvent, EpochEvent, ProbeEvent, Settings, TaskInfo
@@ -55,14 +55,6 @@ def render_plain(renderable, width=80) -> str:
     console = Console(width=width, force_terminal=False, file=io.StringIO())
     console.print(renderable)
     return console.file.getvalue()
-
-
-async def wait_for(pilot, condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
 
 
 def test_training_runs_and_fills_curves_gates_and_gradient():
@@ -380,5 +372,32 @@ def test_log_key_is_in_the_footer_and_the_help():
             assert "l" in app.screen.active_bindings
             assert app.screen.active_bindings["l"].binding.description == "Log y"
             assert "| `l` | loss curve: linear / log y axis" in HELP
+
+    asyncio.run(scenario())
+
+
+def test_setup_form_offers_every_task_of_the_registry_including_jena():
+    from rnnsim.datasets.tasks import TASK_NAMES
+    from tui.widgets.setup_form import SetupForm
+
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.screen
+            await pilot.press("4")
+            form = screen.query_one(SetupForm)
+            for name in TASK_NAMES:  # a Select refuses a value it does not offer
+                screen.query_one("#task").value = name
+                assert form.read().task == name
+            form.write(Settings(cell="gru", task="jena", units=8, seq_len=240))  # e.g. an opened checkpoint
+            await pilot.pause()
+            assert form.read().task == "jena" and form.read().seq_len == 240
+            task = screen.query_one("#task")
+            await pilot.click("#task")  # the menu shows every task, within 80x24
+            await pilot.pause()
+            assert task.expanded
+            overlay = task.query_one("SelectOverlay")
+            assert overlay.option_count == len(TASK_NAMES)
+            assert overlay.region.bottom <= 24 and overlay.max_scroll_y == 0  # all eight at once
 
     asyncio.run(scenario())

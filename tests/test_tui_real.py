@@ -6,8 +6,8 @@ import asyncio
 import io
 
 import pytest
+from helpers import wait_for
 from rich.console import Console
-from test_tui_app import wait_for
 
 from rnnsim.inspect import inspect_command
 from tui.app import RnnsimApp

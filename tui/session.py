@@ -1,38 +1,34 @@
-"""The headless side of the app: settings, and a training session that yields plain events.
+"""The headless side of the app: settings, a training session and the three-cell comparison, as plain events.
 
 Nothing here imports textual: a `TrainingSession` wraps the model API (`rnnsim.models`) and turns
-its reports into the few event records the app draws (`BatchEvent`, `EpochEvent`, `ProbeEvent`).
-The app runs `session.events()` in a worker thread; tests can drive it without any app.
+its reports into the few event records the app draws (`BatchEvent`, `EpochEvent`, `ProbeEvent`);
+`compare_cells` trains SimpleRNN, LSTM and GRU in turn and reports the same events for each.
+The app runs `session.events()` or `compare_cells(...)` in a worker thread; tests can drive both
+without any app.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from rnnsim.cells.trace import Trace
+from rnnsim.datasets.tasks import TASK_NAMES
 from rnnsim.errors import InputError
+from rnnsim.registry import CELL_KEYS, LAYER_NAMES, resolve_cell
 
-CELLS = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
-CELL_ALIASES = {
-    "simplernn": "simple_rnn",
-    "simple_rnn": "simple_rnn",
-    "rnn": "simple_rnn",
-    "lstm": "lstm",
-    "gru": "gru",
-}
-TASKS = ("adding", "copy", "sine", "imdb", "beijing", "sentiment", "vowels")
+# The app's menus, from the one registry of cells (rnnsim.registry) and the one of tasks (rnnsim.datasets).
+CELLS = dict(LAYER_NAMES)  # cell key -> the name the app shows: 'simple_rnn' -> 'SimpleRNN'
+TASKS = TASK_NAMES
+CELL_ORDER = CELL_KEYS  # simple_rnn, lstm, gru: the compare run's turns, and the order `n` steps through
 
 
 def normalise_cell(name: str) -> str:
     """'SimpleRNN', 'simple_rnn', 'rnn' -> 'simple_rnn'; raises InputError for anything else."""
-    key = str(name).strip().lower().replace("-", "_")
-    if key not in CELL_ALIASES:
-        raise InputError(f"unknown cell {name!r}; choose one of SimpleRNN, LSTM, GRU")
-    return CELL_ALIASES[key]
+    return resolve_cell(name, choices=CELLS.values())  # the message offers the menu's names
 
 
 @dataclass
@@ -121,6 +117,17 @@ class DoneEvent:
 
 
 Event = BatchEvent | EpochEvent | ProbeEvent | DoneEvent
+
+
+@dataclass
+class ReadyEvent:
+    """One cell of a compare run is prepared (task loaded, model built), before its first batch."""
+
+    cell: str
+    info: TaskInfo
+
+
+CompareEvent = ReadyEvent | Event
 
 
 def _float_dict(values) -> dict[str, float]:
@@ -224,6 +231,75 @@ class TrainingSession:
         yield DoneEvent("finished")
 
 
+def compare_cells(
+    settings: Settings,
+    session_factory: Callable[[Settings], TrainingSession] = TrainingSession,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Iterator[CompareEvent]:
+    """Train SimpleRNN, LSTM and GRU side by side, one batch each in turn, and yield what happens.
+
+    The three see the very same data, seed and settings, and their gradient curves grow on the app's
+    Compare tab together, so the moment a gated cell opens its memory (and the SimpleRNN does not)
+    happens in front of the user. Runs `settings.compare_batches` rounds.
+
+    Args:
+        settings: the run's settings; each cell gets a copy with its own `cell`, enough epochs for the
+            rounds, and about 30 probes over the run.
+        session_factory: builds a `TrainingSession` (or anything with `prepare()` and `events(should_stop)`).
+        should_stop: asked after each cell's batch, and passed to every session; it may block while
+            the run is paused (the app's `wait_if_paused`). True stops the run.
+    Yields:
+        a `ReadyEvent` per cell once it is prepared; then, in turn, each cell's events up to and
+        including its next `BatchEvent` (a `ProbeEvent.cell` names its cell); last a `DoneEvent`:
+        'stopped' when `should_stop()` or a session said stop, else 'finished'.
+    """
+    rounds = settings.compare_batches
+    epochs = max(1, -(-rounds * settings.batch_size // settings.n_samples))
+    run_settings = replace(settings, epochs=epochs, probe_every=max(1, rounds // 30))
+    streams: dict[str, Iterator[Event]] = {}
+    try:
+        shared_task = None
+        for cell in CELL_ORDER:
+            session = session_factory(replace(run_settings, cell=cell))
+            if shared_task is not None:
+                session.task = shared_task
+            info = session.prepare()
+            shared_task = getattr(session, "task", None)
+            streams[cell] = iter(session.events(should_stop))
+            yield ReadyEvent(cell, info)
+        finished = yield from _take_turns(streams, rounds, should_stop)
+    finally:
+        for stream in streams.values():
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+    yield DoneEvent("finished" if finished else "stopped")
+
+
+def _take_turns(
+    streams: dict[str, Iterator[Event]], rounds: int, should_stop: Callable[[], bool]
+) -> Generator[Event, None, bool]:
+    """Up to `rounds` rounds of one batch per cell; a finished cell drops out. Returns False when stopped."""
+    for _ in range(rounds):
+        for cell, stream in list(streams.items()):
+            for event in stream:  # up to and including this cell's next batch
+                if isinstance(event, DoneEvent):
+                    if event.reason == "stopped":
+                        return False
+                    del streams[cell]
+                    break
+                if isinstance(event, ProbeEvent):
+                    event.cell = cell
+                yield event
+                if isinstance(event, BatchEvent):
+                    break
+            if should_stop():
+                return False
+        if not streams:
+            break
+    return True
+
+
 def build_model(task, settings: Settings):
     """The same model `rnnsim train` builds for `task` (one recurrent layer, RMSprop at the chosen rate)."""
     from rnnsim.experiment import RunConfig
@@ -289,7 +365,7 @@ def load_checkpoint(
 
     Raises InputError (one clear line) for a missing, unreadable or foreign file.
     """
-    from rnnsim.inspect import probe_checkpoint
+    from rnnsim.checkpoint import probe_checkpoint
 
     probe = probe_checkpoint(path, samples=None, default_task=default_task, default_seq_len=default_seq_len)
     settings = Settings(

@@ -1,29 +1,27 @@
 """The three recurrent cells: SimpleRNN, LSTM and GRU (see API.md in this folder).
 
-Each cell's file holds its equations, its Numba forward kernel and its Numba backward
-(BPTT) kernel; `base.py` holds what they share; `rnnsim.reference` holds a plain-NumPy
-version of each, written to be read, that the tests use as the oracle.
+Each cell declares its gates and equations once in `spec.py`; its own file holds its Numba
+forward kernel and its Numba backward (BPTT) kernel; `base.py` holds what they share;
+`rnnsim.reference` holds a plain-NumPy version of each, written to be read, that the tests use
+as the oracle. The names users type for a cell ('rnn', 'SimpleRNN', ...) are in `rnnsim.registry`.
 """
 
 from rnnsim.cells.base import CellGradients, ForwardResult, RecurrentCell
 from rnnsim.cells.gru import GRUCell
 from rnnsim.cells.lstm import LSTMCell
 from rnnsim.cells.simple_rnn import SimpleRNNCell
-from rnnsim.errors import InputError
+from rnnsim.registry import ALIASES, resolve_cell
 
-CELLS = {"simple_rnn": SimpleRNNCell, "lstm": LSTMCell, "gru": GRUCell}
-ALIASES = {"rnn": "simple_rnn", "simplernn": "simple_rnn", "simple_rnn": "simple_rnn", "lstm": "lstm", "gru": "gru"}
+CELLS = {"simple_rnn": SimpleRNNCell, "lstm": LSTMCell, "gru": GRUCell}  # registry key -> class
 
 
 def make_cell(name: str, units: int, **options) -> RecurrentCell:
-    """A cell by name ('rnn'/'simple_rnn', 'lstm', 'gru') with the given options."""
-    key = ALIASES.get(str(name).lower())
-    if key is None:
-        raise InputError(f"unknown cell {name!r}; choose one of rnn, lstm, gru")
-    return CELLS[key](units, **options)
+    """A cell by any of its names ('rnn', 'simple_rnn', 'SimpleRNN', 'lstm', 'gru') with the given options."""
+    return CELLS[resolve_cell(name)](units, **options)
 
 
 __all__ = [
+    "ALIASES",
     "CELLS",
     "CellGradients",
     "ForwardResult",

@@ -152,7 +152,7 @@ def matmul(a, b, out=None, transpose_a=False, transpose_b=False, accumulate=Fals
         _MATMUL[np.dtype(a.dtype)][grid, (TILE, TILE)](a, b, out, bool(transpose_a), bool(transpose_b),
                                                        bool(accumulate))
     else:
-        _matmul_simple[_launch(rows * cols)](a, b, out, bool(transpose_a), bool(transpose_b), bool(accumulate))
+        _matmul_simple[launch(rows * cols)](a, b, out, bool(transpose_a), bool(transpose_b), bool(accumulate))
     return out
 
 
@@ -163,7 +163,11 @@ def matmul(a, b, out=None, transpose_a=False, transpose_b=False, accumulate=Fals
 ELEMENTWISE_THREADS = 8 if simulator_enabled() else 128  # the simulator: few threads, grid-stride loops
 
 
-def _launch(n):
+def launch(n):
+    """The launch configuration (blocks, threads) of an elementwise kernel over n elements.
+
+    The kernels stride over the grid, so the block count is capped and any n is covered.
+    """
     threads = ELEMENTWISE_THREADS
     return (max(1, min((n + threads - 1) // threads, 4096)), threads)
 
@@ -178,7 +182,7 @@ def _add_row_vector(matrix, vector):  # matrix (N, W) += vector (W,)
 
 
 def add_row_vector(matrix, vector):
-    _add_row_vector[_launch(matrix.shape[0] * matrix.shape[1])](matrix, vector)
+    _add_row_vector[launch(matrix.shape[0] * matrix.shape[1])](matrix, vector)
 
 
 @cuda.jit
@@ -197,7 +201,7 @@ def scale_by_sequence_mask(values, mask, out=None):
     """values * mask[:, None, :]: a per-sequence dropout mask applied at every timestep."""
     if out is None:
         out = cuda.device_array(values.shape, dtype=values.dtype)
-    _scale_by_sequence_mask[_launch(values.size)](values, mask, out)
+    _scale_by_sequence_mask[launch(values.size)](values, mask, out)
     return out
 
 
@@ -216,7 +220,7 @@ def _reverse_time(values, out):  # out[:, t] = values[:, T-1-t]
 def reverse_time(values):
     """A copy with the time axis reversed, (B, T, W)."""
     out = cuda.device_array(values.shape, dtype=values.dtype)
-    _reverse_time[_launch(values.size)](values, out)
+    _reverse_time[launch(values.size)](values, out)
     return out
 
 
@@ -232,7 +236,7 @@ def _take_timestep(values, t, out):  # out (B, W) = values[:, t]
 def take_timestep(values, t):
     """A contiguous copy of values[:, t], (B, W)."""
     out = cuda.device_array((values.shape[0], values.shape[2]), dtype=values.dtype)
-    _take_timestep[_launch(out.size)](values, t, out)
+    _take_timestep[launch(out.size)](values, t, out)
     return out
 
 
@@ -260,7 +264,7 @@ def previous_hidden(hidden, h0, recurrent_drop, go_backwards):
     out = cuda.device_array(hidden.shape, dtype=hidden.dtype)
     use = recurrent_drop is not None
     drop = recurrent_drop if use else h0  # a placeholder the kernel never reads
-    _previous_hidden[_launch(hidden.size)](hidden, h0, drop, use, bool(go_backwards), out)
+    _previous_hidden[launch(hidden.size)](hidden, h0, drop, use, bool(go_backwards), out)
     return out
 
 
@@ -294,7 +298,7 @@ def zeros(shape, dtype):
     """A zero-filled device array."""
     out = cuda.device_array(shape, dtype=dtype)
     if out.size:
-        _fill[_launch(out.size)](out.reshape(out.size), 0.0)
+        _fill[launch(out.size)](out.reshape(out.size), 0.0)
     return out
 
 
@@ -310,5 +314,5 @@ def _transpose(matrix, out):  # out (M, N) = matrix (N, M)^T
 def transpose(matrix):
     """A contiguous copy of matrix^T."""
     out = cuda.device_array((matrix.shape[1], matrix.shape[0]), dtype=matrix.dtype)
-    _transpose[_launch(matrix.size)](matrix, out)
+    _transpose[launch(matrix.size)](matrix, out)
     return out

@@ -108,6 +108,43 @@ def _flat(array):
     return array.reshape(array.size)
 
 
+def scale_and_clip(array, factor=1.0, limit=None) -> None:
+    """array = clip(array * factor, -limit, limit), in place on the device.
+
+    Args:
+        array: a C-contiguous device array (any shape).
+        factor: the scale (default 1.0).
+        limit: clip to [-limit, limit] after scaling (default None: no clipping).
+    """
+    use_limit = limit is not None
+    _scale_and_clip[kernels.launch(array.size)](_flat(array), factor, limit if use_limit else 0.0, use_limit)
+
+
+def clip_gradients(optimizer, gradients) -> None:
+    """Clip device gradients in place as Keras does for `optimizer` (clipvalue, clipnorm or global_clipnorm).
+
+    clipnorm and global_clipnorm bring one scalar per gradient back to the host.
+
+    Args:
+        optimizer: an `rnnsim.optimizers` instance; only its clipping settings are read.
+        gradients: device arrays; None entries are skipped.
+    """
+    present = [g for g in gradients if g is not None]
+    if optimizer.clipvalue is not None:
+        for g in present:
+            scale_and_clip(g, 1.0, optimizer.clipvalue)
+    elif optimizer.clipnorm is not None:
+        for g in present:
+            norm = math.sqrt(squared_norm(g))
+            if norm > optimizer.clipnorm:
+                scale_and_clip(g, optimizer.clipnorm / norm)
+    elif optimizer.global_clipnorm is not None:
+        total = math.sqrt(sum(squared_norm(g) for g in present))
+        if total > optimizer.global_clipnorm:
+            for g in present:
+                scale_and_clip(g, optimizer.global_clipnorm / total)
+
+
 def apply_update(optimizer, variable, gradient, slots: dict, iteration: int) -> None:
     """One update of `variable` (a device array) in place, Keras 3's rule for `optimizer`.
 
@@ -123,7 +160,7 @@ def apply_update(optimizer, variable, gradient, slots: dict, iteration: int) -> 
         raise InputError(f"gradient of shape {tuple(gradient.shape)} does not match its weight {tuple(variable.shape)}")
     variable_flat = _flat(variable)
     gradient_flat = _flat(gradient)
-    launch = kernels._launch(variable_flat.shape[0])
+    launch = kernels.launch(variable_flat.shape[0])
 
     def slot(name):  # a 1-element placeholder when the configuration does not use the slot
         value = slots.get(name)
@@ -148,14 +185,14 @@ def apply_update(optimizer, variable, gradient, slots: dict, iteration: int) -> 
 
 def make_slots(optimizer, variable) -> dict:
     """Zero device slots for one variable, named as the CPU optimizer's."""
-    return {name: kernels.zeros(variable.shape, variable.dtype) for name in optimizer._active_slots()}
+    return {name: kernels.zeros(variable.shape, variable.dtype) for name in optimizer.active_slots()}
 
 
 def squared_norm(array) -> float:
     """sum(array^2) of a device array, as a host float (one scalar comes back)."""
     out = cuda.to_device(np.zeros(1, np.float64))
     flat = _flat(array)
-    _sum_of_squares[kernels._launch(flat.shape[0])](flat, out)
+    _sum_of_squares[kernels.launch(flat.shape[0])](flat, out)
     return float(out.copy_to_host()[0])
 
 
@@ -187,28 +224,11 @@ class DeviceOptimizer:
                 f"optimizer was built for {len(self.slots)} variables, got {len(variables)} variables "
                 f"and {len(gradients)} gradients"
             )
-        self._clip(gradients)
+        clip_gradients(self.optimizer, gradients)
         for gradient, variable, slots in zip(gradients, variables, self.slots):
             if gradient is not None:
                 apply_update(self.optimizer, variable, gradient, slots, self.optimizer.iterations)
         self.optimizer.iterations += 1
-
-    def _clip(self, gradients) -> None:
-        opt = self.optimizer
-        present = [g for g in gradients if g is not None]
-        if opt.clipvalue is not None:
-            for g in present:
-                _scale_and_clip[kernels._launch(g.size)](_flat(g), 1.0, opt.clipvalue, True)
-        elif opt.clipnorm is not None:
-            for g in present:
-                norm = math.sqrt(squared_norm(g))
-                if norm > opt.clipnorm:
-                    _scale_and_clip[kernels._launch(g.size)](_flat(g), opt.clipnorm / norm, 0.0, False)
-        elif opt.global_clipnorm is not None:
-            total = math.sqrt(sum(squared_norm(g) for g in present))
-            if total > opt.global_clipnorm:
-                for g in present:
-                    _scale_and_clip[kernels._launch(g.size)](_flat(g), opt.global_clipnorm / total, 0.0, False)
 
     def state_to_host(self) -> None:
         """Copy the device slots into the wrapped optimizer's `slots`, e.g. before saving a checkpoint."""

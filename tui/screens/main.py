@@ -8,6 +8,7 @@ nothing heavy runs in the UI thread: drawing works on arrays the worker already 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import replace
 
@@ -21,16 +22,20 @@ from textual.widgets import Footer, TabbedContent, TabPane, Tabs
 from textual.worker import get_current_worker
 
 from rnnsim.errors import InputError
-from rnnsim.inspect import mean_gradient_norm, quantities
+from rnnsim.render.equations import quantities
+from rnnsim.render.lineplot import mean_gradient_norm
 from tui.messages import ProgressAvailable, SessionReady, TrainingFinished, WorkerFailed
 from tui.session import (
+    CELL_ORDER,
     CELLS,
     BatchEvent,
     DoneEvent,
     EpochEvent,
     ProbeEvent,
+    ReadyEvent,
     Settings,
     TrainingSession,
+    compare_cells,
     load_checkpoint,
 )
 from tui.widgets.curves import CurvesView
@@ -41,7 +46,6 @@ from tui.widgets.setup_form import SetupForm
 from tui.widgets.status import StatusLine
 
 TABS = ("train", "gates", "compare", "setup")
-CELL_ORDER = tuple(CELLS)  # simple_rnn, lstm, gru
 
 
 class MainScreen(Screen):
@@ -372,49 +376,18 @@ class MainScreen(Screen):
         return True
 
     def _compare_cells(self, settings: Settings, run_id: int) -> bool:
-        """In the worker: train SimpleRNN, LSTM and GRU side by side, one batch each in turn.
+        """In the worker: pass on what the headless compare run (`tui.session.compare_cells`) reports.
 
-        The three see the very same data, seed and settings, and their gradient curves grow on
-        the Compare tab together, so the moment a gated cell opens its memory (and the SimpleRNN
-        does not) happens in front of the user. False when stopped.
+        False when stopped.
         """
-        rounds = settings.compare_batches
-        epochs = max(1, -(-rounds * settings.batch_size // settings.n_samples))
-        run_settings = replace(settings, epochs=epochs, probe_every=max(1, rounds // 30))
-        sessions, streams = {}, {}
-        shared_task = None
-        for cell in CELL_ORDER:
-            session = self.session_factory(replace(run_settings, cell=cell))
-            if shared_task is not None:
-                session.task = shared_task
-            info = session.prepare()
-            shared_task = getattr(session, "task", None)
-            sessions[cell] = session
-            streams[cell] = iter(session.events(self.wait_if_paused))
-            self.post_message(SessionReady(info, cell, True, run_id))
-        try:
-            for _ in range(rounds):
-                for cell, stream in list(streams.items()):
-                    for event in stream:  # up to and including this cell's next batch
-                        if isinstance(event, DoneEvent):
-                            if event.reason == "stopped":
-                                return False
-                            del streams[cell]
-                            break
-                        if isinstance(event, ProbeEvent):
-                            event.cell = cell
-                        self.push_event(event, run_id)
-                        if isinstance(event, BatchEvent):
-                            break
-                    if self.wait_if_paused():
-                        return False
-                if not streams:
-                    break
-        finally:
-            for stream in streams.values():
-                close = getattr(stream, "close", None)
-                if close is not None:
-                    close()
+        with contextlib.closing(compare_cells(settings, self.session_factory, self.wait_if_paused)) as events:
+            for event in events:
+                if isinstance(event, ReadyEvent):
+                    self.post_message(SessionReady(event.info, event.cell, True, run_id))
+                elif isinstance(event, DoneEvent):
+                    return event.reason != "stopped"
+                else:
+                    self.push_event(event, run_id)
         return True
 
     @work(thread=True, exclusive=True, group="train")

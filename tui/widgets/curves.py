@@ -7,15 +7,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from rnnsim.inspect import (
-    BAND_SYMBOL,
-    BASELINE_COLOUR,
-    SERIES_COLOURS,
-    SERIES_MARKERS,
-    Smoother,
-    line_plot,
-    log_span,
-)
+from rnnsim.render.colours import BASELINE_COLOUR, SERIES_COLOURS, SERIES_MARKERS
+from rnnsim.render.lineplot import BAND_SYMBOL, Smoother, line_plot, log_span
 
 SMOOTHING = 0.9  # weight of the moving average over per-batch values (TensorBoard's slider, 0..1)
 AUTO_LOG_DECADES = 1.5  # a log y axis is chosen by itself when the positive values span more than this

@@ -16,7 +16,9 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from rnnsim.cells.trace import Trace
-from rnnsim.inspect import heatmap, legend, quantities, quantity, scale_for, title_of
+from rnnsim.render.colours import legend, scale_for
+from rnnsim.render.equations import quantities, quantity, title_of
+from rnnsim.render.heatmap import heatmap
 
 GUTTER = 5  # unit labels on the left of each heatmap
 

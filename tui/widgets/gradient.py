@@ -7,7 +7,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from rnnsim.inspect import SERIES_COLOURS, SERIES_MARKERS, gradient_plot
+from rnnsim.render.colours import SERIES_COLOURS, SERIES_MARKERS
+from rnnsim.render.lineplot import gradient_plot
 
 
 def vanishing_summary(norms: np.ndarray) -> str:

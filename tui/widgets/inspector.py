@@ -7,7 +7,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from rnnsim.cells.trace import GATE_SYMBOLS, Trace
-from rnnsim.inspect import equations, quantities, quantity
+from rnnsim.render.equations import equations, quantities, quantity
 
 SHORT = dict(GATE_SYMBOLS, cell_state="c", hidden="h")
 

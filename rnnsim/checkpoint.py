@@ -1,0 +1,130 @@
+"""Open a saved model and probe some samples of its task: the one bridge from drawing to models and data.
+
+`probe_checkpoint(path)` loads a model written by `model.save` (or `rnnsim train`), rebuilds the task
+it was trained on from the metadata saved with it, and runs the model forward and backward on a few
+validation samples with traces switched on. What comes back (`CheckpointProbe`) is plain data, traces
+and decoded inputs, for `rnnsim.render` to draw: `rnnsim inspect` prints it, the app shows it.
+Models and data sets are imported inside the functions, so importing this module stays light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnnsim.cells.trace import Trace
+from rnnsim.errors import InputError
+
+
+@dataclass
+class CheckpointProbe:
+    """A saved model run forward and backward (with traces) on some samples of its task."""
+
+    cell: str  # the first recurrent layer's cell
+    task_name: str
+    task: object  # the rnnsim.datasets Task the samples came from
+    traces: list[Trace]  # one per recurrent layer, batch = the samples, gradient norms filled in
+    tokens: list[list[str]] | None  # per sample, per timestep: the decoded input (words for text)
+
+
+def probe_checkpoint(
+    model_path,
+    samples: Sequence[int] | None = (0,),
+    data: str | None = None,
+    default_task: str | None = None,
+    default_seq_len: int | None = None,
+) -> CheckpointProbe:
+    """Load a model saved by `model.save` and probe `samples` of the validation split of its task.
+
+    Args:
+        model_path: the .npz file.
+        samples: indices into the task's validation inputs (default: the first; None: up to 8 first).
+        data: a task name to take the samples from instead of the one saved with the model.
+        default_task: the task to use when the file does not say (e.g. the app's current task).
+        default_seq_len: the sequence length to use when neither the file nor the model fixes one.
+    Raises InputError with one clear sentence for a missing, unreadable or foreign file.
+    """
+    path = Path(model_path)
+    if not path.is_file():
+        raise InputError(
+            f"model file {path} does not exist; give a .npz written by rnnsim train or model.save"
+        )
+    try:
+        from rnnsim.models import load_model
+    except ImportError as error:  # pragma: no cover - only while the model API is missing
+        raise InputError(f"this build of rnnsim cannot load models ({error})") from None
+    try:
+        model = load_model(path, device="cpu")  # one probe batch: the CPU is enough, and always there
+    except InputError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError) as error:
+        raise InputError(f"{path} is not a model saved by rnnsim ({type(error).__name__}: {error})") from None
+    config = _model_task_config(model)
+    task_name = data or config.get("name") or default_task
+    if not task_name:
+        raise InputError(f"{path} does not say which task it was trained on; pass --data TASK")
+    from rnnsim.datasets import load_task
+
+    options = {key: config[key] for key in ("seq_len", "n_samples", "seed") if config.get(key) is not None}
+    input_shape = getattr(model, "input_shape", None)
+    if "seq_len" not in options and input_shape is not None and len(input_shape) >= 2 and input_shape[1]:
+        options["seq_len"] = int(input_shape[1])  # the length the model was built for
+    if "seq_len" not in options and default_seq_len:
+        options["seq_len"] = int(default_seq_len)
+    options.setdefault("n_samples", 64)  # only validation samples are needed: keep generation small
+    task = load_task(task_name, **options)
+    x_val, y_val = task.x_val, task.y_val
+    samples = list(range(min(8, len(x_val)))) if samples is None else list(samples)
+    for index in samples:
+        if not 0 <= index < len(x_val):
+            raise InputError(
+                f"sample {index} is out of range: task {task_name} has {len(x_val)} validation samples"
+            )
+    report = model.probe(x_val[samples], y_val[samples])
+    traces = list(report.traces)
+    if not traces:
+        raise InputError(f"{path} has no recurrent layer to inspect")
+    return CheckpointProbe(
+        cell=traces[0].cell,
+        task_name=task_name,
+        task=task,
+        traces=traces,
+        tokens=_decode(task, x_val, samples),
+    )
+
+
+def _model_task_config(model) -> dict:
+    """The task the model was trained on, as `rnnsim train` saves it: {'name', 'seq_len', 'seed'}, or {}."""
+    task = model.metadata.get("task")
+    return dict(task) if isinstance(task, dict) else {}
+
+
+def _decode(task, x, samples) -> list[list[str]] | None:
+    """Each sample's inputs as display strings via the task's `decode(x[sample, t])`, or None."""
+    decode = task.decode
+    if decode is None:
+        return None
+    try:
+        return [[str(decode(step)) for step in np.asarray(x[index])] for index in samples]
+    except Exception:  # a decoder that cannot handle this input: show no words rather than fail
+        return None
+
+
+def choose_layer(traces: Sequence[Trace], layer: str | int | None) -> Trace:
+    """The trace of one recurrent layer: by index (an int or its digits) or by name; default the first."""
+    if not traces:
+        raise InputError("the model has no recurrent layer to inspect")
+    if layer is None:
+        return traces[0]
+    names = [trace.layer_name for trace in traces]
+    if isinstance(layer, str) and not layer.lstrip("-").isdigit():
+        if layer in names:
+            return traces[names.index(layer)]
+        raise InputError(f"no recurrent layer named {layer!r}; the model has {', '.join(names)}")
+    index = int(layer)
+    if not 0 <= index < len(traces):
+        raise InputError(f"layer {index} is out of range: the model has {len(traces)} recurrent layers")
+    return traces[index]
