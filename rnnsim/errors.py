@@ -44,5 +44,7 @@ def message_for(error: BaseException, names: Mapping[str, str]) -> str:
     message = str(error)
     option = getattr(error, "option", None)
     if option and option in names:
-        message = re.sub(rf"(?<![\w-]){re.escape(option)}(?!\w)", names[option], message)
+        # 'seq_len=240' keeps its '=' (--seq-len=240); a bare 'path=' (an argument's name) loses it.
+        pattern = rf"(?<![\w-]){re.escape(option)}(?:=(?![\w'\"./-]))?(?!\w)"
+        message = re.sub(pattern, names[option], message)
     return message

@@ -24,7 +24,10 @@ and says how to install it when it is missing.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -35,6 +38,7 @@ INSTALL_HINT = 'pip install "rnnsim[plot]" (in a clone: pip install -e ".[plot]"
 SIGMOID_COLOURS = "viridis"
 SIGNED_COLOURS = "RdBu_r"
 MASKED_COLOUR = "#d9d9d9"  # padded steps (Trace.mask False)
+SAVE_FORMATS = ("svg", "png", "pdf")  # what `save` (and `rnnsim inspect --save`) writes
 MAX_WORD_TICKS = 40  # more word labels than this on one axis overlap; every n-th is shown
 CELL_TITLES = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}  # a Trace's cell key -> Keras's name
 
@@ -46,6 +50,20 @@ def _pyplot():
     except ImportError:
         raise InputError(f"rnnsim.plot needs matplotlib, which is not installed: {INSTALL_HINT}") from None
     return pyplot
+
+
+def use_file_backend() -> None:
+    """Draw without a window (matplotlib's Agg), for writing files; left alone where pyplot is in use (a notebook).
+
+    Raises:
+        InputError: matplotlib is not installed (the message says how to install it).
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        raise InputError(f"rnnsim.plot needs matplotlib, which is not installed: {INSTALL_HINT}") from None
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
 
 
 def _figure(rows: int, width: float, height: float, sharex: bool = True):
@@ -172,7 +190,8 @@ def _panel_values(trace, name: str, sample: int) -> tuple[np.ndarray, str, str, 
 
 
 def gate_heatmaps(trace, sample: int = 0, *, gates: Sequence[str] | None = None, units: Sequence[int] | None = None,
-                  labels: Sequence[str] | None = None, marks: Sequence[int] | None = None, axes=None):
+                  labels: Sequence[str] | None = None, marks: Sequence[int] | None = None, title: str | None = None,
+                  axes=None):
     """One heatmap per gate of one sample: units down, timesteps across.
 
     Args:
@@ -184,6 +203,7 @@ def gate_heatmaps(trace, sample: int = 0, *, gates: Sequence[str] | None = None,
         labels: one label per timestep under the time axis (the words of a review, a task's `decode`).
             Default None: timestep numbers.
         marks: timesteps to mark with a dashed line (e.g. the adding problem's markers). Default None.
+        title: the figure's title. Default None: the cell, its layer and the sample.
         axes: one Axes per panel to draw into. Default None: a new figure.
 
     Returns:
@@ -201,24 +221,27 @@ def gate_heatmaps(trace, sample: int = 0, *, gates: Sequence[str] | None = None,
     figure, axes = _panel_axes(axes, len(names), 10.0, 1.3 + 0.04 * len(chosen))
     mask = None if trace.mask is None else np.asarray(trace.mask[sample], dtype=bool)
     pyplot = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     for ax, name in zip(axes, names):
-        values, title, colours, low, high = _panel_values(trace, name, sample)
+        values, heading, colours, low, high = _panel_values(trace, name, sample)
         image = np.array(values[:, chosen].T, dtype=np.float64)  # (U, T): a unit per row, a timestep per column
         if mask is not None:
             image[:, ~mask] = np.nan  # padded steps carry the state over: shown grey, not as values
         colour_map = pyplot.get_cmap(colours).with_extremes(bad=MASKED_COLOUR)
         shown = ax.imshow(image, aspect="auto", interpolation="nearest", cmap=colour_map, vmin=low, vmax=high)
-        ax.set_title(title, loc="left", fontsize=10)
+        ax.set_title(heading, loc="left", fontsize=10)
         ax.set_ylabel("unit")
         if len(chosen) <= 16:
             ax.set_yticks(range(len(chosen)), [str(unit) for unit in chosen], fontsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # timesteps are whole numbers
         _draw_marks(ax, marks, colour="white" if colours == SIGMOID_COLOURS else "black")
         figure.colorbar(shown, ax=ax, pad=0.01, fraction=0.04)
     axes[-1].set_xlabel("timestep t")
     _label_time_axis(axes[-1], trace.timesteps, labels)
     layer = f" ({trace.layer_name})" if trace.layer_name else ""
     cell = CELL_TITLES.get(trace.cell, trace.cell)
-    figure.suptitle(f"{cell}{layer}: gates of sample {sample} over {trace.timesteps} steps", fontsize=11)
+    figure.suptitle(title or f"{cell}{layer}: gates of sample {sample} over {trace.timesteps} steps", fontsize=11)
     return figure
 
 
@@ -377,6 +400,66 @@ def input_connectivity(values, *, sample: int | None = None, labels: Sequence[st
     return figure
 
 
+def inspection(trace, sample: int = 0, *, gates: Sequence[str] | None = None, labels: Sequence[str] | None = None,
+               marks: Sequence[int] | None = None, title: str | None = None):
+    """What `rnnsim inspect` prints, as one figure: the gate heatmaps, then ||dL/dh_t|| by timestep.
+
+    Args:
+        trace: a Trace after its backward pass.
+        sample: which sample of the batch. Default 0.
+        gates: the heatmap panels (see `gate_heatmaps`). Default None: every gate and the hidden state.
+        labels: one label per timestep. Default None.
+        marks: timesteps to mark. Default None.
+        title: the figure's title. Default None: the cell, its layer and the sample.
+
+    Returns:
+        The Figure: one heatmap per gate, and under them the gradient of that sample on a log scale.
+    """
+    if not _is_trace(trace):
+        raise InputError(f"inspection needs a Trace (record_trace=True), got {type(trace).__name__}")
+    names = list(trace.gate_names) + ["hidden"] if gates is None else ([gates] if isinstance(gates, str) else gates)
+    figure, axes = _figure(len(names) + 1, 10.0, 1.2 + 1.5 * (len(names) + 1), sharex=False)
+    gate_heatmaps(trace, sample, gates=names, labels=None, marks=marks, title=title, axes=axes[:-1])
+    if trace.grad_hidden_norm is not None:
+        gradient_by_timestep(trace, sample=sample, labels=labels, marks=marks, label="||dL/dh_t||", ax=axes[-1])
+        axes[-1].set_xlim(-0.5, trace.timesteps - 0.5)  # the heatmaps' columns: t lines up with t above
+    else:
+        axes[-1].set_axis_off()
+    for ax in axes[:-1]:
+        ax.set_xlabel("")
+    return figure
+
+
+def save(figure, path: str | os.PathLike, dpi: int = 150) -> Path:
+    """Write a figure to `path` (.svg, .png or .pdf, by its ending), atomically: a temporary name, then a rename.
+
+    Args:
+        figure: a Figure from this module (or any matplotlib Figure).
+        path: the file to write; its folder must exist.
+        dpi: pixels per inch for a .png. Default 150 (a slide-sized picture).
+
+    Returns:
+        The path written.
+
+    Raises:
+        InputError: an ending matplotlib cannot write here, or a folder that is missing or read-only.
+    """
+    from rnnsim.atomic import atomic_write
+
+    path = Path(path)
+    kind = path.suffix.lower().lstrip(".")
+    if kind not in SAVE_FORMATS:
+        raise InputError(f"cannot save a picture as {path.name!r}: name a .svg, .png or .pdf file")
+    try:
+        with atomic_write(path) as stream:
+            figure.savefig(stream, format=kind, dpi=dpi)
+    except FileNotFoundError:
+        raise InputError(f"cannot save {path}: the folder {path.parent} does not exist") from None
+    except PermissionError:
+        raise InputError(f"cannot save {path}: the folder {path.parent} is not writable") from None
+    return path
+
+
 # ----------------------------------------------------------------------------------------- history
 
 
@@ -397,7 +480,8 @@ def _history_dict(history) -> dict[str, list[float]]:
 
 
 def _metric_title(key: str) -> str:
-    return "accuracy" if key in ("acc", "accuracy") else key.replace("_", " ")
+    names = {"acc": "accuracy", "accuracy": "accuracy", "mae": "MAE", "mse": "MSE"}
+    return names.get(key, key.replace("_", " "))
 
 
 def training_history(history, *, metric: str | None = None, axes=None):

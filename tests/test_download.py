@@ -247,7 +247,7 @@ def test_download_command_fetches_what_is_missing_and_explains_what_it_cannot(lo
     info = registry.DATASETS["seattle_weather"]
     nowhere = (dataclasses.replace(info.files[0][0], url=f"http://127.0.0.1:{closed_port()}/seattle-weather.csv"),)
     monkeypatch.setitem(registry.DATASETS, "seattle_weather", dataclasses.replace(info, files=(nowhere,)))
-    with pytest.raises(InputError, match=r"cannot reach .*\(offline\?\); download http://127\.0\.0\.1:\d+/"
+    with pytest.raises(InputError, match=r"cannot reach 127\.0\.0\.1:\d+ \(.*\): offline\? Download http://127\.0\.0\.1:\d+/"
                                          r"seattle-weather\.csv by hand into .*vega_seattle_weather"):
         registry.download("seattle_weather", path=empty)
 

@@ -178,7 +178,7 @@ def test_training_history_reads_a_history_object_or_history_json_and_picks_the_m
     recorded = History()
     recorded.history = {"loss": [1.0, 0.5], "mae": [0.9, 0.4]}
     figure = plot.training_history(recorded)
-    assert [ax.get_title() for ax in figure.axes] == ["Training and validation mae", "Training and validation loss"]
+    assert [ax.get_title() for ax in figure.axes] == ["Training and validation MAE", "Training and validation loss"]
     run_file = {"epochs_done": 3, "history": HISTORY}  # history.json as `rnnsim train` writes it
     assert len(plot.training_history(run_file, metric="val_loss").axes) == 2
     only_loss = plot.training_history({"loss": [1.0], "val_loss": [2.0]})

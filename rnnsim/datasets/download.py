@@ -20,6 +20,7 @@ import os
 import sys
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -94,7 +95,8 @@ def _download(url: str, destination: Path, size: int | None, timeout: float, pro
         raise InputError(f"downloading {url} failed: HTTP {error.code} {error.reason}; try again later, or "
                          f"download it by hand") from None
     except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-        raise Unreachable(f"{url}: {getattr(error, 'reason', error)}") from None
+        host = urllib.parse.urlsplit(url).netloc
+        raise Unreachable(f"{host} ({getattr(error, 'reason', error)})") from None
     with response:
         length = response.headers.get("Content-Length")
         expected = int(length) if length and length.isdigit() else size

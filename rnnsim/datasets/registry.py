@@ -314,7 +314,7 @@ def find_file(name: str, alternatives: tuple[DataFile, ...] | None = None,
                                    fetchable.sha256, size=fetchable.size, member=fetchable.member, progress=progress)
         except downloads.Unreachable:
             pass  # offline: the message stays the one a user got before downloads existed
-    raise InputError(_missing_message(info, alternatives, path))
+    raise InputError(_missing_message(info, alternatives, path), option="path")  # the CLI says --data
 
 
 def _missing_message(info: DatasetInfo, alternatives, path) -> str:
@@ -362,8 +362,8 @@ def download(name: str, path: str | os.PathLike | None = None, cache_dir: str | 
             places.append(downloads.fetch(fetchable.url, target, fetchable.sha256, size=fetchable.size,
                                           member=fetchable.member, progress=progress))
         except downloads.Unreachable as error:
-            raise InputError(f"cannot reach {error} (offline?); download {fetchable.url} by hand into "
-                             f"{target.parent}") from None
+            raise InputError(f"cannot reach {error}: offline? Download {fetchable.url} by hand into "
+                             f"{target.parent}", option="path") from None
     return places
 
 
