@@ -170,6 +170,17 @@ def _log_axis(ax) -> None:
 # ----------------------------------------------------------------------------------------- gates
 
 
+def _time_window(steps, timesteps: int) -> range:
+    """The timesteps a heatmap shows: all of them, or a range (or slice) of consecutive ones."""
+    if steps is None:
+        return range(timesteps)
+    window = range(timesteps)[steps] if isinstance(steps, slice) else steps
+    if not isinstance(window, range) or len(window) == 0 or window.step != 1 or window.start < 0 \
+            or window.stop > timesteps:
+        raise InputError(f"steps must be a range of consecutive timesteps within 0..{timesteps - 1}, got {steps!r}")
+    return window
+
+
 def _panel_values(trace, name: str, sample: int) -> tuple[np.ndarray, str, str, float, float]:
     """(values (T, U), title, colour map, vmin, vmax) of one panel: a gate, the hidden or the cell state."""
     if name == "hidden":
@@ -191,7 +202,7 @@ def _panel_values(trace, name: str, sample: int) -> tuple[np.ndarray, str, str, 
 
 def gate_heatmaps(trace, sample: int = 0, *, gates: Sequence[str] | None = None, units: Sequence[int] | None = None,
                   labels: Sequence[str] | None = None, marks: Sequence[int] | None = None, title: str | None = None,
-                  axes=None):
+                  steps: range | slice | None = None, axes=None):
     """One heatmap per gate of one sample: units down, timesteps across.
 
     Args:
@@ -200,10 +211,12 @@ def gate_heatmaps(trace, sample: int = 0, *, gates: Sequence[str] | None = None,
         gates: the panels, by name: any of the trace's gates ('forget', 'update', 'candidate', ...) and
             'hidden' or 'cell_state'. Default None: every gate, in Keras's block order.
         units: the units to show, e.g. range(8). Default None: all.
-        labels: one label per timestep under the time axis (the words of a review, a task's `decode`).
-            Default None: timestep numbers.
+        labels: one label per timestep under the time axis (the words of a review, a task's `decode`):
+            one per timestep of the trace, or one per step shown. Default None: timestep numbers.
         marks: timesteps to mark with a dashed line (e.g. the adding problem's markers). Default None.
         title: the figure's title. Default None: the cell, its layer and the sample.
+        steps: the timesteps to show, e.g. range(440, 500) for a review's last 60 words; the axis keeps
+            their numbers. Default None: all.
         axes: one Axes per panel to draw into. Default None: a new figure.
 
     Returns:
@@ -218,18 +231,24 @@ def gate_heatmaps(trace, sample: int = 0, *, gates: Sequence[str] | None = None,
     chosen = np.arange(trace.units) if units is None else np.asarray(list(units), dtype=np.int64)
     if chosen.size == 0 or chosen.min() < 0 or chosen.max() >= trace.units:
         raise InputError(f"units must be indices in 0..{trace.units - 1}, got {list(chosen)}")
+    window = _time_window(steps, trace.timesteps)
+    time = slice(window.start, window.stop)
+    if labels is not None and len(labels) == trace.timesteps:
+        labels = list(labels)[time]
     figure, axes = _panel_axes(axes, len(names), 10.0, 1.3 + 0.04 * len(chosen))
-    mask = None if trace.mask is None else np.asarray(trace.mask[sample], dtype=bool)
+    mask = None if trace.mask is None else np.asarray(trace.mask[sample], dtype=bool)[time]
     pyplot = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
+    extent = (window.start - 0.5, window.stop - 0.5, len(chosen) - 0.5, -0.5)  # the x axis counts timesteps
     for ax, name in zip(axes, names):
         values, heading, colours, low, high = _panel_values(trace, name, sample)
-        image = np.array(values[:, chosen].T, dtype=np.float64)  # (U, T): a unit per row, a timestep per column
+        image = np.array(values[time][:, chosen].T, dtype=np.float64)  # (U, T): units down, timesteps across
         if mask is not None:
             image[:, ~mask] = np.nan  # padded steps carry the state over: shown grey, not as values
         colour_map = pyplot.get_cmap(colours).with_extremes(bad=MASKED_COLOUR)
-        shown = ax.imshow(image, aspect="auto", interpolation="nearest", cmap=colour_map, vmin=low, vmax=high)
+        shown = ax.imshow(image, aspect="auto", interpolation="nearest", cmap=colour_map, vmin=low, vmax=high,
+                          extent=extent)
         ax.set_title(heading, loc="left", fontsize=10)
         ax.set_ylabel("unit")
         if len(chosen) <= 16:
@@ -238,10 +257,12 @@ def gate_heatmaps(trace, sample: int = 0, *, gates: Sequence[str] | None = None,
         _draw_marks(ax, marks, colour="white" if colours == SIGMOID_COLOURS else "black")
         figure.colorbar(shown, ax=ax, pad=0.01, fraction=0.04)
     axes[-1].set_xlabel("timestep t")
-    _label_time_axis(axes[-1], trace.timesteps, labels)
+    _label_time_axis(axes[-1], len(window), labels, first=window.start)
     layer = f" ({trace.layer_name})" if trace.layer_name else ""
     cell = CELL_TITLES.get(trace.cell, trace.cell)
-    figure.suptitle(title or f"{cell}{layer}: gates of sample {sample} over {trace.timesteps} steps", fontsize=11)
+    shown = f"steps {window.start}-{window.stop - 1} of {trace.timesteps}" if len(window) < trace.timesteps else (
+        f"{trace.timesteps} steps")
+    figure.suptitle(title or f"{cell}{layer}: gates of sample {sample}, {shown}", fontsize=11)
     return figure
 
 

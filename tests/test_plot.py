@@ -53,7 +53,7 @@ def test_gate_heatmaps_draw_one_panel_per_gate_with_units_down_and_time_across()
         assert image.get_clim() == ((-1.0, 1.0) if name == "candidate" else (0.0, 1.0))
         assert ax.get_ylabel() == "unit"
     assert panels[-1].get_xlabel() == "timestep t"
-    assert figure._suptitle.get_text() == "LSTM (lstm_1): gates of sample 1 over 12 steps"
+    assert figure._suptitle.get_text() == "LSTM (lstm_1): gates of sample 1, 12 steps"
     assert len(figure.axes) == 8  # four panels, four colour bars
 
 
@@ -72,6 +72,22 @@ def test_gate_heatmaps_put_words_and_marks_on_the_time_axis_and_grey_out_padding
     assert high > 0 and low == -high  # a signed scale centred on 0
     marks = [ln.get_xdata()[0] for ln in forget.get_lines() if ln.get_linestyle() == "--"]
     assert marks == [4.0, 9.0]
+
+
+def test_gate_heatmaps_can_show_a_window_of_timesteps_with_their_numbers():
+    trace = lstm_trace()
+    words = [f"w{t}" for t in range(T)]
+    figure = plot.gate_heatmaps(trace, gates=["forget"], steps=range(8, 12), labels=words, marks=[9])
+    ax = figure.axes[0]
+    np.testing.assert_array_equal(ax.images[0].get_array(), trace.gates["forget"][0, 8:12].T)
+    assert ax.images[0].get_extent() == [7.5, 11.5, 3.5, -0.5]  # x counts the trace's timesteps
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["w8", "w9", "w10", "w11"]
+    assert list(ax.get_xticks()) == [8, 9, 10, 11]
+    assert figure._suptitle.get_text() == "LSTM (lstm_1): gates of sample 0, steps 8-11 of 12"
+    sliced = plot.gate_heatmaps(trace, gates=["forget"], steps=slice(-3, None)).axes[0]
+    assert sliced.images[0].get_array().shape == (U, 3)
+    with pytest.raises(InputError, match=r"steps must be a range of consecutive timesteps within 0\.\.11"):
+        plot.gate_heatmaps(trace, steps=range(10, 20))
 
 
 def test_gate_heatmaps_refuse_bad_requests_with_one_line():
