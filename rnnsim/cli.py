@@ -440,7 +440,7 @@ def _save_inspection(model_path, target, sample=0, layer=None, gate=None, data_p
     trace = choose_layer(probe.traces, layer)
     labels = probe.tokens[0] if probe.tokens else None
     gates = [gate] if gate else None
-    title = (f"{_model_name(model_path, model_file(model_path))}: {trace.cell} layer {trace.layer_name}, "
+    title = (f"{_model_name(model_path, model_file(model_path))}: layer {trace.layer_name or trace.cell}, "
              f"task {probe.task_name}, sample {sample}")
     if not to_folder:
         written = [plot.save(plot.inspection(trace, 0, gates=gates, labels=labels, title=title), target)]
