@@ -172,3 +172,16 @@ def test_datasets_table_fits_80_columns(tmp_path):
     assert max(len(line) for line in lines) <= 80
     assert "get: rnnsim datasets --download imdb" in stdout
     assert "[1] https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz" in lines
+
+
+def test_inspect_save_without_matplotlib_is_one_line(run_folder, tmp_path):
+    code = ("import sys; sys.modules['matplotlib'] = None\n"
+            "from rnnsim.cli import main\n"
+            f"sys.exit(main(['inspect', {str(run_folder)!r}, '--save', 'x.svg']))\n")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                               timeout=300)
+    assert completed.returncode == 2
+    assert one_error_line(completed.stderr) == (
+        'rnnsim: error: rnnsim.plot needs matplotlib, which is not installed: pip install "rnnsim[plot]" '
+        '(in a clone: pip install -e ".[plot]")')
+    assert os.listdir(tmp_path) == []
