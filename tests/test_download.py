@@ -134,8 +134,8 @@ def test_an_http_error_is_an_input_error_and_no_server_is_unreachable(server, tm
     with pytest.raises(InputError, match="HTTP 404"):
         fetch(f"{base}/nothing-here.csv", tmp_path / "x.csv", sha(CSV), progress=False)
     with pytest.raises(Unreachable):
-        fetch(f"http://127.0.0.1:{closed_port()}/weather.csv", tmp_path / "x.csv", sha(CSV), progress=False)
-    assert os.listdir(tmp_path) == []
+        fetch(f"http://127.0.0.1:{closed_port()}/weather.csv", tmp_path / "new" / "x.csv", sha(CSV), progress=False)
+    assert os.listdir(tmp_path) == []  # offline: not even the folder is created
 
 
 def test_a_zipped_file_is_extracted_checked_and_the_zip_deleted(server, tmp_path):

@@ -58,21 +58,28 @@ def fetch(url: str, target: str | os.PathLike, sha256: str, *, size: int | None 
             a zip without the member) or the folder is not writable; nothing was left behind.
     """
     target = Path(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"cannot create {target.parent} for the download ({error.strerror}); set RNNSIM_CACHE "
-                         f"to a writable folder") from None
-    with _temporary(target) as download:
-        digest = _download(url, download, size, timeout, progress, target.name)
-        if member is None:
-            _check(digest, sha256, url)
-            _place(download, target)
-        else:
-            with _temporary(target) as extracted:
-                _check(_extract(download, member, extracted, url), sha256, url)
-                _place(extracted, target)
+    response = _connect(url, timeout)  # first: offline, nothing is created, not even the folder
+    with response:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"cannot create {target.parent} for the download ({error.strerror}); set "
+                             f"RNNSIM_CACHE to a writable folder") from None
+        with _temporary(target) as download:
+            digest = _download(response, url, download, size, progress, target.name)
+            _finish(download, digest, target, sha256, member, url)
     return target
+
+
+def _finish(download: Path, digest: str, target: Path, sha256: str, member: str | None, url: str) -> None:
+    """Check what arrived (or the member it holds) and rename it to `target`."""
+    if member is None:
+        _check(digest, sha256, url)
+        _place(download, target)
+    else:
+        with _temporary(target) as extracted:
+            _check(_extract(download, member, extracted, url), sha256, url)
+            _place(extracted, target)
 
 
 @contextlib.contextmanager
@@ -86,30 +93,33 @@ def _temporary(target: Path):
         Path(name).unlink(missing_ok=True)
 
 
-def _download(url: str, destination: Path, size: int | None, timeout: float, progress: bool, title: str) -> str:
-    """Stream `url` into `destination`; the SHA-256 of what arrived. Raises Unreachable or InputError."""
+def _connect(url: str, timeout: float):
+    """The open response for `url`. Raises Unreachable (no answer) or InputError (an HTTP error)."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        return urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as error:  # the server answered: not "offline"
         raise InputError(f"downloading {url} failed: HTTP {error.code} {error.reason}; try again later, or "
                          f"download it by hand") from None
     except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
         host = urllib.parse.urlsplit(url).netloc
         raise Unreachable(f"{host} ({getattr(error, 'reason', error)})") from None
-    with response:
-        length = response.headers.get("Content-Length")
-        expected = int(length) if length and length.isdigit() else size
-        digest = hashlib.sha256()
-        received = 0
-        with _progress_bar(progress, title, expected) as advance, open(destination, "wb") as stream:
-            while chunk := _read(response, url, received, expected):
-                stream.write(chunk)
-                digest.update(chunk)
-                received += len(chunk)
-                advance(len(chunk))
-            stream.flush()
-            os.fsync(stream.fileno())
+
+
+def _download(response, url: str, destination: Path, size: int | None, progress: bool, title: str) -> str:
+    """Stream the response into `destination`; the SHA-256 of what arrived. Raises InputError if cut off."""
+    length = response.headers.get("Content-Length")
+    expected = int(length) if length and length.isdigit() else size
+    digest = hashlib.sha256()
+    received = 0
+    with _progress_bar(progress, title, expected) as advance, open(destination, "wb") as stream:
+        while chunk := _read(response, url, received, expected):
+            stream.write(chunk)
+            digest.update(chunk)
+            received += len(chunk)
+            advance(len(chunk))
+        stream.flush()
+        os.fsync(stream.fileno())
     if length and length.isdigit() and received != int(length):
         raise InputError(_cut_message(url, received, int(length), None))
     return digest.hexdigest()
