@@ -30,6 +30,7 @@ _SUBMODULES = (
     "metrics",
     "models",
     "optimizers",
+    "plot",
     "preprocessing",
     "reference",
     "registry",
