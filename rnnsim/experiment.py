@@ -91,10 +91,13 @@ def make_optimizer(config: RunConfig):
 
 
 def build_model(task, config: RunConfig):
-    """The model the tutorial would build for this task: [Embedding] -> recurrent stack -> Dense."""
+    """The model the tutorial would build for this task: [Embedding] -> recurrent stack -> Dense; for the
+    addition task the functional encoder-decoder (`build_encoder_decoder`)."""
     from rnnsim import layers
     from rnnsim.models import Sequential
 
+    if task.info.get("architecture") == "encoder_decoder":
+        return build_encoder_decoder(task, config)
     recurrent = getattr(layers, layer_name(config.cell))
     model = Sequential(seed=config.seed, device=config.device)  # 'cuda': recurrent layers on the GPU
     if task.vocab_size:
@@ -121,6 +124,43 @@ def build_model(task, config: RunConfig):
     return model
 
 
+def build_encoder_decoder(task, config: RunConfig):
+    """The functional encoder-decoder for a task with inputs 'question' and 'answer_in' (addition):
+
+        question -> Embedding(mask_zero) -> encoder (return_state) --states--+
+        answer_in -> Embedding(mask_zero) -> decoder (return_sequences, initial_state) -> Dense(softmax)
+
+    The encoder and decoder are the run's cell with `units` each; --layers and --bidirectional do not apply.
+    """
+    from rnnsim import layers
+    from rnnsim.models import Input, Model
+
+    if config.layers != 1 or config.bidirectional:
+        raise InputError(f"the {task.name} task trains one encoder and one decoder layer; "
+                         "leave out --layers and --bidirectional")
+    recurrent = getattr(layers, layer_name(config.cell))
+    question = Input(shape=(None,), dtype="int64", name="question")
+    embedded = layers.Embedding(task.vocab_size, config.embedding_dim, mask_zero=True, name="question_embedding",
+                                seed=config.seed)(question)
+    encoder = recurrent(config.units, return_state=True, dropout=config.dropout,
+                        recurrent_dropout=config.recurrent_dropout, name="encoder", seed=config.seed + 1)
+    states = encoder(embedded)[1:]  # h (and c): the decoder starts from them
+    answer_in = Input(shape=(None,), dtype="int64", name="answer_in")
+    embedded = layers.Embedding(task.vocab_size, config.embedding_dim, mask_zero=True, name="answer_embedding",
+                                seed=config.seed + 2)(answer_in)
+    decoder = recurrent(config.units, return_sequences=True, dropout=config.dropout,
+                        recurrent_dropout=config.recurrent_dropout, name="decoder", seed=config.seed + 3)
+    decoded = decoder(embedded, initial_state=states)
+    next_character = layers.Dense(task.output_units, activation=task.output_activation, name="next_character",
+                                  seed=config.seed + 4)(decoded)
+    model = Model([question, answer_in], next_character, name="encoder_decoder", seed=config.seed,
+                  device=config.device)
+    model.compile(optimizer=make_optimizer(config), loss=task.loss, metrics=list(task.metrics))
+    model.metadata["task"] = {"name": task.name, "seq_len": task.seq_len, "seed": config.seed}
+    model.metadata["run"] = asdict(config)
+    return model
+
+
 def write_json_atomically(path: Path, value) -> None:
     """Write JSON so that an interrupted write never leaves a half-written file (rnnsim.runs.write_json)."""
     write_json(path, value)
@@ -142,14 +182,16 @@ _MODEL_FIELDS = ("cell", "units", "layers", "bidirectional", "dropout", "recurre
 def model_facts(model) -> dict:
     """What a loaded model says about its run, read from its layers and optimizer (not from any JSON)."""
     from rnnsim.layers import RNN, Bidirectional, Embedding
+    from rnnsim.models import Sequential
 
     recurrent = [layer for layer in model.layers if isinstance(layer, (RNN, Bidirectional))]
     facts = {}
     if recurrent:
         first = recurrent[0].forward_layer if isinstance(recurrent[0], Bidirectional) else recurrent[0]
-        facts.update(cell=short_name(first.cell_kind), units=first.units, layers=len(recurrent),
-                     bidirectional=isinstance(recurrent[0], Bidirectional), dropout=first.dropout,
+        facts.update(cell=short_name(first.cell_kind), units=first.units, dropout=first.dropout,
                      recurrent_dropout=first.recurrent_dropout)
+        if isinstance(model, Sequential):  # a stack; an encoder-decoder's two layers are not --layers 2
+            facts.update(layers=len(recurrent), bidirectional=isinstance(recurrent[0], Bidirectional))
     embedding = next((layer for layer in model.layers if isinstance(layer, Embedding)), None)
     if embedding is not None:
         facts["embedding_dim"] = embedding.output_dim

@@ -44,7 +44,8 @@ def test_modules_import_in_either_order_in_a_fresh_interpreter(first, then):
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(sorted(["Embedding", "Dense", "Dropout", "Masking", "SimpleRNN", "LSTM",
-                                              "GRU", "Bidirectional"]))
+                                              "GRU", "Bidirectional", "Concatenate", "Add", "Subtract",
+                                              "Multiply", "Average"]))
 
 
 def test_public_import_paths_still_work():
@@ -57,7 +58,7 @@ def test_public_import_paths_still_work():
     assert SparseRows is SparseRowsHome
     assert issubclass(LSTM, RNN) and issubclass(Dropout, Layer) and issubclass(Masking, Layer)
     assert list(LAYER_CLASSES) == ["Embedding", "Dense", "Dropout", "Masking", "SimpleRNN", "LSTM", "GRU",
-                                   "Bidirectional"]
+                                   "Bidirectional", "Concatenate", "Add", "Subtract", "Multiply", "Average"]
     assert FLOAT_DTYPES == ("float32", "float64")
     assert callable(layer_from_config) and callable(serialize) and callable(set_seed) and callable(save_model)
 

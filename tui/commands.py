@@ -20,6 +20,7 @@ COMMANDS = [
     ("Show tab: Compare", "tab('compare')", "Gradient by timestep for the three cells"),
     ("Show tab: Setup", "tab('setup')", "Cell, task, units, sequence length, learning rate, seed"),
     ("Loss curve: linear / log y axis", "toggle_log", "Switch the loss plot's y axis (automatic until chosen)"),
+    ("Next recurrent layer", "next_layer", "Show the gates and gradient of the model's next recurrent layer"),
     ("Help", "help", "Keys and how to read the views"),
 ]
 

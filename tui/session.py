@@ -109,6 +109,8 @@ class ProbeEvent:
     traces: list[Trace]
     tokens: list[list[str]] | None = None  # decoded inputs per probe sample and timestep, when known
     cell: str = ""  # which cell produced it (the compare run trains several)
+    # the same per model layer name, where a functional model's layers read different inputs
+    tokens_by_layer: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -136,7 +138,7 @@ def _float_dict(values) -> dict[str, float]:
     return {str(key): float(value) for key, value in dict(values).items() if value is not None}
 
 
-def convert_report(report, cell: str = "", tokens=None) -> Event | None:
+def convert_report(report, cell: str = "", tokens=None, tokens_by_layer=None) -> Event | None:
     """Turn a model report (rnnsim.reports BatchReport, EpochReport, ProbeReport) into an event."""
     kind = type(report).__name__
     logs = dict(getattr(report, "logs", None) or {})
@@ -149,6 +151,7 @@ def convert_report(report, cell: str = "", tokens=None) -> Event | None:
             traces=list(report.traces),
             tokens=tokens,
             cell=cell,
+            tokens_by_layer=dict(tokens_by_layer or {}),
         )
     if kind == "EpochReport":
         return EpochEvent(
@@ -184,6 +187,7 @@ class TrainingSession:
         self.model = model
         self.task = task
         self.probe_tokens: list[list[str]] | None = None
+        self.probe_tokens_by_layer: dict = {}  # a task with several inputs: each layer's own (see prepare)
 
     # -- set-up -------------------------------------------------------------------------------
     def prepare(self) -> TaskInfo:
@@ -195,6 +199,14 @@ class TrainingSession:
         if self.model is None:
             self.model = build_model(self.task, s)
         probe_x = self.probe_inputs()[0]
+        if self.task.input_fields:  # x holds one field per model input: each layer shows the one it reads
+            from rnnsim.checkpoint import input_under_layer
+
+            self.probe_tokens_by_layer = {
+                layer.name: decode_tokens(self.task, input_under_layer(self.model, probe_x, layer.name),
+                                          sample_indices=range(len(probe_x)))
+                for layer in self.model.layers if hasattr(layer, "n_states")}  # the recurrent layers
+            probe_x = probe_x[self.task.input_fields[0]]
         self.probe_tokens = decode_tokens(self.task, probe_x, sample_indices=range(len(probe_x)))
         return task_info(self.task, s.task)
 
@@ -218,7 +230,8 @@ class TrainingSession:
         )
         try:
             for report in reports:
-                event = convert_report(report, cell=s.cell, tokens=self.probe_tokens)
+                event = convert_report(report, cell=s.cell, tokens=self.probe_tokens,
+                                       tokens_by_layer=self.probe_tokens_by_layer)
                 if event is not None:
                     yield event
                 if should_stop():
@@ -356,6 +369,7 @@ class CheckpointView:
     info: TaskInfo
     traces: list[Trace]
     tokens: list[list[str]] | None
+    tokens_by_layer: dict = field(default_factory=dict)  # per model layer name (see CheckpointProbe)
 
 
 def load_checkpoint(
@@ -379,4 +393,5 @@ def load_checkpoint(
         info=task_info(probe.task, probe.task_name),
         traces=probe.traces,
         tokens=probe.tokens,
+        tokens_by_layer=dict(probe.tokens_by_layer),
     )
