@@ -403,11 +403,11 @@ def test_a_run_killed_at_any_moment_leaves_a_folder_that_loads_together(tmp_path
 def test_inspect_takes_a_run_folder(trained_run, tmp_path):
     status, stdout, stderr = run_rnnsim("inspect", trained_run, "--sample", "1", cwd=tmp_path)
     assert status == 0, stderr
-    assert stdout.splitlines()[0] == "model.npz: task adding, sample 1"
+    assert stdout.splitlines()[0] == "run/model.npz: task adding, sample 1"
     status, _, stderr = run_rnnsim("inspect", tmp_path, cwd=tmp_path)
     assert status == 2
-    assert one_error_line(stderr) == (f"rnnsim: error: run folder {tmp_path} holds no model.npz; give a run "
-                                      f"folder written by rnnsim train or a .npz written by model.save")
+    assert one_error_line(stderr) == (f"rnnsim: error: {tmp_path} is a folder without model.npz; give a run folder "
+                                      f"written by rnnsim train (--out) or a model's .npz file")
 
 
 def test_inspect_data_is_the_data_folder_not_a_task_name(tmp_path, need_data):
@@ -419,6 +419,7 @@ def test_inspect_data_is_the_data_folder_not_a_task_name(tmp_path, need_data):
     for args in (["--data", str(data)], []):  # the folder given, or the one the run was trained with
         status, stdout, stderr = run_rnnsim("inspect", out, *args, cwd=tmp_path, env=elsewhere)
         assert status == 0, stderr
-        assert stdout.startswith("model.npz: task vowels, sample 0")
+        assert stdout.startswith("vowels/model.npz: task vowels, sample 0")
+    (tmp_path / "empty").mkdir()
     status, _, stderr = run_rnnsim("inspect", out, "--data", tmp_path / "empty", cwd=tmp_path, env=elsewhere)
-    assert status == 2 and "japanese_vowels" in one_error_line(stderr)
+    assert status == 2 and "japanese_vowels" in one_error_line(stderr)  # looked for in that folder
