@@ -9,23 +9,16 @@ reported rather than hidden.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
+from rnnsim import interrupts
+
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
-
-
-def _leave_while_starting(signum, frame):
-    """Ctrl-C while the program's modules load: nothing is done yet, so leave at once, in one line."""
-    sys.stderr.write("rnnsim: interrupted by Ctrl-C\n")
-    os._exit(EXIT_INTERRUPTED)
-
+EXIT_INTERRUPTED = interrupts.EXIT_INTERRUPTED
 
 # Run as the `rnnsim` program (the console script, or python -m rnnsim.cli), not imported by other code.
-if (os.path.basename(sys.argv[0]) if sys.argv else "") in ("rnnsim", "cli.py") and \
-        signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-    signal.signal(signal.SIGINT, _leave_while_starting)
+if os.path.basename(sys.argv[0] if sys.argv else "") in ("rnnsim", "cli.py"):
+    interrupts.guard_start_up()
 
 # After the handler: these imports take most of the start-up.
 import argparse  # noqa: E402
@@ -151,8 +144,7 @@ def _version() -> str:
 
 def main(argv=None) -> int:
     """The `rnnsim` program; `argv` None means this process is it (sys.argv), a list a call from Python."""
-    if signal.getsignal(signal.SIGINT) is _leave_while_starting:
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on, Ctrl-C is handled below
+    interrupts.end_start_up(program=argv is None)  # from here on, Ctrl-C is handled below
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -162,11 +154,15 @@ def main(argv=None) -> int:
         args.typed_options = typed_options(argv)
         status = exit_status(COMMANDS[args.command], args)
     except KeyboardInterrupt:  # Ctrl-C while the command line is read, or as the command returns
-        sys.stderr.write("rnnsim: interrupted by Ctrl-C\n")
+        sys.stderr.write(interrupts.MESSAGE + "\n")
+        status = EXIT_INTERRUPTED
+    except Exception:
+        if not interrupts.pressed():
+            raise
+        sys.stderr.write(interrupts.MESSAGE + "\n")  # what Ctrl-C left behind while the parser was built
         status = EXIT_INTERRUPTED
     if argv is None:
-        # The command is over: a Ctrl-C now must not turn its exit status into a KeyboardInterrupt at exit.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        interrupts.leave(status)
     return status
 
 
@@ -209,8 +205,13 @@ def exit_status(command, *args, **options) -> int:
                          f"(--units, --seq-len, --samples, --batch-size)\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        sys.stderr.write("rnnsim: interrupted by Ctrl-C\n")
+        sys.stderr.write(interrupts.MESSAGE + "\n")
         return EXIT_INTERRUPTED
+    except Exception:
+        if interrupts.pressed():  # what Ctrl-C left behind (numpy's ImportError for an interrupted import)
+            sys.stderr.write(interrupts.MESSAGE + "\n")
+            return EXIT_INTERRUPTED
+        raise
 
 
 # ---------------------------------------------------------------------------------------
@@ -302,6 +303,7 @@ def command_train(args) -> int:
             f"model: {_model_line(config, task)}, {model.count_params():,} parameters; "
             f"{len(task.x_train):,} training / {len(task.x_val):,} validation samples; out: {out}{replacing}"
         )
+        interrupts.stop_if_pressed()  # a Ctrl-C whose exception was lost while modules loaded
         run = run_epochs(model, task, config, initial_epoch, history, args.quiet, console,
                           save=lambda epochs: folder.save(model, asdict(config), history, epochs))
     return _report_end(run, task, config, out, initial_epoch, console)

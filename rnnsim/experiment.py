@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rnnsim.errors import InputError
 from rnnsim.registry import ALIASES, LAYER_NAMES, layer_name, resolve_cell, short_name
-from rnnsim.runs import write_json, write_snapshot
+from rnnsim.runs import read_json, write_json, write_snapshot  # noqa: F401  (read_json: kept for callers)
 
 # Every accepted spelling of a cell (lower case) -> its Keras layer, from the one registry (rnnsim.registry).
 CELL_LAYERS = {name: LAYER_NAMES[key] for name, key in ALIASES.items()}
