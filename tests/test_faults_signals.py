@@ -127,3 +127,49 @@ def test_ctrl_c_while_imdb_is_first_parsed_is_one_line_and_leaves_no_cache(tmp_p
     assert stderr == "rnnsim: interrupted by Ctrl-C\n"
     assert list(cache.rglob("*.npz")) == [] and list(cache.rglob("*.tmp")) == []  # no cache, not even half
     assert not out.exists()
+
+
+# Ctrl-C where Python itself makes it awkward, each as a real SIGINT inside a stand-in train command:
+# numpy turning an interrupted C import into an ImportError, an interrupt raised inside __del__ (Python
+# prints "Exception ignored" and carries on), and one raised inside exec() (which CPython then counts as
+# unhandled at exit, ending the process by SIGINT unless the program leaves with its own status).
+AWKWARD_CTRL_C = """
+import os, signal, sys, time
+import rnnsim.cli as cli
+from rnnsim import interrupts
+
+def ctrl_c():
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(5)
+
+def as_import_error(args):
+    try:
+        ctrl_c()
+    except KeyboardInterrupt as error:
+        raise ImportError("Importing the numpy C-extensions failed.") from error
+
+class Eats:
+    def __del__(self):
+        ctrl_c()
+
+def inside_del(args):
+    Eats()  # collected at once: the interrupt is raised inside __del__, where Python cannot raise it
+    interrupts.stop_if_pressed()  # what the train command does before training
+    return 0
+
+def inside_exec(args):
+    exec("ctrl_c()")
+
+cli.COMMANDS["train"] = {"import": as_import_error, "del": inside_del, "exec": inside_exec}[sys.argv.pop(1)]
+sys.argv[0] = "rnnsim"
+sys.exit(cli.main())
+"""
+
+
+@pytest.mark.parametrize("where", ["import", "del", "exec"])
+def test_ctrl_c_where_python_makes_it_awkward_is_still_one_line_and_130(tmp_path, where):
+    # run with -m, as `python -m rnnsim.cli` is: that is where CPython checks for an unhandled interrupt at exit
+    (tmp_path / "awkward_ctrl_c.py").write_text(AWKWARD_CTRL_C)
+    completed = subprocess.run([sys.executable, "-m", "awkward_ctrl_c", where, "train"], capture_output=True,
+                               text=True, cwd=tmp_path, timeout=120)
+    assert (completed.returncode, completed.stderr) == (130, "rnnsim: interrupted by Ctrl-C\n")
