@@ -34,6 +34,7 @@ _SUBMODULES = (
     "render",
     "saving",
     "sparse",
+    "utils",
 )
 
 
