@@ -23,9 +23,11 @@ its longest text. The layer has no weights and no gradient: use it on the data, 
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
@@ -85,8 +87,9 @@ def _as_texts(data) -> tuple[list[str], bool]:
     """(texts, was_one_string) from a string, a list or a (B,) / (B, 1) array of strings."""
     if isinstance(data, (str, bytes)):
         return [_as_text(data)], True
-    if isinstance(data, tuple) and len(data) == 2 and not isinstance(data[0], (str, bytes)):
-        raise InputError("TextVectorization got an (inputs, targets) pair; it takes the texts alone, "
+    pairs = isinstance(data, tuple) and len(data) == 2 and not isinstance(data[0], (str, bytes))
+    if pairs or (isinstance(data, list) and data and isinstance(data[0], tuple)):
+        raise InputError("TextVectorization got (texts, labels) pairs; give the texts alone, "
                          "e.g. dataset.map(lambda x, y: x)")
     array = np.asarray(data, dtype=object)
     if array.ndim == 2 and array.shape[1] == 1:
@@ -111,8 +114,9 @@ class TextVectorization(Layer):
             (default None: pad each batch to its longest text).
         pad_to_max_tokens: 'multi_hot' / 'count': vectors of max_tokens entries even when the
             vocabulary is smaller (default False).
-        vocabulary: a list of tokens to use instead of `adapt` (default None); leading special tokens
-            ('' and '[UNK]' in 'int' mode) are recognised and not repeated.
+        vocabulary: a list of tokens to use instead of `adapt`, or a text file of one token per line
+            (default None); leading special tokens ('' and '[UNK]' in 'int' mode) are recognised and not
+            repeated.
         **kwargs: see `Layer` (name, ...).
     """
 
@@ -166,7 +170,12 @@ class TextVectorization(Layer):
         return [MASK_TOKEN, OOV_TOKEN] if self.output_mode == "int" else [OOV_TOKEN]
 
     def set_vocabulary(self, vocabulary) -> None:
-        """Use `vocabulary` (a list of distinct tokens, most useful first) instead of adapting."""
+        """Use `vocabulary` (distinct tokens, most useful first; or a file of one per line) instead of adapting."""
+        if isinstance(vocabulary, (str, os.PathLike)):
+            try:
+                vocabulary = Path(vocabulary).read_text(encoding="utf-8").splitlines()
+            except OSError as error:
+                raise InputError(f"cannot read the vocabulary file {vocabulary}: {error.strerror}") from None
         tokens = [_as_text(token) for token in vocabulary]
         specials = self._special_tokens()
         if tokens[:len(specials)] == specials:
