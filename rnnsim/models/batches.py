@@ -115,6 +115,10 @@ class BatchStream:
                 raise InputError(f"{self.label} yielded no batches")
         return self._peeked
 
+    def first_pair(self):
+        """The first (x, y) pair, left in place for the first epoch (the model builds from it)."""
+        return self._pair(self.peek())
+
     def _pair(self, batch):
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
             raise InputError(f"{self.label} must yield (inputs, targets) pairs")

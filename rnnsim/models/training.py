@@ -352,8 +352,7 @@ class Trainer:
             if y is not None:
                 raise InputError("when x is a source of (x, y) batches, y must be None")
             stream = BatchStream(x, steps_per_epoch, "x", "steps_per_epoch")
-            first_x, first_y = stream.peek()[:2]
-            self._check_x(first_x)  # builds the model and checks shapes before training starts
+            self._check_x(stream.first_pair()[0])  # builds the model and checks shapes before training starts
             return (lambda: stream.batches()), stream.steps
         count = x.shape[0]
         steps = math.ceil(count / batch_size)
