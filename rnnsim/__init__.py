@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 
 # Submodules reachable as attributes (`rnnsim.layers`, `rnnsim.callbacks`, ...), imported on first use.
 _SUBMODULES = (
+    "backend",
     "callbacks",
     "cells",
     "checkpoint",

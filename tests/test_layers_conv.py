@@ -236,3 +236,33 @@ def test_conv1d_after_a_masked_embedding_builds_and_trains_on_token_ids():
     model.compile(loss="binary_crossentropy", metrics=["acc"])
     history = model.fit(ids, labels, epochs=3, batch_size=16, verbose=0)
     assert model.output_shape == (None, 1) and len(history.history["loss"]) == 3
+
+
+def test_layers_chained_by_hand_forward_then_backward_in_reverse_give_the_chains_gradient():
+    # What a functional model does with them: call each layer's forward in order, each backward in reverse.
+    from rnnsim.layers import Flatten
+
+    rng = np.random.default_rng(5)
+    chain = [built(Conv1D(3, 3, padding="causal", activation="tanh"), (None, 8, 2)),
+             built(AveragePooling1D(2, padding="same"), (None, 8, 3)), built(Flatten(), (None, 4, 3)),
+             built(Dense(2), (None, 12))]
+    x = rng.normal(size=(2, 8, 2))
+    projection = rng.normal(size=(2, 2))
+
+    def loss(values):
+        for layer in chain:
+            values = layer.forward(values)
+        return float(np.sum(values * projection))
+
+    loss(x)
+    grad = projection
+    for layer in reversed(chain):
+        grad = layer.backward(grad)
+    numeric = np.zeros_like(x)
+    for position in np.ndindex(x.shape):
+        shifted = x.copy()
+        shifted[position] += 1e-6
+        plus = loss(shifted)
+        shifted[position] -= 2e-6
+        numeric[position] = (plus - loss(shifted)) / 2e-6
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)

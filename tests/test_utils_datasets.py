@@ -338,3 +338,10 @@ def test_dataset_mistakes_in_fit_are_one_input_error():
         model.fit(Dataset(lambda: iter([]), 3), verbose=0)
     with pytest.raises(InputError, match="must yield .inputs, targets. pairs"):
         model.fit(Dataset(lambda: iter([np.zeros((2, 4, 1))]), 1), verbose=0)
+
+
+def test_a_folder_given_relative_is_read_from_where_it_was_when_the_dataset_was_made(review_folder, monkeypatch):
+    monkeypatch.chdir(review_folder.parent)
+    dataset = text_dataset_from_directory("reviews", shuffle=False, verbose=False)
+    monkeypatch.chdir(review_folder / "neg")
+    assert texts_and_labels(dataset)[0][0] == "Awful."

@@ -54,7 +54,7 @@ class _FolderSource:
     """The files below a folder on disk, read when asked for."""
 
     def __init__(self, folder: Path, follow_links: bool):
-        self.folder = folder
+        self.folder = folder.absolute()  # read later, batch by batch: a change of folder must not matter
         self.follow_links = follow_links
 
     def subfolders(self) -> list[str]:
