@@ -10,8 +10,9 @@
   and every pass starts afresh (a shuffled dataset reshuffles);
 - a plain list of (x, y) batches, read like a dataset.
 
-As in Keras, a step count with a dataset caps each epoch at that many batches; the next epoch
-continues where the last one stopped, and a new pass begins when one runs out.
+As in Keras 3, a step count with a dataset caps each epoch at that many batches and the next epoch
+continues the same pass where the last one stopped; an epoch that reaches the end of the pass stops
+there (Keras also warns), and the epoch after it starts a new pass.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class BatchStream:
         self._iterator = iter(self.data)
 
     def _next_raw(self):
-        """The next batch; None at the end of a dataset's pass when epochs are whole passes."""
+        """The next batch; None at the end of a dataset's pass."""
         if self._peeked is not None:
             batch, self._peeked = self._peeked, None
             return batch
@@ -98,14 +99,8 @@ class BatchStream:
         try:
             return next(self._iterator)
         except StopIteration:
-            self._iterator = None
-            if self.whole_passes:
-                return None
-        self._new_pass()  # a step count spans passes: start the next one
-        try:
-            return next(self._iterator)
-        except StopIteration:
-            raise InputError(f"{self.label} yielded no batches") from None
+            self._iterator = None  # the next call starts a new pass
+            return None
 
     def peek(self):
         """The next batch, left in place for the first epoch (the model builds from it)."""
@@ -133,7 +128,7 @@ class BatchStream:
             return
         for _ in range(self.steps):
             batch = self._next_raw()
-            if batch is None:  # a dataset shorter than its len(): the epoch ends with the data
+            if batch is None:  # the pass ran out: the epoch ends with it
                 return
             yield batch
 
