@@ -98,7 +98,9 @@ def test_modules_import_in_either_order_in_a_fresh_interpreter(first, then):
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(sorted(["Embedding", "Dense", "Dropout", "Masking", "SimpleRNN", "LSTM",
-                                              "GRU", "Bidirectional"]))
+                                              "GRU", "Bidirectional", "Flatten", "Reshape", "Conv1D",
+                                              "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
+                                              "GlobalAveragePooling1D", "TextVectorization"]))
 
 
 def test_public_import_paths_still_work():
@@ -111,7 +113,9 @@ def test_public_import_paths_still_work():
     assert SparseRows is SparseRowsHome
     assert issubclass(LSTM, RNN) and issubclass(Dropout, Layer) and issubclass(Masking, Layer)
     assert list(LAYER_CLASSES) == ["Embedding", "Dense", "Dropout", "Masking", "SimpleRNN", "LSTM", "GRU",
-                                   "Bidirectional"]
+                                   "Bidirectional", "Flatten", "Reshape", "Conv1D", "MaxPooling1D",
+                                   "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D",
+                                   "TextVectorization"]
     assert FLOAT_DTYPES == ("float32", "float64")
     assert callable(layer_from_config) and callable(serialize) and callable(set_seed) and callable(save_model)
 
