@@ -204,6 +204,10 @@ def test_a_tar_archive_reads_like_the_unpacked_folder(review_folder, tmp_path):
     inside = archive / "data" / "reviews"
     from_archive = text_dataset_from_directory(inside, shuffle=False, verbose=False)
     assert texts_and_labels(from_archive) == from_folder and from_archive.class_names == ["neg", "pos"]
+    with pytest.raises(InputError, match="holds no folder 'data/elsewhere'"):
+        text_dataset_from_directory(archive / "data" / "elsewhere")
+    with pytest.raises(InputError, match="no folder at"):
+        text_dataset_from_directory(review_folder / "urls.txt" / "inside")  # a file, but no archive
 
 
 def test_the_shared_imdb_archive_reads_as_aclimdb_test(need_data):
