@@ -29,6 +29,7 @@ _SUBMODULES = (
     "metrics",
     "models",
     "optimizers",
+    "plot",
     "preprocessing",
     "reference",
     "registry",

@@ -30,28 +30,49 @@ class CheckpointProbe:
     tokens: list[list[str]] | None  # per sample, per timestep: the decoded input (words for text)
 
 
+MODEL_FILE = "model.npz"  # what `rnnsim train` writes into its run folder
+
+
+def model_file(model_path) -> Path:
+    """The model's .npz: `model_path` itself, or `model.npz` in the run folder it names.
+
+    Raises:
+        InputError: nothing there, or a folder without model.npz.
+    """
+    path = Path(model_path).expanduser()
+    if path.is_dir():
+        if (path / MODEL_FILE).is_file():
+            return path / MODEL_FILE
+        raise InputError(f"{path} is a folder without {MODEL_FILE}; give a run folder written by rnnsim train "
+                         f"(--out) or a model's .npz file")
+    if not path.is_file():
+        raise InputError(
+            f"model file {path} does not exist; give a run folder or a .npz written by rnnsim train or model.save"
+        )
+    return path
+
+
 def probe_checkpoint(
     model_path,
     samples: Sequence[int] | None = (0,),
     data: str | None = None,
     default_task: str | None = None,
     default_seq_len: int | None = None,
+    data_path: str | None = None,
 ) -> CheckpointProbe:
     """Load a model saved by `model.save` and probe `samples` of the validation split of its task.
 
     Args:
-        model_path: the .npz file.
+        model_path: the .npz file, or the run folder `rnnsim train` wrote it into.
         samples: indices into the task's validation inputs (default: the first; None: up to 8 first).
         data: a task name to take the samples from instead of the one saved with the model.
         default_task: the task to use when the file does not say (e.g. the app's current task).
         default_seq_len: the sequence length to use when neither the file nor the model fixes one.
+        data_path: the data folder or file of a task with real data. Default None: the one the run was
+            trained on (`rnnsim train --data`, saved with the model), else RNNSIM_DATA or the user cache.
     Raises InputError with one clear sentence for a missing, unreadable or foreign file.
     """
-    path = Path(model_path)
-    if not path.is_file():
-        raise InputError(
-            f"model file {path} does not exist; give a .npz written by rnnsim train or model.save"
-        )
+    path = model_file(model_path)
     try:
         from rnnsim.models import load_model
     except ImportError as error:  # pragma: no cover - only while the model API is missing
@@ -75,7 +96,10 @@ def probe_checkpoint(
     if "seq_len" not in options and default_seq_len:
         options["seq_len"] = int(default_seq_len)
     options.setdefault("n_samples", 64)  # only validation samples are needed: keep generation small
-    task = load_task(task_name, **options)
+    run = model.metadata.get("run")
+    if data_path is None and isinstance(run, dict) and run.get("dataset") == task_name:
+        data_path = run.get("data")  # where `rnnsim train --data` read it
+    task = load_task(task_name, data_path=data_path, **options)
     x_val, y_val = task.x_val, task.y_val
     samples = list(range(min(8, len(x_val)))) if samples is None else list(samples)
     for index in samples:

@@ -79,7 +79,22 @@ def _val_count(n_samples: int) -> int:
 
 def _check_int(name: str, value, minimum: int) -> None:
     if value is not None and (not isinstance(value, (int, np.integer)) or value < minimum):
-        raise InputError(f"{name} must be an int of at least {minimum} (or None), got {value!r}")
+        raise InputError(f"{name} must be an int of at least {minimum} (or None), got {value!r}", option=name)
+
+
+def _windows(make_splits, task: str, seq_len: int, step: int, source: str):
+    """make_splits(), with a too-short series explained in seq_len, the setting a user chose (rows = seq_len x step)."""
+    from rnnsim.datasets.timeseries import NoWindowFits
+
+    try:
+        return make_splits()
+    except NoWindowFits as error:
+        longest = error.longest // step
+        advice = (f"use a smaller seq_len (at most {longest})" if longest >= 1 else
+                  "use a longer file")
+        raise InputError(f"{task}: no window of seq_len={seq_len} steps ({error.lookback:,} rows) fits in the "
+                         f"{error.split} rows of {source} ({error.split_rows:,} of {error.rows:,}); {advice}",
+                         option="seq_len") from None
 
 
 def load_task(name: str = "adding", *, data_path: str | os.PathLike | None = None, seq_len: int | None = None,
@@ -116,6 +131,9 @@ def _adding(*, data_path, seq_len, n_samples, seed) -> Task:
     from rnnsim.datasets.synthetic import adding_problem
 
     seq_len = seq_len or 100
+    if seq_len < 2:
+        raise InputError(f"the adding problem needs seq_len of at least 2 (a marker in each half), got {seq_len}; "
+                         f"use a larger seq_len", option="seq_len")
     n_train = n_samples or 8_000
     x, y = adding_problem(n_train + _val_count(n_train), seq_len, seed)
     x_train, y_train, x_val, y_val = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
@@ -280,7 +298,9 @@ def _beijing(*, data_path, seq_len, n_samples, seed) -> Task:
     from rnnsim.datasets import beijing
 
     lookback = seq_len or 120
-    splits = beijing.temperature_splits(path=data_path, lookback=lookback, horizon=24, step=1)
+    file = beijing.find_file(data_path)
+    splits = _windows(lambda: beijing.temperature_splits(file=file, lookback=lookback, horizon=24, step=1),
+                      "beijing", lookback, 1, file.name)
     return _forecast_task(
         "beijing", splits, n_samples, seed, "C",
         f"Beijing hourly weather 2010-2014: predict the temperature 24 hours after the last of {lookback} "
@@ -292,7 +312,8 @@ def _jena(*, data_path, seq_len, n_samples, seed) -> Task:
 
     timesteps = seq_len or 240
     series = jena.load_jena(path=data_path)
-    splits = jena.tutorial_splits(series, lookback=timesteps * 6, step=6, delay=144)
+    splits = _windows(lambda: jena.tutorial_splits(series, lookback=timesteps * 6, step=6, delay=144),
+                      "jena", timesteps, 6, series.source.name)
     return _forecast_task(
         "jena", splits, n_samples, seed, "C",
         f"Jena climate 2009-2016 (Chollet ch. 6.3): predict the temperature 24 hours ahead from "
@@ -307,7 +328,7 @@ def _vowels(*, data_path, seq_len, n_samples, seed) -> Task:
     if seq_len is not None:
         if seq_len < length:
             raise InputError(f"seq_len={seq_len} is shorter than the longest utterance ({length} frames); "
-                             f"use at least {length}")
+                             f"use a larger seq_len (at least {length})", option="seq_len")
         train, test = vowels._pad_end(train, seq_len), vowels._pad_end(test, seq_len)
     rng = np.random.default_rng(seed)
     x_train, y_train, mask_train = train.x, train.y, train.mask

@@ -25,6 +25,7 @@ HELP = """\
 | `1`–`4` | tabs: Train, Gates, Compare, Setup |
 | `o` | open a checkpoint saved by `rnnsim train` / `model.save` |
 | `l` | loss curve: linear / log y axis (automatic until pressed: log when the loss spans over 1.5 decades) |
+| `ctrl+s` | save the screen as an SVG file (in the folder the app was started from; the path is shown) |
 | `ctrl+p` | command palette |
 | `?` | this help;  `q` quit |
 
