@@ -10,11 +10,12 @@ Models and data sets are imported inside the functions, so importing this module
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from rnnsim.annotations import StepAnnotations
 from rnnsim.cells.trace import Trace
 from rnnsim.errors import InputError
 
@@ -28,6 +29,19 @@ class CheckpointProbe:
     task: object  # the rnnsim.datasets Task the samples came from
     traces: list[Trace]  # one per recurrent layer, batch = the samples, gradient norms filled in
     tokens: list[list[str]] | None  # per sample, per timestep: the decoded input (words for text)
+    model: object = None  # the loaded model (for connectivity and what-ifs, which run it again)
+    samples: list[int] = field(default_factory=list)  # the validation indices probed, in batch order
+    annotations: list[StepAnnotations] | None = None  # per sample: markers, windows, padding (rnnsim.annotations)
+
+    @property
+    def x(self):
+        """The probed samples' inputs."""
+        return self.task.x_val[self.samples]
+
+    @property
+    def y(self):
+        """The probed samples' targets."""
+        return self.task.y_val[self.samples]
 
 
 def probe_checkpoint(
@@ -93,7 +107,18 @@ def probe_checkpoint(
         task=task,
         traces=traces,
         tokens=_decode(task, x_val, samples),
+        model=model,
+        samples=samples,
+        annotations=annotate_samples(task, x_val, samples, task.mask_val),
     )
+
+
+def annotate_samples(task, x, samples, mask=None) -> list[StepAnnotations] | None:
+    """Each sample's annotations (the task's markers, windows, padding; see Task.annotate), or None."""
+    annotate = getattr(task, "annotate", None)
+    if annotate is None:
+        return None
+    return [annotate(x[index], None if mask is None else mask[index]) for index in samples]
 
 
 def _model_task_config(model) -> dict:

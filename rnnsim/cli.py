@@ -98,8 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("model", help="model.npz written by rnnsim train (or its run folder)")
     inspect.add_argument("--sample", type=_non_negative_int, default=0, help="validation sample to show")
     inspect.add_argument("--layer", default=None, help="recurrent layer (index or name; default the first)")
-    inspect.add_argument("--gate", default=None, help="show only this gate (e.g. forget, update, candidate)")
+    inspect.add_argument("--gate", default=None, help="show only this gate, as named on screen (f, forget, "
+                         "'forget gate f', z, c~, h); the text view's gate")
     inspect.add_argument("--data", default=None, help="data folder for tasks with real data")
+    inspect.add_argument("--view", action="append", default=None, metavar="VIEW",
+                         help="what to print, repeatable or comma-separated: gates (default), gain, inputs "
+                              "(connectivity ||dy/dx_t||), text (words down the page), saturation, what-if, all")
+    inspect.add_argument("--what-if", dest="what_if", default=None, metavar="NAME=VALUE",
+                         help="probe an edited copy beside the model: forget_bias=0 (LSTM), update_bias=2 (GRU), "
+                              "recurrent_scale=0.5 (SimpleRNN); the saved model is not touched")
+    inspect.add_argument("--notes", action="store_true", help="explain each view in a few sentences")
+    inspect.add_argument("--saturation-samples", type=_positive_int, default=64, metavar="N",
+                         help="validation samples the saturation view counts (default 64)")
 
     tui = commands.add_parser("tui", help="the terminal app: watch gates and gradients while a model trains")
     tui.add_argument("--checkpoint", default=None, help="open a model saved by rnnsim train")
@@ -333,7 +343,9 @@ def _stop_on_ctrl_c():
 
 
 def command_inspect(args) -> int:
-    return _print_inspection(args.model, sample=args.sample, layer=args.layer, gate=args.gate, data=args.data)
+    return _print_inspection(args.model, sample=args.sample, layer=args.layer, gate=args.gate, data=args.data,
+                             views=args.view, what_if=args.what_if, notes=args.notes,
+                             saturation_samples=args.saturation_samples)
 
 
 def inspect_command(
@@ -343,41 +355,94 @@ def inspect_command(
     gate: str | None = None,
     data: str | None = None,
     console=None,
+    views=None,
+    what_if: str | None = None,
+    notes: bool = False,
+    saturation_samples: int = 64,
 ) -> int:
-    """`rnnsim inspect MODEL` from Python: print the heatmaps and gradient plot of one sample.
+    """`rnnsim inspect MODEL` from Python: print the views of one sample (default: heatmaps and gradient).
 
-    Returns the exit status: a user's mistake (missing file, unknown gate, sample out of range) prints
+    Returns the exit status: a user's mistake (missing file, unknown gate or view, sample out of range) prints
     one line on stderr and returns 2, as on the command line. `console` is a rich Console (default stdout).
+    `views` is a list of view names (rnnsim.render.trace_view.VIEWS, or 'all'); `what_if` an edit such as
+    'forget_bias=0'.
     """
     return exit_status(_print_inspection, model_path, sample=sample, layer=layer, gate=gate, data=data,
-                       console=console)
+                       console=console, views=views, what_if=what_if, notes=notes,
+                       saturation_samples=saturation_samples)
 
 
-def _print_inspection(model_path, sample=0, layer=None, gate=None, data=None, console=None) -> int:
-    """Probe validation sample `sample` of a saved model and print its trace; raises InputError."""
+def _inspect_views(views, what_if, annotations) -> list[str]:
+    """The views to print, from --view (repeatable, comma-separated, 'all'); InputError for an unknown one."""
+    from rnnsim.render.trace_view import VIEWS
+
+    chosen = [name.strip().lower() for entry in (views or []) for name in entry.split(",") if name.strip()]
+    if "all" in chosen:
+        chosen = [view for view in VIEWS if view != "what-if" or what_if]
+    for name in chosen:
+        if name not in VIEWS:
+            raise InputError(f"unknown view {name!r}; choose from {', '.join(VIEWS)} or all")
+    if not chosen:  # the default: the heatmaps, and text read downwards for a text task
+        chosen = ["gates"] + (["text"] if annotations is not None and annotations.kind == "words" else [])
+    if what_if and "what-if" not in chosen:
+        chosen.append("what-if")
+    return list(dict.fromkeys(chosen))
+
+
+def _print_inspection(model_path, sample=0, layer=None, gate=None, data=None, console=None, views=None,
+                      what_if=None, notes=False, saturation_samples=64) -> int:
+    """Probe validation sample `sample` of a saved model and print the chosen views; raises InputError."""
     from rich.console import Console
     from rich.text import Text
 
+    from rnnsim import analysis
     from rnnsim.checkpoint import choose_layer, probe_checkpoint
-    from rnnsim.render.trace_view import render_trace
+    from rnnsim.render.trace_view import render_views
 
     console = console or Console()
+    edit = analysis.parse_edit(what_if) if what_if else None  # a bad edit fails before the model loads
     probe = probe_checkpoint(model_path, samples=[sample], data=data)
     trace = choose_layer(probe.traces, layer)
-    tokens = probe.tokens[0] if probe.tokens else None
+    if gate:
+        from rnnsim.render.equations import resolve_quantity
+
+        resolve_quantity(trace, gate)  # refuse an unknown gate before drawing anything
+    annotations = probe.annotations[0] if probe.annotations else None
+    chosen = _inspect_views(views, what_if, annotations)
+    connectivity = unavailable = None
+    if any(view in chosen for view in ("gates", "inputs", "text")):
+        try:
+            connectivity = analysis.connectivity(probe.model, probe.x)[0]
+        except InputError as error:  # e.g. a Bidirectional first layer: the other views still stand
+            unavailable = str(error)
+    saturations = None
+    count = min(saturation_samples, len(probe.task.x_val))
+    if "saturation" in chosen:
+        report = probe.model.probe(probe.task.x_val[:count], probe.task.y_val[:count])
+        saturations = analysis.saturation(choose_layer(report.traces, layer))
+    result = analysis.what_if(probe.model, probe.x, probe.y, edit, layer=layer) if edit else None
+    weights = dict(zip(("kernel", "recurrent_kernel"), _layer_weights(probe.model, trace.layer_name)))
     console.print(
         Text(f"{Path(model_path).name}: task {probe.task_name}, sample {sample}", style="bold"),
-        render_trace(
-            trace,
-            sample=0,
-            gate=gate,
-            width=console.width,
-            colour=_console_has_colour(console),
-            tokens=tokens,
-            sample_label=sample,
-        ),
+        render_views(trace, chosen, sample=0, sample_label=sample, gate=gate, width=console.width,
+                     colour=_console_has_colour(console), annotations=annotations, connectivity=connectivity,
+                     saturations=saturations, saturation_samples=count, whatif=result,
+                     recurrent_kernel=weights.get("recurrent_kernel") if trace.cell == "simple_rnn" else None,
+                     notes=notes),
     )
+    if unavailable and "inputs" in chosen:
+        console.print(Text(f"input connectivity is not available: {unavailable}", style="dim"))
     return 0
+
+
+def _layer_weights(model, name) -> list:
+    """The weights of the recurrent layer called `name` (Bidirectional's inner ones too), or []."""
+    from rnnsim.analysis.whatif import recurrent_layers
+
+    for layer in recurrent_layers(model):
+        if layer.name == name:
+            return layer.get_weights()
+    return []
 
 
 def _console_has_colour(console) -> bool:

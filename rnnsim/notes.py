@@ -22,7 +22,8 @@ class Note:
 
     def text(self, cell: str | None = None) -> str:
         """The note as three short paragraphs (plus the cell's sentence, when there is one)."""
-        parts = [f"{self.title}. {self.axes}", f"Look for: {self.look_for}", f"Why: {self.meaning}"]
+        stop = "" if self.title.endswith(("?", "!", ".")) else "."
+        parts = [f"{self.title}{stop} {self.axes}", f"Look for: {self.look_for}", f"Why: {self.meaning}"]
         if cell and cell in self.by_cell:
             parts.append(self.by_cell[cell])
         return "\n".join(parts)
