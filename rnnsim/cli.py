@@ -236,8 +236,10 @@ def command_train(args) -> int:
         f"model: {_model_line(config, task)}, {model.count_params():,} parameters; "
         f"{len(task.x_train):,} training / {len(task.x_val):,} validation samples; out: {out}"
     )
-    stopped, epochs_done, last_logs = _run_epochs(model, task, config, initial_epoch, history, args.quiet, console)
-    experiment.save_run(out, model, config, history, epochs_done)
+    saturation = _saturation_monitor(task, history_file)
+    stopped, epochs_done, last_logs = _run_epochs(model, task, config, initial_epoch, history, args.quiet, console,
+                                                  callbacks=[saturation])
+    experiment.save_run(out, model, config, history, epochs_done, saturation=saturation.records)
     label, ours, baseline = experiment.baseline_comparison(task, last_logs)
     if ours is not None:
         console.print(f"val {label} {ours:.4g} (baseline {baseline:.4g}: {task.baseline['name']}; "
@@ -269,7 +271,15 @@ def _model_line(config, task) -> str:
     return f"{stack} -> Dense({task.output_units}, {task.output_activation})"
 
 
-def _run_epochs(model, task, config, initial_epoch, history, quiet, console):
+def _saturation_monitor(task, history_file):
+    """The callback recording each epoch's gate saturation of the first 64 validation samples."""
+    from rnnsim.callbacks import SaturationHistory
+
+    earlier = (history_file or {}).get("saturation", [])
+    return SaturationHistory(task.x_val[:64], task.y_val[:64], records=earlier if isinstance(earlier, list) else [])
+
+
+def _run_epochs(model, task, config, initial_epoch, history, quiet, console, callbacks=None):
     """Train with a progress bar; Ctrl-C stops after the current batch. Returns (stopped, epochs, logs)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -279,7 +289,7 @@ def _run_epochs(model, task, config, initial_epoch, history, quiet, console):
     total = steps * (config.epochs - initial_epoch)
     reports = model.fit_iter(task.x_train, task.y_train, batch_size=config.batch_size, epochs=config.epochs,
                              initial_epoch=initial_epoch, validation_data=(task.x_val, task.y_val), verbose=0,
-                             shuffle=True)
+                             shuffle=True, callbacks=callbacks)
     progress = Progress(
         TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[logs]}"), TimeRemainingColumn(), console=console, disable=quiet,
@@ -420,6 +430,7 @@ def _print_inspection(model_path, sample=0, layer=None, gate=None, data=None, co
     if "saturation" in chosen:
         report = probe.model.probe(probe.task.x_val[:count], probe.task.y_val[:count])
         saturations = analysis.saturation(choose_layer(report.traces, layer))
+        saturations = (saturations, _saturation_history(model_path, trace.layer_name))
     result = analysis.what_if(probe.model, probe.x, probe.y, edit, layer=layer) if edit else None
     weights = dict(zip(("kernel", "recurrent_kernel"), _layer_weights(probe.model, trace.layer_name)))
     console.print(
@@ -433,6 +444,21 @@ def _print_inspection(model_path, sample=0, layer=None, gate=None, data=None, co
     if unavailable and "inputs" in chosen:
         console.print(Text(f"input connectivity is not available: {unavailable}", style="dim"))
     return 0
+
+
+def _saturation_history(model_path, layer_name) -> list[dict]:
+    """The per-epoch saturation `rnnsim train` wrote to history.json beside the model, for one layer, or []."""
+    path = Path(model_path)
+    history = (path if path.is_dir() else path.parent) / "history.json"
+    if not history.is_file():
+        return []
+    import json
+
+    try:
+        records = json.loads(history.read_text(encoding="utf-8")).get("saturation", [])
+    except (OSError, ValueError, AttributeError):  # an unreadable history only loses this plot
+        return []
+    return [record for record in records if isinstance(record, dict) and record.get("layer") == layer_name]
 
 
 def _layer_weights(model, name) -> list:

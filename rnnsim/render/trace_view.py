@@ -29,7 +29,7 @@ from rnnsim.render.equations import quantities, quantity, resolve_quantity, titl
 from rnnsim.render.gain import gain_view
 from rnnsim.render.heatmap import bin_columns, heatmap
 from rnnsim.render.lineplot import gradient_plot, mean_gradient_norm
-from rnnsim.render.saturation import saturation_view
+from rnnsim.render.saturation import saturation_history_plot, saturation_view
 from rnnsim.render.textview import text_view, text_view_legend
 from rnnsim.render.timeline import legend_line, timeline_rows
 from rnnsim.render.whatif import whatif_view
@@ -154,7 +154,8 @@ def render_views(
         views: names from VIEWS.
         gate: the gates view's one gate (default all) and the text view's gate (default the cell's memory gate).
         annotations, connectivity: the sample's annotations and ||dy/dx_t|| (T,), when known.
-        saturations: `rnnsim.analysis.saturation` of the probed samples, for the saturation view.
+        saturations: `rnnsim.analysis.saturation` of the probed samples, for the saturation view; or a pair
+            (that, the layer's per-epoch records from history.json) to add the by-epoch plot.
         saturation_samples: how many samples the saturation counts, for its title.
         whatif: a `rnnsim.analysis.whatif.WhatIf`, for the what-if view.
         recurrent_kernel: a SimpleRNN's U, for the largest singular value in the gain view.
@@ -193,9 +194,14 @@ def render_views(
                 connectivity, start=start, width=width, colour=colour), text_view_legend(chosen, colour)]
         elif view == "saturation":
             count = f" over {saturation_samples} samples" if saturation_samples else ""
-            parts.append(saturation_view(saturations or {}, width=width, colour=colour, cell=trace.cell,
+            current, by_epoch = saturations if isinstance(saturations, tuple) else (saturations, [])
+            parts.append(saturation_view(current or {}, width=width, colour=colour, cell=trace.cell,
                                          title=f"gate saturation{count} (Karpathy, Johnson and Fei-Fei 2015): "
                                                "one dot per unit"))
+            if by_epoch:
+                parts += [Text("mean fraction of steps open (> 0.9) and shut (< 0.1), by epoch (history.json)",
+                               style="bold"),
+                          saturation_history_plot(by_epoch, width=max(20, width - 8), colour=colour)]
         elif view == "what-if":
             if whatif is None:
                 parts.append(Text("what-if: give --what-if NAME=VALUE (e.g. forget_bias=0)", style="dim"))
