@@ -58,7 +58,11 @@ class StepAnnotations:
     def describe(self, t: int) -> str:
         """Step t in words: 'input 0.42, marked', 'word "great"', 'padding (state carried over)'."""
         label = self.labels[t] if 0 <= t < self.steps else ""
-        parts = [f'word "{label}"' if self.kind == "words" else f"input {label}"]
+        return ", ".join([f'word "{label}"' if self.kind == "words" else f"input {label}", *self.marks_at(t)])
+
+    def marks_at(self, t: int) -> list[str]:
+        """What the task says about step t beyond its label: ['marked value'], ['in the recall window'], ..."""
+        parts = []
         if self.markers is not None and self.markers[t]:
             parts.append(self.marker_name)
         window = self.window_at(t)
@@ -68,7 +72,7 @@ class StepAnnotations:
             parts.append("padding, masked: the state is carried over")
         elif self.padding is not None and self.padding[t]:
             parts.append("padding")
-        return ", ".join(parts)
+        return parts
 
 
 def plain_annotations(labels) -> StepAnnotations:

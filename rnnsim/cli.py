@@ -432,7 +432,7 @@ def _print_inspection(model_path, sample=0, layer=None, gate=None, data=None, co
         saturations = analysis.saturation(choose_layer(report.traces, layer))
         saturations = (saturations, _saturation_history(model_path, trace.layer_name))
     result = analysis.what_if(probe.model, probe.x, probe.y, edit, layer=layer) if edit else None
-    weights = dict(zip(("kernel", "recurrent_kernel"), _layer_weights(probe.model, trace.layer_name)))
+    weights = analysis.recurrent_weights(probe.model).get(trace.layer_name, {})
     console.print(
         Text(f"{Path(model_path).name}: task {probe.task_name}, sample {sample}", style="bold"),
         render_views(trace, chosen, sample=0, sample_label=sample, gate=gate, width=console.width,
@@ -459,16 +459,6 @@ def _saturation_history(model_path, layer_name) -> list[dict]:
     except (OSError, ValueError, AttributeError):  # an unreadable history only loses this plot
         return []
     return [record for record in records if isinstance(record, dict) and record.get("layer") == layer_name]
-
-
-def _layer_weights(model, name) -> list:
-    """The weights of the recurrent layer called `name` (Bidirectional's inner ones too), or []."""
-    from rnnsim.analysis.whatif import recurrent_layers
-
-    for layer in recurrent_layers(model):
-        if layer.name == name:
-            return layer.get_weights()
-    return []
 
 
 def _console_has_colour(console) -> bool:

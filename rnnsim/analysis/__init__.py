@@ -14,12 +14,22 @@ app shows and a notebook can use directly.
 The learner's notes for each view live in `rnnsim.notes`.
 """
 
-from rnnsim.analysis.connectivity import connectivity, first_recurrent_trace
+from rnnsim.analysis.connectivity import ConnectivityProbe, connectivity, first_recurrent_trace, marker_ranks
 from rnnsim.analysis.gain import GainProfile, gain_profile, recurrent_norm
 from rnnsim.analysis.saturation import GateSaturation, saturation, saturation_record
-from rnnsim.analysis.whatif import Edit, WhatIf, apply_edit, clone_model, default_edit, parse_edit, what_if
+from rnnsim.analysis.whatif import (
+    Edit,
+    WhatIf,
+    apply_edit,
+    clone_model,
+    default_edit,
+    parse_edit,
+    recurrent_weights,
+    what_if,
+)
 
 __all__ = [
+    "ConnectivityProbe",
     "Edit",
     "GainProfile",
     "GateSaturation",
@@ -30,8 +40,10 @@ __all__ = [
     "default_edit",
     "first_recurrent_trace",
     "gain_profile",
+    "marker_ranks",
     "parse_edit",
     "recurrent_norm",
+    "recurrent_weights",
     "saturation",
     "saturation_record",
     "what_if",

@@ -72,6 +72,38 @@ def first_recurrent_trace(model, report):
     raise InputError("the model has no recurrent layer")
 
 
+class ConnectivityProbe:
+    """Measures connectivity again and again for a model that keeps training (the app, at every probe).
+
+    One copy of the model is compiled with `OutputLoss` on first use; later calls only give it the
+    current weights, so a probe every few batches costs a probe, not a model build.
+
+    Args:
+        model: the model to follow (never changed).
+        unit, step: which output y is (see `OutputLoss`).
+    """
+
+    def __init__(self, model, unit: int | None = None, step: int = -1):
+        self.model = model
+        self.loss = OutputLoss(unit, step)
+        self._copy = None
+
+    def measure(self, x, weights=None, batch_size: int = 256) -> np.ndarray:
+        """||dy/dx_t|| (N, T) of x under `weights` (default: the model's current weights)."""
+        if self._copy is None:
+            self._copy = clone_model(self.model, weights, loss=self.loss)
+        else:
+            source = self.model.get_weights() if weights is None else weights
+            self._copy.set_weights([np.array(w, copy=True) for w in source])
+        x = np.asarray(x)
+        rows = []
+        for start in range(0, len(x), batch_size):
+            batch = x[start : start + batch_size]
+            report = self._copy.probe(batch, np.zeros(len(batch), np.float32))
+            rows.append(np.asarray(first_recurrent_trace(self._copy, report).grad_input_norm, dtype=np.float64))
+        return np.concatenate(rows, axis=0)
+
+
 def connectivity(model, x, unit: int | None = None, step: int = -1, batch_size: int = 256,
                  weights=None) -> np.ndarray:
     """||dy/dx_t|| for every sample and input step, (N, T).
@@ -84,14 +116,7 @@ def connectivity(model, x, unit: int | None = None, step: int = -1, batch_size: 
         batch_size: samples per probe (default 256).
         weights: the weights to use instead of the model's own (e.g. a snapshot taken while training).
     """
-    copy = clone_model(model, weights, loss=OutputLoss(unit, step))
-    x = np.asarray(x)
-    rows = []
-    for start in range(0, len(x), batch_size):
-        batch = x[start : start + batch_size]
-        report = copy.probe(batch, np.zeros(len(batch), np.float32))
-        rows.append(np.asarray(first_recurrent_trace(copy, report).grad_input_norm, dtype=np.float64))
-    return np.concatenate(rows, axis=0)
+    return ConnectivityProbe(model, unit, step).measure(x, weights, batch_size)
 
 
 def marker_ranks(connectivity_rows: np.ndarray, markers: np.ndarray) -> dict[str, float]:

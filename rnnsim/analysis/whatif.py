@@ -92,6 +92,30 @@ def recurrent_layers(model) -> list:
     return found
 
 
+def recurrent_weights(model, weights=None) -> dict[str, dict[str, np.ndarray]]:
+    """Each recurrent layer's weights by name, e.g. {'lstm': {'kernel': ..., 'recurrent_kernel': ..., 'bias': ...}}.
+
+    Args:
+        model: the model.
+        weights: a list in the model's get_weights order to read instead of its own (e.g. a snapshot).
+    """
+    weights = model.get_weights() if weights is None else list(weights)
+    found, position = {}, 0
+    for layer in model.layers:
+        if getattr(layer, "cell_kind", ""):
+            inner = [layer]
+        elif getattr(layer, "forward_layer", None) is not None:  # its weights: the forward layer's, then the backward's
+            inner = [layer.forward_layer, layer.backward_layer]
+        else:
+            position += len(layer.weights)
+            continue
+        for item in inner:
+            names = item.weight_names()
+            found[item.name] = dict(zip(names, weights[position : position + len(names)]))
+            position += len(names)
+    return found
+
+
 def _pick_layers(model, cell: str, layer) -> list:
     candidates = recurrent_layers(model)
     if layer is not None:

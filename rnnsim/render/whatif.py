@@ -36,7 +36,7 @@ def whatif_curves(result, sample: int | None = None) -> dict[str, dict[str, np.n
     return curves
 
 
-def _gate_panel(trace, gate: str, sample: int, width: int, colour: bool, title: str) -> Group:
+def gate_panel(trace, gate: str, sample: int, width: int, colour: bool, title: str) -> Group:
     values = quantity(trace, gate)[sample].T.astype(np.float64)  # (U, T)
     binned, per_column = bin_columns(values, max(10, width - 6))
     heading = Text(f"{title}: {title_of(gate, trace.cell)} ", style="bold")
@@ -54,8 +54,8 @@ def whatif_view(result, *, sample: int = 0, width: int = 100, height: int = 8, c
     parts: list = [Text(f"what if: {result.summary()}", style="bold")]
     side_by_side = width >= 2 * 60
     panel_width = width // 2 - 1 if side_by_side else width
-    panels = [_gate_panel(before, gate, sample, panel_width, colour, "as trained"),
-              _gate_panel(after, gate, sample, panel_width, colour, "edited")]
+    panels = [gate_panel(before, gate, sample, panel_width, colour, "as trained"),
+              gate_panel(after, gate, sample, panel_width, colour, "edited")]
     if side_by_side:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(no_wrap=True)
