@@ -133,13 +133,14 @@ def test_saturation_scatter_puts_an_always_open_unit_in_the_top_left_corner():
                                             steps=100)}
     lines = saturation_scatter(saturations, width=11, height=5, colour=False).plain.split("\n")
     assert lines[0] == "  1┤●·" + " " * 9 and lines[4].endswith("●")  # the diagonal x + y = 1 in dots
-    assert "forget gate f: shut 50%, open 50% of the time on average (2 units)" in "\n".join(lines)
+    assert "forget gate f: shut 50%, open 50% (mean of 2 units)" in "\n".join(lines)
 
 
 def test_saturation_by_epoch_plots_one_point_per_epoch():
-    records = [{"epoch": e, "gates": {"forget": {"low": [0.0, 0.0], "high": [0.1 * e, 0.3 * e]}}} for e in range(3)]
+    records = [{"epoch": e, "cell": "lstm", "gates": {"forget": {"low": [0.0, 0.0], "high": [0.1 * e, 0.3 * e]},
+                                                      "input": {"low": [0.5], "high": [0.5]}}} for e in range(3)]
     text = saturation_history_plot(records, width=30, height=5, colour=False, gates=["forget"]).plain
-    assert "● forget > 0.9" in text and "▲ forget < 0.1" in text and "ep 1" in text
+    assert "● f > .9" in text and "▲ f < .1" in text and "ep 1" in text and "i > .9" not in text
 
 
 @pytest.mark.parametrize(

@@ -452,6 +452,7 @@ class CheckpointView:
     annotations: list[StepAnnotations] | None = None
     connectivity: np.ndarray | None = None  # (S, T) ||dy/dx_t|| of the samples
     source: ProbeSource | None = None  # for what-ifs on the opened model
+    saturation_history: list[dict] = field(default_factory=list)  # history.json's per-epoch saturation, if any
 
 
 def load_checkpoint(
@@ -482,4 +483,19 @@ def load_checkpoint(
         annotations=probe.annotations,
         connectivity=connectivity,
         source=ProbeSource(probe.model, None, probe.x, probe.y),
+        saturation_history=_saved_saturation(path),
     )
+
+
+def _saved_saturation(model_path) -> list[dict]:
+    """The per-epoch gate saturation `rnnsim train` wrote to history.json beside the model, or []."""
+    import json
+    from pathlib import Path
+
+    path = Path(model_path)
+    history = (path if path.is_dir() else path.parent) / "history.json"
+    try:
+        records = json.loads(history.read_text(encoding="utf-8")).get("saturation", [])
+    except (OSError, ValueError, AttributeError):  # no history (a model saved by model.save): no plot
+        return []
+    return [record for record in records if isinstance(record, dict)] if isinstance(records, list) else []

@@ -47,6 +47,8 @@ class GainProfile:
     total: float  # product of the gains: ||dL/dh_first|| / ||dL/dh_last||
     cell_gain: np.ndarray | None = None  # LSTM: ||dL/dc_{t-1}|| / ||dL/dc_t||
     forget_mean: np.ndarray | None = None  # LSTM: f_t, mean over units (and samples)
+    forget_max: np.ndarray | None = None  # LSTM: the largest f_t over units (mean over samples): the units whose
+    # f stays near 1 are the ones the cell-path gradient rides on, however low the mean is
     update_mean: np.ndarray | None = None  # GRU: z_t, mean over units (and samples)
     tanh_factor: np.ndarray | None = None  # SimpleRNN: ||dL/da_t|| / ||dL/dh_t||
     recurrent_factor: np.ndarray | None = None  # SimpleRNN: ||dL/dh_{t-1}|| / ||dL/da_t||
@@ -85,7 +87,8 @@ class GainProfile:
                 text += f" (its largest singular value is {self.recurrent_norm:.3g})"
         if self.cell_gain is not None and self.forget_mean is not None:
             text += (f"; along the cell state c: {_number(self.cell_total)} "
-                     f"({_geometric_mean(self.cell_gain):.3g} per step, mean f = {np.nanmean(self.forget_mean):.3g})")
+                     f"({_geometric_mean(self.cell_gain):.3g} per step; f: mean {np.nanmean(self.forget_mean):.2f}, "
+                     f"largest unit's {np.nanmean(self.forget_max):.2f})")
         if self.update_mean is not None:
             text += f"; mean update gate z = {np.nanmean(self.update_mean):.3g}"
         return text
@@ -166,6 +169,9 @@ def gain_profile(trace, sample: int | None = None, recurrent_kernel=None) -> Gai
     if trace.cell == "lstm" and trace.grad_cell_norm is not None:
         profile.cell_gain = np.exp(_step_back(_log_norms(trace.grad_cell_norm, sample), order).mean(axis=0))
         profile.forget_mean = _gate_mean(trace, "forget", sample)
+        forget = np.asarray(trace.gates["forget"], dtype=np.float64)
+        forget = forget[sample : sample + 1] if sample is not None else forget
+        profile.forget_max = forget.max(axis=2).mean(axis=0)
     if trace.cell == "gru":
         profile.update_mean = _gate_mean(trace, "update", sample)
     if trace.cell == "simple_rnn" and trace.grad_preact_norm is not None:

@@ -26,13 +26,16 @@ EIGHTHS = " ▁▂▃▄▅▆▇█"
 BAR_COLOUR = "#1b77d1"  # the second series colour (rnnsim.render.colours): blue, unlike the red markers
 
 
-def _levels(values: np.ndarray, decades: float) -> tuple[np.ndarray, float]:
-    """Each value's height in [0, 1] on a log scale from max / 10**decades to max; and the max."""
+def _levels(values: np.ndarray, decades: float | None) -> tuple[np.ndarray, float]:
+    """Each value's height in [0, 1] on a log scale from max / 10**decades to max (linear from 0 to max
+    when `decades` is None); and the max."""
     values = np.asarray(values, dtype=np.float64)
     positive = values[np.isfinite(values) & (values > 0)]
     if positive.size == 0:
         return np.zeros(values.shape), 0.0
     top = float(positive.max())
+    if decades is None:
+        return np.clip(np.nan_to_num(values) / top, 0.0, 1.0), top
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.where(values > 0, np.log10(np.where(values > 0, values, 1.0)), -np.inf)
     return np.clip((logs - (math.log10(top) - decades)) / decades, 0.0, 1.0), top
@@ -50,7 +53,7 @@ def binned_max(values: np.ndarray, start: int, columns: int, per_column: int) ->
 
 
 def connectivity_bars(values: np.ndarray, *, start: int = 0, columns: int | None = None, per_column: int = 1,
-                      height: int = 3, decades: float = 4.0, gutter: int = 5, colour: bool = True,
+                      height: int = 3, decades: float | None = 4.0, gutter: int = 5, colour: bool = True,
                       label: str | None = None) -> Text:
     """Vertical bars, one column per step (or per `per_column` steps: their largest), `height` rows high.
 
@@ -58,7 +61,7 @@ def connectivity_bars(values: np.ndarray, *, start: int = 0, columns: int | None
         values: (T,) ||dy/dx_t||.
         start, columns, per_column: the window of steps shown, as for a heatmap.
         height: rows of bars; each row holds 8 levels.
-        decades: the log range shown below the largest value.
+        decades: the log range shown below the largest value; None: a linear scale from 0 to the largest.
         gutter: width of the labels on the left.
         label: the left label of a one-row bar (default: the largest value on top, the floor at the bottom).
     """
@@ -75,7 +78,7 @@ def connectivity_bars(values: np.ndarray, *, start: int = 0, columns: int | None
             left = label
         elif row == 0 and top > 0:
             left = f"{top:.0e}".replace("e-0", "e-").replace("e+0", "e")
-        elif row == height - 1 and top > 0 and height > 1:
+        elif row == height - 1 and top > 0 and height > 1 and decades is not None:
             left = f"{top / 10 ** decades:.0e}".replace("e-0", "e-").replace("e+0", "e")
         else:
             left = ""

@@ -21,6 +21,8 @@ def gain_series(profile: GainProfile) -> dict[str, np.ndarray]:
         series["cell path |dc_t-1|/|dc_t|"] = profile.cell_gain
     if profile.forget_mean is not None:
         series["mean f_t"] = profile.forget_mean
+    if profile.forget_max is not None:
+        series["largest f_t"] = profile.forget_max
     if profile.update_mean is not None:
         series["mean z_t"] = profile.update_mean
     if profile.tanh_factor is not None:
@@ -34,7 +36,7 @@ def gain_plot(profile: GainProfile, *, width: int = 60, height: int = 10, colour
     """The gain curves on a log axis, with the dashed line g = 1 (steps below it shrink the gradient)."""
     hlines = {"g =": 1.0}  # the legend adds the value: "╌ g = 1"
     if profile.recurrent_norm is not None and abs(profile.recurrent_norm - 1.0) > 1e-3:
-        hlines["largest singular value of U"] = profile.recurrent_norm
+        hlines["max σ(U)"] = profile.recurrent_norm  # the largest singular value: no U factor exceeds it
     return line_plot(gain_series(profile), width=width, height=height, log_y=True, hlines=hlines, colour=colour,
                      x_label="t", cursor=cursor, legend_line=legend)
 

@@ -12,6 +12,7 @@ from rich.console import Group
 from rich.text import Text
 
 from rnnsim.analysis.saturation import GateSaturation
+from rnnsim.cells.spec import SPECS
 from rnnsim.render.colours import SERIES_COLOURS, SERIES_MARKERS
 from rnnsim.render.equations import title_of
 from rnnsim.render.lineplot import line_plot
@@ -50,8 +51,8 @@ def saturation_scatter(saturations: dict[str, GateSaturation], *, width: int = 4
     for index, (name, entry) in enumerate(saturations.items()):
         marker, style = SERIES_MARKERS[index % len(SERIES_MARKERS)], SERIES_COLOURS[index % len(SERIES_COLOURS)]
         text.append(f"    {marker} {title_of(name, cell)}", style=style if colour else None)
-        text.append(f": shut {float(np.mean(entry.low)):.0%}, open {float(np.mean(entry.high)):.0%} of the time "
-                    f"on average ({len(entry.low)} units)\n", style="dim")
+        text.append(f": shut {float(np.mean(entry.low)):.0%}, open {float(np.mean(entry.high)):.0%} "
+                    f"(mean of {len(entry.low)} units)\n", style="dim")
     text.rstrip()
     return text
 
@@ -71,9 +72,11 @@ def saturation_history_series(records: list[dict]) -> dict[str, np.ndarray]:
     """From history.json's "saturation" records: per gate, the mean fraction open and shut, by epoch."""
     series: dict[str, list[float]] = {}
     for record in records:
+        spec = SPECS.get(record.get("cell", ""))
         for name, entry in record.get("gates", {}).items():
-            series.setdefault(f"{name} > 0.9", []).append(float(np.mean(entry["high"])) if entry["high"] else 0.0)
-            series.setdefault(f"{name} < 0.1", []).append(float(np.mean(entry["low"])) if entry["low"] else 0.0)
+            symbol = spec.symbol(name) if spec is not None and name in spec.gate_names else name
+            series.setdefault(f"{symbol} > .9", []).append(float(np.mean(entry["high"])) if entry["high"] else 0.0)
+            series.setdefault(f"{symbol} < .1", []).append(float(np.mean(entry["low"])) if entry["low"] else 0.0)
     return {name: np.asarray(values) for name, values in series.items()}
 
 
@@ -81,8 +84,10 @@ def saturation_history_plot(records: list[dict], *, width: int = 60, height: int
                             gates: list[str] | None = None) -> Text:
     """The mean fraction of steps each gate spends open and shut, epoch by epoch (x = epoch, from 1)."""
     series = saturation_history_series(records)
-    if gates is not None:
-        series = {name: values for name, values in series.items() if name.split(" ")[0] in gates}
+    if gates is not None:  # gate names or symbols
+        cell = records[0].get("cell", "") if records else ""
+        wanted = {SPECS[cell].symbol(g) if cell in SPECS and g in SPECS[cell].gate_names else g for g in gates}
+        series = {name: values for name, values in series.items() if name.split(" ")[0] in wanted}
     if not series or max(len(values) for values in series.values()) == 0:
         return Text("saturation by epoch: none recorded yet (one point per epoch)", style="dim")
     return line_plot(series, width=width, height=height, colour=colour, x_label="ep", x_start=1)

@@ -24,24 +24,39 @@ def whatif_curves(result, sample: int | None = None) -> dict[str, dict[str, np.n
     """{'gain': {...}, 'gradient': {...}}: the as-trained and edited curves of one sample or the batch mean."""
     before, after = result.before.traces[0], result.after.traces[0]
     curves: dict[str, dict[str, np.ndarray]] = {"gain": {}, "gradient": {}}
-    for label, trace in (("as trained", before), ("edited", after)):
+    for label, trace in (("trained", before), ("edited", after)):
         profile = gain_profile(trace, sample=sample)
         if profile is not None:
             curves["gain"][f"{label} g_t"] = profile.gain
             if profile.cell_gain is not None:
-                curves["gain"][f"{label} cell path"] = profile.cell_gain
+                curves["gain"][f"{label} c"] = profile.cell_gain
         norms = mean_gradient_norm(trace, sample)
         if norms is not None:
-            curves["gradient"][label] = norms
+            curves["gradient"]["as trained" if label == "trained" else label] = norms
     return curves
+
+
+def survival_line(result, sample: int | None = None) -> str:
+    """'gradient reaching t=0 from t=99: x 0.028 as trained, x 3.9e-09 edited' (and along c for an LSTM)."""
+    parts = []
+    for label, report in (("as trained", result.before), ("edited", result.after)):
+        profile = gain_profile(report.traces[0], sample=sample)
+        if profile is None:
+            return ""
+        text = f"x {profile.total:.2g} {label}"
+        if profile.cell_total is not None:
+            text += f" (along c x {profile.cell_total:.2g})"
+        parts.append(text)
+        first, last = profile.first, profile.last
+    return f"gradient reaching t={first} from t={last}: " + ", ".join(parts)
 
 
 def gate_panel(trace, gate: str, sample: int, width: int, colour: bool, title: str) -> Group:
     values = quantity(trace, gate)[sample].T.astype(np.float64)  # (U, T)
     binned, per_column = bin_columns(values, max(10, width - 6))
-    heading = Text(f"{title}: {title_of(gate, trace.cell)} ", style="bold")
+    heading = Text(f"{title}: {title_of(gate, trace.cell)}  ", style="bold")
     heading.append_text(legend(scale_for(gate), colour=colour, width=7))
-    heading.append(f" mean {values.mean():.2f}", style="dim")
+    heading.append(f"  mean {values.mean():.2f}", style="dim")
     return Group(heading, heatmap(binned, scale_for(gate), colour=colour, per_column=per_column))
 
 

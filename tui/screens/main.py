@@ -445,7 +445,7 @@ class MainScreen(WhyTabs, Screen):
         self.state = "checkpoint"
         self.traces, self.tokens = result.traces, result.tokens
         self.annotations, self.connectivity, self.source = result.annotations, result.connectivity, result.source
-        self.saturation_history, self.whatif_step, self.whatif_result = [], 0, None
+        self.saturation_history, self.whatif_step, self.whatif_result = list(result.saturation_history), 0, None
         self.reset_curves(result.info)
         self.refresh_gradient()
         self.refresh_gates()
@@ -461,7 +461,8 @@ class MainScreen(WhyTabs, Screen):
             self.state = "training"
             self.reset_curves(message.info)
         else:
-            self.query_one("#compare-view", GradientView).note = f"training {CELLS[message.cell]}…"
+            label = CELLS.get(message.cell, message.cell)
+            self.query_one("#compare-view", GradientView).note = f"training {label}…"
         self.update_status()
 
     def on_progress_available(self, message: ProgressAvailable) -> None:

@@ -16,8 +16,9 @@ from textual.widget import Widget
 from rnnsim.analysis.connectivity import marker_ranks
 from rnnsim.annotations import StepAnnotations
 from rnnsim.cells.trace import Trace
-from rnnsim.render.connectivity import connectivity_view
+from rnnsim.render.connectivity import connectivity_bars, connectivity_view
 from rnnsim.render.textview import text_view, text_view_legend
+from rnnsim.render.timeline import timeline_rows
 
 # The gate the text view colours: the one each cell remembers with.
 MEMORY_GATE = {"lstm": "forget", "gru": "update", "simple_rnn": "hidden"}
@@ -80,8 +81,30 @@ class InputsView(Widget):
                                    connectivity=values, start=start, rows=rows, width=width, cursor=self.cursor),
                          text_view_legend(gate))
         summary = across_samples(connectivity, self.annotations)
-        bars = max(2, min(8, height - 8 - (1 if summary else 0)))
-        view = connectivity_view(values, annotations, width=width, height=bars, cursor=self.cursor,
-                                 title=f"input connectivity ||dy/dx_t|| of probe sample {self.sample} "
-                                       "(log, 4 decades; [ ] other samples)")
-        return Group(view, Text(summary, style="dim")) if summary else view
+        samples = len(connectivity)
+        every_sample = height >= 8 + 6 + 2 * samples + 2  # room for a row pair per sample below the main view
+        bars = max(2, min(8, height - 8 - (1 if summary else 0) - (2 * samples + 1 if every_sample else 0)))
+        parts = [connectivity_view(values, annotations, width=width, height=bars, cursor=self.cursor,
+                                   title=f"input connectivity ||dy/dx_t|| of probe sample {self.sample} "
+                                         "(log, 4 decades; [ ] other samples)")]
+        if summary:
+            parts.append(Text(summary, style="dim"))
+        if every_sample:
+            parts.append(Text("every probe sample: its connectivity (linear, 0 to its largest), its marks under it",
+                              style="bold"))
+            parts += self.sample_rows(width)
+        return Group(*parts)
+
+    def sample_rows(self, width: int) -> list[Text]:
+        """Two rows per probe sample: its connectivity bars (one row) and its marks, binned like the main view."""
+        steps = self.connectivity.shape[1]
+        per_column = max(1, -(-steps // max(10, width - 6)))
+        columns = -(-steps // per_column)
+        rows = []
+        for index, values in enumerate(self.connectivity):
+            label = f"{'▶' if index == self.sample else ' '}s{index}"
+            rows.append(connectivity_bars(values, columns=columns, per_column=per_column, height=1, label=label,
+                                          decades=None))
+            if self.annotations is not None and index < len(self.annotations):
+                rows += timeline_rows(self.annotations[index], 0, columns, per_column)[-1:]
+        return rows

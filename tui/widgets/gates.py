@@ -158,7 +158,7 @@ class GatesView(Widget, can_focus=True):
             # Only the title is reversed when selected: the colour legend beside it keeps its colours.
             heading = Text(no_wrap=True, overflow="crop")
             heading.append(title_of(name, trace.cell), style="reverse bold" if is_selected else "bold")
-            heading.append(" ")
+            heading.append("  ")
             heading.append_text(legend(scale, width=7))
             heading.append(f" {float(values[self.unit, self.t]):+.2f}", style="bold" if is_selected else "")
             panels.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -40,19 +41,21 @@ class SaturationView(Widget):
         layer = trace.layer_name or trace.cell
         records = [record for record in self.history if record.get("layer") == layer]
         wide = width >= 100
-        scatter_height = max(5, (height - 4 - len(saturations)) if wide else (height - 6 - len(saturations)) // 2)
-        scatter = saturation_scatter(saturations, width=min(41, max(11, (width // 2 if wide else width) - 6)),
-                                     height=scatter_height, cell=trace.cell)
-        history_title = Text("mean fraction open (> 0.9) / shut (< 0.1), by epoch", style="bold")
-        history = saturation_history_plot(records, width=max(10, (width // 2 if wide else width) - 10),
-                                          height=max(3, scatter_height - 3 if wide else height - scatter_height
-                                                     - 10 - len(saturations)))
+        legend_rows = 3 + len(saturations)  # x axis, its labels, the axis names, one line per gate
         if wide:
-            from rich.table import Table
-
-            grid = Table.grid(padding=(0, 3))
-            grid.add_column(no_wrap=True)
-            grid.add_column(no_wrap=True)
+            scatter_height = max(5, min(21, height - 2 - legend_rows))
+        else:
+            scatter_height = max(5, (height - 2 - legend_rows) // 2)
+        column = width // 2 if wide else width
+        scatter = saturation_scatter(saturations, width=min(2 * scatter_height + 1, max(11, column - 6)),
+                                     height=scatter_height, cell=trace.cell)
+        history_title = Text("mean fraction open (> .9) / shut (< .1), by epoch", style="bold")
+        history_height = scatter_height + legend_rows - 4 if wide else height - scatter_height - legend_rows - 6
+        history = saturation_history_plot(records, width=max(10, column - 10), height=max(3, history_height))
+        if wide:
+            grid = Table.grid(padding=(0, 3), expand=True)
+            grid.add_column(ratio=1, no_wrap=True, overflow="crop")
+            grid.add_column(ratio=1, no_wrap=True, overflow="crop")
             grid.add_row(scatter, Group(history_title, history))
             return Group(title, grid)
         return Group(title, scatter, history_title, history)

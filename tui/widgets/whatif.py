@@ -10,7 +10,7 @@ from textual.widget import Widget
 
 from rnnsim.analysis.whatif import EDITS
 from rnnsim.render.lineplot import gradient_plot, line_plot
-from rnnsim.render.whatif import EDITED_GATE, gate_panel, whatif_curves
+from rnnsim.render.whatif import EDITED_GATE, gate_panel, survival_line, whatif_curves
 
 KEYS = "e / E: next / previous value (the model as trained is one of them)"
 
@@ -46,6 +46,7 @@ class WhatIfView(Widget):
         if self.status:
             head.append(f"  {self.status}", style="dim")
         keys = Text(f"{EDITS[result.edit.kind][1]}: {KEYS}; sample {self.sample} ([ ])", style="dim")
+        survival = Text(survival_line(result))
         gate = EDITED_GATE[result.edit.kind]
         before, after = result.before.traces[0], result.after.traces[0]
         wide = width >= 100
@@ -53,7 +54,7 @@ class WhatIfView(Widget):
         panels = [gate_panel(before, gate, self.sample, panel_width, True, "as trained"),
                   gate_panel(after, gate, self.sample, panel_width, True, "edited")]
         curves = whatif_curves(result, None)
-        rows_left = height - 2 - (before.units // 2 + 3) * (1 if wide else 2)
+        rows_left = height - 3 - (before.units // 2 + 3) * (1 if wide else 2)
         plot_height = max(3, (rows_left - 6) // (1 if wide else 2))
         plot_width = max(10, (width // 2 if wide else width) - 10)
         gain = Group(Text("per-step gain g_t (log), mean of the probe samples", style="bold"),
@@ -61,11 +62,11 @@ class WhatIfView(Widget):
                                hlines={"g =": 1.0}, x_label="t"))
         gradient = Group(Text("||dL/dh_t|| (log)", style="bold"),
                          gradient_plot(curves["gradient"], width=plot_width, height=plot_height))
-        if wide:
-            top, bottom = Table.grid(padding=(0, 2)), Table.grid(padding=(0, 2))
+        if wide:  # two equal columns, each cropped to its half: a long legend must not push the other off
+            top, bottom = Table.grid(padding=(0, 2), expand=True), Table.grid(padding=(0, 2), expand=True)
             for grid, cells in ((top, panels), (bottom, (gain, gradient))):
-                grid.add_column(no_wrap=True)
-                grid.add_column(no_wrap=True)
+                grid.add_column(ratio=1, no_wrap=True, overflow="crop")
+                grid.add_column(ratio=1, no_wrap=True, overflow="crop")
                 grid.add_row(*cells)
-            return Group(head, keys, top, bottom)
-        return Group(head, keys, *panels, gain, gradient)
+            return Group(head, keys, top, bottom, survival)
+        return Group(head, keys, *panels, gain, gradient, survival)
