@@ -107,7 +107,7 @@ def test_lstm_gain_view_shows_the_cell_path_and_the_forget_gate():
     trace = make_trace("lstm", batch=2, steps=16)
     trace.grad_cell_norm = 0.9 ** (15 - np.arange(16))[None, :].repeat(2, axis=0)
     out = plain(gain_view(trace, width=100), width=300)
-    assert "cell path |dc_t-1|/|dc_t|" in out and "mean f_t" in out
+    assert "▲ cell path" in out and "■ mean f_t" in out and "◆ largest f_t" in out
     assert "along the cell state c: 0.21 (0.9 per step" in out
 
 

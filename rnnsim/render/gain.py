@@ -16,9 +16,9 @@ from rnnsim.render.lineplot import line_plot
 
 def gain_series(profile: GainProfile) -> dict[str, np.ndarray]:
     """The curves of a gain plot, by legend name, in drawing order."""
-    series = {"g_t = |dh_t-1|/|dh_t|": profile.gain}
+    series = {"g_t": profile.gain}  # the title says what it is: short names keep the legend in 80 columns
     if profile.cell_gain is not None:
-        series["cell path |dc_t-1|/|dc_t|"] = profile.cell_gain
+        series["cell path"] = profile.cell_gain
     if profile.forget_mean is not None:
         series["mean f_t"] = profile.forget_mean
     if profile.forget_max is not None:
@@ -26,7 +26,7 @@ def gain_series(profile: GainProfile) -> dict[str, np.ndarray]:
     if profile.update_mean is not None:
         series["mean z_t"] = profile.update_mean
     if profile.tanh_factor is not None:
-        series["tanh'(a_t) factor"] = profile.tanh_factor
+        series["tanh' factor"] = profile.tanh_factor
         series["U factor"] = profile.recurrent_factor
     return series
 
@@ -52,7 +52,9 @@ def gain_view(trace, *, sample: int | None = None, recurrent_kernel=None, width:
         return Group(Text("per-step gain: no gradient yet (the trace has not been through backward)", style="dim"))
     shown = sample if sample_label is None else sample_label
     who = f"sample {shown}" if sample is not None else f"geometric mean of {profile.samples} samples"
-    title = Text("per-step gain g_t = ||dL/dh_{t-1}|| / ||dL/dh_t|| (log scale), ", style="bold")
+    title = Text("per-step gain g_t = ||dL/dh_{t-1}|| / ||dL/dh_t|| (log scale); cell path ||dL/dc_{t-1}|| / "
+                 "||dL/dc_t||, " if profile.cell_gain is not None else
+                 "per-step gain g_t = ||dL/dh_{t-1}|| / ||dL/dh_t|| (log scale), ", style="bold")
     title.append(who, style="dim")
     return Group(title, gain_plot(profile, width=max(20, width - 8), height=height, colour=colour, cursor=cursor),
                  Text(profile.sentence()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.console import Group
 from rich.text import Text
 from textual.reactive import reactive
@@ -41,7 +43,8 @@ class GainView(Widget):
         title = Text(TITLE, style="bold")
         title.append(f"  geometric mean of {profile.samples} probe samples", style="dim")
         sentence = Text(profile.sentence())
-        sentence_rows = max(1, -(-len(sentence.plain) // max(20, width)))
-        plot_rows = max(3, height - 4 - sentence_rows)  # title, axis, tick labels, legend
+        # the rows the wrapped title and sentence take; the plot gets the rest (axis, ticks, legend: 3)
+        words = sum(len(textwrap.wrap(part.plain, max(20, width))) for part in (title, sentence))
+        plot_rows = max(3, height - 3 - words)
         plot = gain_plot(profile, width=max(10, width - 8), height=plot_rows, cursor=self.cursor)
         return Group(title, plot, sentence)
