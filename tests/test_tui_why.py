@@ -134,10 +134,20 @@ def test_the_why_tabs_fill_from_the_probe(size):
     asyncio.run(scenario())
 
 
+WHAT_IF = {  # cell -> (the first edit's line, its gate panel, the second value)
+    "lstm": ("what if: forget-gate bias b_f = 0 (as trained: 1): probe loss 0.01 -> 0.2", "forget gate f", 1.0),
+    "simple_rnn": ("what if: recurrent matrix U x 0.5 (as trained: x 1): probe loss 0.01 -> 0.2", "candidate h",
+                   0.9),
+}
+
+
 @pytest.mark.parametrize("size", SIZES)
-def test_what_if_recomputes_in_a_worker_and_cycles_through_the_model_as_trained(size):
+@pytest.mark.parametrize("cell", sorted(WHAT_IF))
+def test_what_if_recomputes_in_a_worker_and_cycles_through_the_model_as_trained(size, cell):
+    line, panel, second = WHAT_IF[cell]
+
     async def scenario():
-        app = make_app()
+        app = make_app(cell=cell)
         async with app.run_test(size=size) as pilot:
             screen = app.screen
             await pilot.press("s")
@@ -147,16 +157,50 @@ def test_what_if_recomputes_in_a_worker_and_cycles_through_the_model_as_trained(
             await wait_for(pilot, lambda: screen.whatif_result is not None)
             view = screen.query_one("#whatif-view")
             text = plain(view.render(), view.size.width)
-            assert "what if: forget-gate bias b_f = 0 (as trained: 1): probe loss 0.01 -> 0.2" in text
-            assert "as trained: forget gate f" in text and "edited: forget gate f" in text
-            assert "||dL/dh_t|| (log)" in text
+            assert line in text
+            assert f"as trained: {panel}" in text and f"edited: {panel}" in text
+            assert "||dL/dh_t|| (log)" in text and "gradient reaching t=0 from t=99: x " in text
             await pilot.press("e")
             await wait_for(pilot, lambda: screen.whatif_result is not None
-                           and screen.whatif_result.edit.value == 1.0)
-            await pilot.press("E", "E")  # back past b_f = 0 to the model as trained
+                           and screen.whatif_result.edit.value == second)
+            await pilot.press("E", "E")  # back past the first value to the model as trained
             assert screen.whatif_result is None
             assert "model as trained" in view.status
-            assert [edit.value for edit in screen.source.edits] == [0.0, 1.0, 0.0]
+            first = screen.source.edits[0].value
+            assert [edit.value for edit in screen.source.edits] == [first, second, first]
+
+    asyncio.run(scenario())
+
+
+class WordSession(WhySession):
+    """Probes whose samples are words, some of them padding."""
+
+    def events(self, should_stop=lambda: False):
+        words = ["<pad>"] * 10 + ["this", "film", "was", "a", "terrible", "waste"] * 15
+        for event in super().events(should_stop):
+            if isinstance(event, ProbeEvent):
+                steps = event.traces[0].timesteps
+                labels = words[:steps]
+                event.annotations = [StepAnnotations(labels=labels, kind="words",
+                                                     padding=np.array([w == "<pad>" for w in labels]))] * 4
+            yield event
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_text_is_read_downwards_in_the_inputs_tab(size):
+    async def scenario():
+        app = RnnsimApp(Settings(cell="gru", units=8, seq_len=100, epochs=2), session_factory=WordSession)
+        async with app.run_test(size=size) as pilot:
+            screen = app.screen
+            await pilot.press("s")
+            await wait_for(pilot, lambda: screen.state == "finished")
+            await pilot.press("2", *(["right"] * 14), "6")
+            inputs = screen.query_one("#inputs-view")
+            lines = plain(inputs.render(), inputs.size.width).splitlines()
+            assert lines[0].startswith("word by word, down: update gate z, units 0-7 of 8")
+            cursor = next(line for line in lines if line.startswith("▶"))
+            assert cursor.split()[1:3] == ["14", "terrible"]  # the cursor's word, on its own line
+            assert sum(1 for line in lines if re.match(r"[ ▶]\s*\d+ ", line)) >= 5
 
     asyncio.run(scenario())
 

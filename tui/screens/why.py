@@ -64,7 +64,7 @@ class WhyTabs:
     def recurrent_kernel(self):
         """The SimpleRNN's U of the traced layer, from the probe's weights (for the gain view), or None."""
         trace, source = self.trace, self.source
-        if trace is None or trace.cell != "simple_rnn" or source is None:
+        if trace is None or trace.cell != "simple_rnn" or getattr(source, "model", None) is None:
             return None
         layers = recurrent_weights(source.model, source.weights)
         return layers.get(trace.layer_name, {}).get("recurrent_kernel")
