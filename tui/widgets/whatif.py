@@ -69,4 +69,11 @@ class WhatIfView(Widget):
                 grid.add_column(ratio=1, no_wrap=True, overflow="crop")
                 grid.add_row(*cells)
             return Group(head, keys, top, bottom, survival)
-        return Group(head, keys, *panels, gain, gradient, survival)
+        if height >= 2 * (before.units // 2 + 3) + 2 * (plot_height + 4) + 3:
+            return Group(head, keys, *panels, gain, gradient, survival)
+        # A short terminal: the numbers and the gradient first; the heatmaps and the gain need more room.
+        plot_height = max(3, height - 8)
+        gradient = Group(Text("||dL/dh_t|| (log)", style="bold"),
+                         gradient_plot(curves["gradient"], width=plot_width, height=plot_height))
+        hint = Text("(the edited gate and the gain beside it: a terminal of 100 x 40 or more)", style="dim")
+        return Group(head, survival, gradient, hint)
