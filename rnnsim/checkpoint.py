@@ -28,7 +28,11 @@ class CheckpointProbe:
     task_name: str
     task: object  # the rnnsim.datasets Task the samples came from
     traces: list[Trace]  # one per recurrent layer, batch = the samples, gradient norms filled in
-    tokens: list[list[str]] | None  # per sample, per timestep: the decoded input (words for text)
+    tokens: list[list[str]] | None  # per sample, per timestep: the decoded input (words for text) of traces[0]
+    # the same for every recurrent layer, by the model layer's name (a Bidirectional's, for both of its
+    # traces): a functional model's layers may read different inputs (an encoder the question, a decoder
+    # the answer so far)
+    tokens_by_layer: dict[str, list[list[str]] | None] = field(default_factory=dict)
     model: object = None  # the loaded model (for connectivity and what-ifs, which run it again)
     samples: list[int] = field(default_factory=list)  # the validation indices probed, in batch order
     annotations: list[StepAnnotations] | None = None  # per sample: markers, windows, padding (rnnsim.annotations)
@@ -43,6 +47,32 @@ class CheckpointProbe:
         """The probed samples' targets."""
         return self.task.y_val[self.samples]
 
+    def tokens_for(self, trace: Trace) -> list[list[str]] | None:
+        """The decoded inputs under the timesteps of `trace` (one of `traces`)."""
+        return self.tokens_by_layer.get(model_layer_name(trace), self.tokens)
+
+
+MODEL_FILE = "model.npz"  # what `rnnsim train` writes into its run folder
+
+
+def model_file(model_path) -> Path:
+    """The model's .npz: `model_path` itself, or `model.npz` in the run folder it names.
+
+    Raises:
+        InputError: nothing there, or a folder without model.npz.
+    """
+    path = Path(model_path).expanduser()
+    if path.is_dir():
+        if (path / MODEL_FILE).is_file():
+            return path / MODEL_FILE
+        raise InputError(f"{path} is a folder without {MODEL_FILE}; give a run folder written by rnnsim train "
+                         f"(--out) or a model's .npz file")
+    if not path.is_file():
+        raise InputError(
+            f"model file {path} does not exist; give a run folder or a .npz written by rnnsim train or model.save"
+        )
+    return path
+
 
 def probe_checkpoint(
     model_path,
@@ -50,22 +80,21 @@ def probe_checkpoint(
     data: str | None = None,
     default_task: str | None = None,
     default_seq_len: int | None = None,
+    data_path: str | None = None,
 ) -> CheckpointProbe:
     """Load a model saved by `model.save` and probe `samples` of the validation split of its task.
 
     Args:
-        model_path: the .npz file.
+        model_path: the .npz file, or the run folder `rnnsim train` wrote it into.
         samples: indices into the task's validation inputs (default: the first; None: up to 8 first).
         data: a task name to take the samples from instead of the one saved with the model.
         default_task: the task to use when the file does not say (e.g. the app's current task).
         default_seq_len: the sequence length to use when neither the file nor the model fixes one.
+        data_path: the data folder or file of a task with real data. Default None: the one the run was
+            trained on (`rnnsim train --data`, saved with the model), else RNNSIM_DATA or the user cache.
     Raises InputError with one clear sentence for a missing, unreadable or foreign file.
     """
-    path = Path(model_path)
-    if not path.is_file():
-        raise InputError(
-            f"model file {path} does not exist; give a .npz written by rnnsim train or model.save"
-        )
+    path = model_file(model_path)
     try:
         from rnnsim.models import load_model
     except ImportError as error:  # pragma: no cover - only while the model API is missing
@@ -83,13 +112,17 @@ def probe_checkpoint(
     from rnnsim.datasets import load_task
 
     options = {key: config[key] for key in ("seq_len", "n_samples", "seed") if config.get(key) is not None}
-    input_shape = getattr(model, "input_shape", None)
-    if "seq_len" not in options and input_shape is not None and len(input_shape) >= 2 and input_shape[1]:
+    input_shape = getattr(model, "input_shape", None)  # a list of shapes for a model with several inputs
+    if ("seq_len" not in options and isinstance(input_shape, tuple) and len(input_shape) >= 2
+            and isinstance(input_shape[1], int)):
         options["seq_len"] = int(input_shape[1])  # the length the model was built for
     if "seq_len" not in options and default_seq_len:
         options["seq_len"] = int(default_seq_len)
     options.setdefault("n_samples", 64)  # only validation samples are needed: keep generation small
-    task = load_task(task_name, **options)
+    run = model.metadata.get("run")
+    if data_path is None and isinstance(run, dict) and run.get("dataset") == task_name:
+        data_path = run.get("data")  # where `rnnsim train --data` read it
+    task = load_task(task_name, data_path=data_path, **options)
     x_val, y_val = task.x_val, task.y_val
     samples = list(range(min(8, len(x_val)))) if samples is None else list(samples)
     for index in samples:
@@ -101,24 +134,44 @@ def probe_checkpoint(
     traces = list(report.traces)
     if not traces:
         raise InputError(f"{path} has no recurrent layer to inspect")
+    by_layer = {model_layer_name(trace): _decode(task, input_under_layer(model, x_val, model_layer_name(trace)),
+                                                 samples) for trace in traces}
     return CheckpointProbe(
         cell=traces[0].cell,
         task_name=task_name,
         task=task,
         traces=traces,
-        tokens=_decode(task, x_val, samples),
+        tokens=by_layer[model_layer_name(traces[0])],
+        tokens_by_layer=by_layer,
         model=model,
         samples=samples,
-        annotations=annotate_samples(task, x_val, samples, task.mask_val),
+        annotations=annotate_samples(task, input_under_layer(model, x_val, model_layer_name(traces[0])), samples,
+                                     task.mask_val),
     )
 
 
 def annotate_samples(task, x, samples, mask=None) -> list[StepAnnotations] | None:
     """Each sample's annotations (the task's markers, windows, padding; see Task.annotate), or None."""
     annotate = getattr(task, "annotate", None)
-    if annotate is None:
+    if annotate is None or getattr(getattr(x, "dtype", None), "names", None):
         return None
     return [annotate(x[index], None if mask is None else mask[index]) for index in samples]
+
+
+def model_layer_name(trace: Trace) -> str:
+    """The name of the model's layer that recorded `trace` ('bidirectional' for 'bidirectional/forward_lstm')."""
+    return trace.layer_name.split("/")[0]
+
+
+def input_under_layer(model, x, layer_name: str):
+    """The array of x under the timesteps of the model's layer `layer_name`: x itself, or, for x with one
+    field per model input (a task with several), the field of the input that feeds that layer."""
+    fields = getattr(x, "dtype", None) is not None and x.dtype.names
+    if not fields or not hasattr(model, "input_of_layer"):
+        return x
+    index = model.input_of_layer(layer_name)
+    name = model.input_names[index] if index is not None else None
+    return x[name] if name in x.dtype.names else x[x.dtype.names[0]]
 
 
 def _model_task_config(model) -> dict:

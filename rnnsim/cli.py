@@ -15,9 +15,11 @@ import time
 from pathlib import Path
 
 from rnnsim import registry
-from rnnsim.errors import InputError
+from rnnsim.errors import InputError, message_for
 
 EXIT_USAGE = 2
+# The API's names of the settings a message may ask to change -> this command line's flags.
+FLAG_NAMES = {"seq_len": "--seq-len", "n_samples": "--samples", "path": "--data", "data_path": "--data"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -84,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seq-len", type=_positive_int, default=None, help="timesteps (default: the task's)")
     train.add_argument("--samples", type=_positive_int, default=None, help="training samples (default: the task's)")
     train.add_argument("--seed", type=_non_negative_int, default=0)
-    train.add_argument("--data", default=None, help="data folder (default: $RNNSIM_DATA or ~/.cache/rnnsim)")
+    train.add_argument("--data", default=None,
+                       help="data folder, or the data file itself: a Jena CSV or its zip, the aclImdb folder or "
+                            "its archive (default: $RNNSIM_DATA or ~/.cache/rnnsim/datasets)")
     train.add_argument("--out", default=None, help="run folder for model.npz, history.json, config.json "
                        "(default runs/CELL-DATASET)")
     train.add_argument("--resume", action="store_true", help="continue the run saved in --out")
@@ -95,12 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
                             "the numbers are the same on any count")
 
     inspect = commands.add_parser("inspect", help="print a saved model's gates and gradient by timestep")
-    inspect.add_argument("model", help="model.npz written by rnnsim train (or its run folder)")
+    inspect.add_argument("model", help="a run folder written by rnnsim train, or its model.npz")
     inspect.add_argument("--sample", type=_non_negative_int, default=0, help="validation sample to show")
     inspect.add_argument("--layer", default=None, help="recurrent layer (index or name; default the first)")
     inspect.add_argument("--gate", default=None, help="show only this gate, as named on screen (f, forget, "
                          "'forget gate f', z, c~, h); the text view's gate")
-    inspect.add_argument("--data", default=None, help="data folder for tasks with real data")
+    inspect.add_argument("--data", default=None, help="data folder or file for tasks with real data "
+                         "(default: the one the run was trained on)")
+    inspect.add_argument("--save", default=None, metavar="PATH",
+                         help="draw with matplotlib into PATH instead of printing: a .svg, .png or .pdf file "
+                              "(all views in one figure), or a folder (one file per view); needs the [plot] extra")
+    inspect.add_argument("--format", choices=["svg", "png", "pdf"], default="svg",
+                         help="file type of the views when --save names a folder (default svg)")
     inspect.add_argument("--view", action="append", default=None, metavar="VIEW",
                          help="what to print, repeatable or comma-separated: gates (default), gain, inputs "
                               "(connectivity ||dy/dx_t||), text (words down the page), saturation, what-if, all")
@@ -112,12 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
                          help="validation samples the saturation view counts (default 64)")
 
     tui = commands.add_parser("tui", help="the terminal app: watch gates and gradients while a model trains")
-    tui.add_argument("--checkpoint", default=None, help="open a model saved by rnnsim train")
+    tui.add_argument("--checkpoint", default=None, help="open a run folder of rnnsim train (or a model's .npz)")
     tui.add_argument("--cell", default=None, help="rnn, lstm or gru")
     tui.add_argument("--dataset", default=None, help="task to train on (default adding)")
 
     datasets = commands.add_parser("datasets", help="list the data sets, where they are and how to get them")
-    datasets.add_argument("--data", default=None, help="data folder (default: $RNNSIM_DATA or ~/.cache/rnnsim)")
+    datasets.add_argument("--data", default=None,
+                          help="data folder (default: $RNNSIM_DATA or ~/.cache/rnnsim/datasets)")
+    datasets.add_argument("--download", default=None, metavar="NAME",
+                          help="fetch the data set NAME into the cache (~/.cache/rnnsim/datasets), checked by SHA-256")
 
     demo = commands.add_parser("demo", help="run the three cells on a tiny sequence and print a gate trace")
     demo.add_argument("--timesteps", type=_positive_int, default=12)
@@ -148,7 +161,7 @@ def exit_status(command, *args, **options) -> int:
     try:
         return int(command(*args, **options) or 0)
     except InputError as error:
-        sys.stderr.write(f"rnnsim: error: {error}\n")
+        sys.stderr.write(f"rnnsim: error: {message_for(error, FLAG_NAMES)}\n")  # seq_len -> --seq-len, ...
         return EXIT_USAGE
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as error:
         name = error.filename or ""
@@ -169,6 +182,7 @@ TASK_DEFAULTS = {
     "beijing": dict(epochs=10, batch_size=128),
     "jena": dict(epochs=20, batch_size=128),
     "vowels": dict(epochs=30, batch_size=32, lr=3e-3),
+    "addition": dict(epochs=30, batch_size=64, lr=3e-3, seq_len=5, samples=8000),
 }
 
 
@@ -215,6 +229,7 @@ def command_train(args) -> int:
 
         require_cuda()
 
+    _fetch_missing(config.dataset, config.data, quiet=args.quiet)
     with console.status(f"loading {config.dataset} ..."):
         task = experiment.load_task(config)
     if args.resume:
@@ -252,6 +267,22 @@ def command_train(args) -> int:
     return 0
 
 
+def _fetch_missing(dataset: str, data: str | None, quiet: bool) -> None:
+    """Download what a task's loader would, before the spinner starts: a progress bar needs the terminal alone.
+
+    Files the registry cannot fetch are left for the loader; offline, find_file's message is the loader's.
+    """
+    from rnnsim.datasets import paths
+    from rnnsim.datasets import registry as data_registry
+
+    info = data_registry.DATASETS.get(dataset)
+    if info is None or info.synthetic or not paths.downloads_allowed():
+        return
+    for alternatives in info.files:
+        if data_registry.locate(dataset, alternatives, data) is None and any(c.fetchable for c in alternatives):
+            data_registry.find_file(dataset, alternatives, data, progress=not quiet)
+
+
 def _verdict(label: str, ours: float, baseline: float) -> str:
     """Plain words for the comparison; within 5% of the baseline is no real difference."""
     higher_is_better = label == "accuracy"
@@ -263,6 +294,10 @@ def _verdict(label: str, ours: float, baseline: float) -> str:
 
 def _model_line(config, task) -> str:
     name = registry.layer_name(config.cell)
+    if task.info.get("architecture") == "encoder_decoder":
+        return (f"encoder {name}({config.units}) -> states -> decoder {name}({config.units}) -> "
+                f"Dense({task.output_units}, {task.output_activation}), each reading Embedding({task.vocab_size}, "
+                f"{config.embedding_dim})")
     stack = f"{config.layers} x {name}({config.units})" if config.layers > 1 else f"{name}({config.units})"
     if config.bidirectional:
         stack = f"Bidirectional({stack})"
@@ -353,7 +388,12 @@ def _stop_on_ctrl_c():
 
 
 def command_inspect(args) -> int:
-    return _print_inspection(args.model, sample=args.sample, layer=args.layer, gate=args.gate, data=args.data,
+    if args.save is not None:
+        return _save_inspection(args.model, args.save, sample=args.sample, layer=args.layer, gate=args.gate,
+                                data_path=args.data, file_format=args.format)
+    from rnnsim.inspection import print_inspection
+
+    return print_inspection(args.model, sample=args.sample, layer=args.layer, gate=args.gate, data_path=args.data,
                              views=args.view, what_if=args.what_if, notes=args.notes,
                              saturation_samples=args.saturation_samples)
 
@@ -377,92 +417,58 @@ def inspect_command(
     `views` is a list of view names (rnnsim.render.trace_view.VIEWS, or 'all'); `what_if` an edit such as
     'forget_bias=0'.
     """
-    return exit_status(_print_inspection, model_path, sample=sample, layer=layer, gate=gate, data=data,
+    from rnnsim.inspection import print_inspection
+
+    return exit_status(print_inspection, model_path, sample=sample, layer=layer, gate=gate, data=data,
                        console=console, views=views, what_if=what_if, notes=notes,
                        saturation_samples=saturation_samples)
 
 
-def _inspect_views(views, what_if, annotations) -> list[str]:
-    """The views to print, from --view (repeatable, comma-separated, 'all'); InputError for an unknown one."""
-    from rnnsim.render.trace_view import VIEWS
-
-    chosen = [name.strip().lower() for entry in (views or []) for name in entry.split(",") if name.strip()]
-    if "all" in chosen:
-        chosen = [view for view in VIEWS if view != "what-if" or what_if]
-    for name in chosen:
-        if name not in VIEWS:
-            raise InputError(f"unknown view {name!r}; choose from {', '.join(VIEWS)} or all")
-    if not chosen:  # the default: the heatmaps, and text read downwards for a text task
-        chosen = ["gates"] + (["text"] if annotations is not None and annotations.kind == "words" else [])
-    if what_if and "what-if" not in chosen:
-        chosen.append("what-if")
-    return list(dict.fromkeys(chosen))
-
-
-def _print_inspection(model_path, sample=0, layer=None, gate=None, data=None, console=None, views=None,
-                      what_if=None, notes=False, saturation_samples=64) -> int:
-    """Probe validation sample `sample` of a saved model and print the chosen views; raises InputError."""
+def _save_inspection(model_path, target, sample=0, layer=None, gate=None, data_path=None, file_format="svg",
+                     console=None) -> int:
+    """`rnnsim inspect --save`: the views of one sample drawn with matplotlib, into a file or a folder."""
     from rich.console import Console
-    from rich.text import Text
 
-    from rnnsim import analysis
-    from rnnsim.checkpoint import choose_layer, probe_checkpoint
-    from rnnsim.render.trace_view import render_views
+    from rnnsim import plot
+    from rnnsim.checkpoint import choose_layer, model_file, probe_checkpoint
+    from rnnsim.inspection import model_name
 
-    console = console or Console()
-    edit = analysis.parse_edit(what_if) if what_if else None  # a bad edit fails before the model loads
-    probe = probe_checkpoint(model_path, samples=[sample], data=data)
+    plot.use_file_backend()  # no window; or one line saying how to install matplotlib
+    target = Path(target).expanduser()
+    to_folder = target.is_dir() or str(target).endswith(("/", "\\")) or not target.suffix
+    if not to_folder and target.suffix.lower().lstrip(".") not in plot.SAVE_FORMATS:
+        raise InputError(f"--save {target}: name a .svg, .png or .pdf file, or a folder (one file per view)")
+    probe = probe_checkpoint(model_path, samples=[sample], data_path=data_path)
     trace = choose_layer(probe.traces, layer)
-    if gate:
-        from rnnsim.render.equations import resolve_quantity
-
-        resolve_quantity(trace, gate)  # refuse an unknown gate before drawing anything
-    annotations = probe.annotations[0] if probe.annotations else None
-    chosen = _inspect_views(views, what_if, annotations)
-    connectivity = unavailable = None
-    if any(view in chosen for view in ("gates", "inputs", "text")):
+    layer_tokens = probe.tokens_for(trace)  # a functional model's layers may read different inputs
+    labels = layer_tokens[0] if layer_tokens else None
+    gates = [gate] if gate else None
+    title = (f"{model_name(model_path, model_file(model_path))}: layer {trace.layer_name or trace.cell}, "
+             f"task {probe.task_name}, sample {sample}")
+    if not to_folder:
+        written = [plot.save(plot.inspection(trace, 0, gates=gates, labels=labels, title=title), target)]
+    else:
         try:
-            connectivity = analysis.connectivity(probe.model, probe.x)[0]
-        except InputError as error:  # e.g. a Bidirectional first layer: the other views still stand
-            unavailable = str(error)
-    saturations = None
-    count = min(saturation_samples, len(probe.task.x_val))
-    if "saturation" in chosen:
-        report = probe.model.probe(probe.task.x_val[:count], probe.task.y_val[:count])
-        saturations = analysis.saturation(choose_layer(report.traces, layer))
-        saturations = (saturations, _saturation_history(model_path, trace.layer_name))
-    result = analysis.what_if(probe.model, probe.x, probe.y, edit, layer=layer) if edit else None
-    weights = analysis.recurrent_weights(probe.model).get(trace.layer_name, {})
-    console.print(
-        Text(f"{Path(model_path).name}: task {probe.task_name}, sample {sample}", style="bold"),
-        render_views(trace, chosen, sample=0, sample_label=sample, gate=gate, width=console.width,
-                     colour=_console_has_colour(console), annotations=annotations, connectivity=connectivity,
-                     saturations=saturations, saturation_samples=count, whatif=result,
-                     recurrent_kernel=weights.get("recurrent_kernel") if trace.cell == "simple_rnn" else None,
-                     notes=notes),
-    )
-    if unavailable and "inputs" in chosen:
-        console.print(Text(f"input connectivity is not available: {unavailable}", style="dim"))
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"--save {target}: cannot create the folder ({error.strerror})") from None
+        views = {
+            "gates": plot.gate_heatmaps(trace, 0, gates=gates or [*trace.gate_names, "hidden"], labels=labels,
+                                        title=title),
+            "gradient": plot.gradient_by_timestep(trace, labels=labels, label=f"||dL/dh_t|| (sample {sample})"),
+            "step_gain": plot.step_gain(trace, labels=labels),
+        }
+        history_file = model_file(model_path).parent / "history.json"
+        if history_file.is_file():  # a run folder: its training history is a view too
+            from rnnsim.experiment import read_json
+
+            views["history"] = plot.training_history(read_json(history_file, "the run folder is incomplete"))
+        written = [plot.save(figure, target / f"{name}.{file_format}") for name, figure in views.items()]
+    console = console or Console()
+    for path in written:
+        console.print(f"saved {path}", soft_wrap=True)
     return 0
 
-
-def _saturation_history(model_path, layer_name) -> list[dict]:
-    """The per-epoch saturation `rnnsim train` wrote to history.json beside the model, for one layer, or []."""
-    path = Path(model_path)
-    history = (path if path.is_dir() else path.parent) / "history.json"
-    if not history.is_file():
-        return []
-    import json
-
-    try:
-        records = json.loads(history.read_text(encoding="utf-8")).get("saturation", [])
-    except (OSError, ValueError, AttributeError):  # an unreadable history only loses this plot
-        return []
-    return [record for record in records if isinstance(record, dict) and record.get("layer") == layer_name]
-
-
-def _console_has_colour(console) -> bool:
-    return console.color_system is not None and not console.no_color
 
 
 # ---------------------------------------------------------------------------------------
@@ -472,9 +478,15 @@ def _console_has_colour(console) -> bool:
 def command_datasets(args) -> int:
     from rich.console import Console
 
-    from rnnsim.datasets.registry import render_table
+    from rnnsim.datasets import registry as data_registry
 
-    Console().print(render_table(args.data))
+    console = Console()
+    if args.download is None:
+        console.print(data_registry.render_table(args.data))
+        return 0
+    data_registry.get_info(args.download)  # an unknown name: one line listing the known ones
+    for place in data_registry.download(args.download, path=args.data):
+        console.print(f"{args.download}: {place}", soft_wrap=True)
     return 0
 
 

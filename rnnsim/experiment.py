@@ -88,10 +88,13 @@ def make_optimizer(config: RunConfig):
 
 
 def build_model(task, config: RunConfig):
-    """The model the tutorial would build for this task: [Embedding] -> recurrent stack -> Dense."""
+    """The model the tutorial would build for this task: [Embedding] -> recurrent stack -> Dense; for the
+    addition task the functional encoder-decoder (`build_encoder_decoder`)."""
     from rnnsim import layers
     from rnnsim.models import Sequential
 
+    if task.info.get("architecture") == "encoder_decoder":
+        return build_encoder_decoder(task, config)
     recurrent = getattr(layers, layer_name(config.cell))
     model = Sequential(seed=config.seed, device=config.device)  # 'cuda': recurrent layers on the GPU
     if task.vocab_size:
@@ -113,6 +116,43 @@ def build_model(task, config: RunConfig):
     model.compile(optimizer=make_optimizer(config), loss=task.loss, metrics=list(task.metrics))
     model.build((None,) + task.x_train.shape[1:])
     # Saved with the model, so `rnnsim inspect` and the app can rebuild the task's samples.
+    model.metadata["task"] = {"name": task.name, "seq_len": task.seq_len, "seed": config.seed}
+    model.metadata["run"] = asdict(config)
+    return model
+
+
+def build_encoder_decoder(task, config: RunConfig):
+    """The functional encoder-decoder for a task with inputs 'question' and 'answer_in' (addition):
+
+        question -> Embedding(mask_zero) -> encoder (return_state) --states--+
+        answer_in -> Embedding(mask_zero) -> decoder (return_sequences, initial_state) -> Dense(softmax)
+
+    The encoder and decoder are the run's cell with `units` each; --layers and --bidirectional do not apply.
+    """
+    from rnnsim import layers
+    from rnnsim.models import Input, Model
+
+    if config.layers != 1 or config.bidirectional:
+        raise InputError(f"the {task.name} task trains one encoder and one decoder layer; "
+                         "leave out --layers and --bidirectional")
+    recurrent = getattr(layers, layer_name(config.cell))
+    question = Input(shape=(None,), dtype="int64", name="question")
+    embedded = layers.Embedding(task.vocab_size, config.embedding_dim, mask_zero=True, name="question_embedding",
+                                seed=config.seed)(question)
+    encoder = recurrent(config.units, return_state=True, dropout=config.dropout,
+                        recurrent_dropout=config.recurrent_dropout, name="encoder", seed=config.seed + 1)
+    states = encoder(embedded)[1:]  # h (and c): the decoder starts from them
+    answer_in = Input(shape=(None,), dtype="int64", name="answer_in")
+    embedded = layers.Embedding(task.vocab_size, config.embedding_dim, mask_zero=True, name="answer_embedding",
+                                seed=config.seed + 2)(answer_in)
+    decoder = recurrent(config.units, return_sequences=True, dropout=config.dropout,
+                        recurrent_dropout=config.recurrent_dropout, name="decoder", seed=config.seed + 3)
+    decoded = decoder(embedded, initial_state=states)
+    next_character = layers.Dense(task.output_units, activation=task.output_activation, name="next_character",
+                                  seed=config.seed + 4)(decoded)
+    model = Model([question, answer_in], next_character, name="encoder_decoder", seed=config.seed,
+                  device=config.device)
+    model.compile(optimizer=make_optimizer(config), loss=task.loss, metrics=list(task.metrics))
     model.metadata["task"] = {"name": task.name, "seq_len": task.seq_len, "seed": config.seed}
     model.metadata["run"] = asdict(config)
     return model

@@ -5,8 +5,11 @@ running sums so an epoch's value is the mean over all its samples (and unmasked 
 as Keras's stateful metrics are.
 
 'acc' / 'accuracy' picks binary, categorical or sparse-categorical accuracy the way Keras 3
-does: from the loss when it is a cross-entropy, else from the shapes (one output unit:
-binary; labels with one axis fewer than the output: sparse; otherwise categorical).
+does (keras/src/trainers/compile_utils.py, `get_metric`), from the shapes alone, never from the
+loss: an output whose last axis has size 1 gets binary accuracy; labels with fewer axes than
+the output, or a last axis of 1 against several output units, sparse categorical; anything else
+categorical. So a multi-label sigmoid output (B, 10) with 0/1 targets (B, 10) and
+binary_crossentropy gets categorical accuracy, as in Keras 3; ask for 'binary_accuracy' by name.
 """
 
 from __future__ import annotations
@@ -72,27 +75,36 @@ _BY_NAME: dict[str, Callable] = {
 }
 
 
-def resolve(name: str, loss_name: str | None, output_units: int | None, label_ndim=None, output_ndim=None):
-    """The metric function for `name` ('acc' resolved as Keras 3 does); raises InputError if unknown."""
+def _key(name) -> str:
     if not isinstance(name, str):
         raise InputError(f"metrics must be given by name, got {name!r}")
     key = name.lower()
-    if key in ("acc", "accuracy"):
-        if loss_name == "binary_crossentropy":
-            return binary_accuracy
-        if loss_name == "sparse_categorical_crossentropy":
-            return sparse_categorical_accuracy
-        if loss_name == "categorical_crossentropy":
-            return categorical_accuracy
-        if output_units == 1:
-            return binary_accuracy
-        if label_ndim is not None and output_ndim is not None and label_ndim < output_ndim:
-            return sparse_categorical_accuracy
-        return categorical_accuracy
-    if key in _BY_NAME:
+    if key not in ("acc", "accuracy") and key not in _BY_NAME:
+        raise InputError(f"unknown metric {name!r}; choose from acc, accuracy, {', '.join(_BY_NAME)}")
+    return key
+
+
+def resolve(name: str, y_true_shape=None, y_pred_shape=None) -> Callable:
+    """The metric function for `name`; 'acc' / 'accuracy' resolved from the shapes as Keras 3 does.
+
+    Args:
+        name: a metric name (see _BY_NAME), or 'acc' / 'accuracy'.
+        y_true_shape: the targets' shape (needed for 'acc').
+        y_pred_shape: the outputs' shape (needed for 'acc').
+    Raises InputError for an unknown name.
+    """
+    key = _key(name)
+    if key not in ("acc", "accuracy"):
         return _BY_NAME[key]
-    raise InputError(f"unknown metric {name!r}; choose from acc, accuracy, {', '.join(_BY_NAME)}")
+    y_true_shape, y_pred_shape = tuple(y_true_shape), tuple(y_pred_shape)
+    if y_pred_shape[-1] == 1:
+        return binary_accuracy
+    true_last = y_true_shape[-1] if y_true_shape else 1
+    if len(y_true_shape) < len(y_pred_shape) or (true_last == 1 and y_pred_shape[-1] > 1):
+        return sparse_categorical_accuracy
+    return categorical_accuracy
 
 
 def check_name(name) -> None:
-    resolve(name, "binary_crossentropy", 1)
+    """InputError unless `name` is a metric rnnsim knows."""
+    _key(name)

@@ -1,4 +1,4 @@
-"""Shared test set-up: where the real data sets are.
+"""Shared test set-up: where the real data sets are, and no downloads.
 
 The tests read real data from the project's shared data folder, `../shared/datasets` next to the
 repository (override with RNNSIM_DATA). When a data file is missing, tests that need it are skipped on
@@ -14,6 +14,9 @@ import pytest
 DATA_DIR = Path(os.environ.get("RNNSIM_DATA") or Path(__file__).parents[2] / "shared" / "datasets")
 # Loaders with no path= argument read RNNSIM_DATA: point it at the same folder for the whole run.
 os.environ.setdefault("RNNSIM_DATA", str(DATA_DIR))
+# A missing file is never downloaded from the real addresses by a test (child processes inherit this);
+# tests/test_download.py turns downloads back on against its own server on 127.0.0.1.
+os.environ["RNNSIM_OFFLINE"] = "1"
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,14 @@
 
 Cell cases: random weights, inputs and options for the kernels, and the plain-NumPy reference's
 forward and backward for the same case. Traces: `make_trace`, a small NumPy forward pass recorded as a
-`Trace` (no Numba, no model), for the drawing and the app. The app: `wait_for`, a Pilot wait.
+`Trace` (no Numba, no model), for the drawing and the app. The app: `wait_for`, a Pilot wait. The
+code's imports, read with `ast` (nothing imported): `imported_names`, `internal_edges`, for
+tests/test_structure.py and the layout tests.
 """
 
+import ast
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -184,3 +188,57 @@ async def wait_for(pilot, condition, timeout=10.0):
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the app")
         await pilot.pause(0.05)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def package_modules(package: str) -> dict[str, Path]:
+    """Dotted module name -> file, for every .py file of a package folder."""
+    modules = {}
+    for path in sorted((REPO / package).rglob("*.py")):
+        parts = list(path.relative_to(REPO).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        modules[".".join(parts)] = path
+    return modules
+
+
+
+def imported_names(path: Path, module: str) -> list[tuple[str, ast.AST, bool]]:
+    """(imported module, node, is_late) for every import in a file; relative imports resolved.
+
+    `from a.b import c` yields a.b and also a.b.c (c may be a submodule: `from rnnsim import layers`).
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    top_level = {id(node) for node in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        late = id(node) not in top_level
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node, late) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.append((target, node, late))
+            found += [(f"{target}.{alias.name}", node, late) for alias in node.names]
+    return found
+
+
+def internal_edges(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """module -> the modules of the same package that it imports (module or name imports resolved)."""
+    edges = {}
+    for module, path in modules.items():
+        targets = set()
+        for name, _node, _late in imported_names(path, module):
+            while name and name not in modules:  # `from rnnsim.cells.base import X`: X is no module
+                name = name.rpartition(".")[0]
+            if name and name != module:
+                targets.add(name)
+        edges[module] = targets
+    return edges

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from rnnsim.datasets import TASK_NAMES, Task, load_task
-from rnnsim.errors import InputError
+from rnnsim.datasets.timeseries import NoWindowFits, forecast_splits
+from rnnsim.errors import InputError, message_for
 
 LOSSES = {"mse", "mae", "binary_crossentropy", "sparse_categorical_crossentropy"}
 
@@ -93,4 +94,44 @@ def test_real_tasks_without_data_name_the_missing_file(name, tmp_path):
 
 
 def test_task_names_are_all_buildable_or_explain_what_is_missing():
-    assert TASK_NAMES == ("adding", "copy", "sine", "imdb", "sentiment", "beijing", "jena", "vowels")
+    assert TASK_NAMES == ("adding", "copy", "sine", "imdb", "sentiment", "beijing", "jena", "vowels", "addition")
+
+
+CLI_NAMES = {"seq_len": "--seq-len", "n_samples": "--samples"}
+
+
+def test_messages_that_ask_for_another_value_name_the_setting():
+    with pytest.raises(InputError) as adding:
+        load_task("adding", seq_len=1)
+    assert message_for(adding.value, CLI_NAMES) == (
+        "the adding problem needs --seq-len of at least 2 (a marker in each half), got 1; use a larger --seq-len")
+    with pytest.raises(InputError) as samples:
+        load_task("adding", n_samples=0)
+    assert message_for(samples.value, CLI_NAMES).startswith("--samples must be an int of at least 1")
+
+
+def test_message_for_rewrites_only_whole_words_of_the_named_option():
+    error = InputError("use a smaller seq_len, not max_seq_len or seq_length (seq_len=3)", option="seq_len")
+    assert message_for(error, CLI_NAMES) == "use a smaller --seq-len, not max_seq_len or seq_length (--seq-len=3)"
+    assert message_for(InputError("seq_len is fine"), CLI_NAMES) == "seq_len is fine"  # no option: unchanged
+    assert message_for(ValueError("plain"), CLI_NAMES) == "plain"
+
+
+def test_a_series_too_short_for_its_windows_says_the_largest_lookback_that_fits():
+    values = np.arange(400, dtype=float)[:, None].repeat(2, axis=1)
+    with pytest.raises(NoWindowFits) as short:
+        forecast_splits(values, ["a", "b"], "b", lookback=120, delay=10, step=6, train_end=200, val_end=300)
+    error = short.value
+    assert (error.split, error.split_rows, error.longest) == ("test", 90, 84)
+    assert error.option == "lookback" and "use a smaller lookback (at most 84)" in str(error)
+    forecast_splits(values, ["a", "b"], "b", lookback=84, delay=10, step=6, train_end=200, val_end=300)
+
+
+def test_a_beijing_window_longer_than_a_split_asks_for_a_smaller_seq_len(need_data):
+    need_data("beijing_pm25/PRSA_data_2010.1.1-2014.12.31.csv")
+    with pytest.raises(InputError) as long:
+        load_task("beijing", seq_len=11_000)
+    assert long.value.option == "seq_len"
+    assert message_for(long.value, CLI_NAMES).endswith(
+        "fits in the test rows of PRSA_data_2010.1.1-2014.12.31.csv (10,933 of 43,824); use a smaller --seq-len "
+        "(at most 10932)")

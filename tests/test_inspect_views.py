@@ -103,9 +103,22 @@ def test_the_command_line_takes_the_view_flags(lstm_model, capsys):
 def test_text_is_read_downwards_with_each_words_connectivity(tmp_path_factory, need_data):
     need_data("sentiment_labelled_sentences/imdb_labelled.txt")
     path = _saved(tmp_path_factory, "gru", dataset="sentiment", seq_len=30)
-    status, out = run_inspect(path, width=100)
+    status, out = run_inspect(path, width=100, views=["gates", "text"])
     assert status == 0, out
     assert "word by word, down: update gate z" in out and "padding, not shown" in out
-    assert "inputs: " not in out  # no paragraph under the heatmap any more
+    assert "inputs: " not in out  # the words are on their own lines, not a paragraph under the heatmap
     word_lines = [line for line in out.splitlines() if line[:5].strip().isdigit() and "e-" in line[-8:]]
     assert len(word_lines) >= 3  # one line per real word, each ending in its ||dy/dx_t||
+
+
+def test_by_default_text_longer_than_a_line_is_read_downwards():
+    from rnnsim.annotations import StepAnnotations
+    from rnnsim.inspection import choose_views
+
+    review = StepAnnotations(labels=[""] * 5 + ["a", "truly", "awful", "film"] * 30, kind="words")
+    short = StepAnnotations(labels=["5", "2", "+", "2"], kind="words")
+    numbers = StepAnnotations(labels=["0.42"] * 100)
+    assert choose_views(None, None, review, 80) == ["gates", "text"]
+    assert choose_views(None, None, short, 80) == ["gates"]  # one line of inputs under the heatmaps
+    assert choose_views(None, None, numbers, 80) == ["gates"]
+    assert choose_views(["gain,inputs"], "forget_bias=0", review, 80) == ["gain", "inputs", "what-if"]

@@ -65,6 +65,7 @@ def test_inspect_command_prints_a_saved_model(saved_model):
     assert "forget gate f" in out and "||dL/dh_t|| by timestep" in out
     # The inputs line up with the heatmaps' columns: the value row, the markers, the connectivity row.
     assert "\nx    " in out and "\nmark " in out and "\ndy/dx" in out and "▲ marked value (t=" in out
+    assert "inputs: " in out
 
 
 def test_inspect_command_rejects_an_unknown_gate_in_one_line(saved_model, capsys):

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from textual.app import App
+from textual.binding import Binding
 
 from rnnsim.errors import InputError
 from tui.commands import RnnsimCommands
@@ -22,15 +24,39 @@ class RnnsimApp(App):
     TITLE = "rnnsim"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {RnnsimCommands}
-    BINDINGS = [("q", "quit", "Quit")]
+    BINDINGS = [("q", "quit", "Quit"), Binding("ctrl+s", "save_svg", "Save SVG")]
 
     def __init__(
-        self, settings: Settings | None = None, checkpoint: str | None = None, session_factory=TrainingSession
+        self,
+        settings: Settings | None = None,
+        checkpoint: str | None = None,
+        session_factory=TrainingSession,
+        screenshot_folder: str | Path | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self.checkpoint = checkpoint
         self.session_factory = session_factory
+        self.screenshot_folder = Path(screenshot_folder) if screenshot_folder is not None else Path.cwd()
+        self.last_screenshot: Path | None = None  # where ctrl+s last saved the screen
+
+    def action_save_svg(self) -> None:
+        """ctrl+s: the screen as it is now, as an SVG file in the screenshot folder; the path is shown."""
+        tabs = self.screen.query("#tabs")
+        view = (tabs.first().active or "screen") if tabs else "screen"  # the tab shown, in the file's name
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        name, count = f"rnnsim-{view}-{stamp}.svg", 2
+        while (self.screenshot_folder / name).exists():  # two saves in one second keep both
+            name, count = f"rnnsim-{view}-{stamp}-{count}.svg", count + 1
+        try:
+            self.screenshot_folder.mkdir(parents=True, exist_ok=True)
+            saved = Path(self.save_screenshot(filename=name, path=str(self.screenshot_folder)))
+        except OSError as error:
+            self.notify(f"could not save the screen in {self.screenshot_folder}: {error.strerror}",
+                        severity="error", title="Save SVG")
+            return
+        self.last_screenshot = saved
+        self.notify(f"Saved the screen as {saved}", title="Save SVG")
 
     def on_mount(self) -> None:
         self.install_screen(MainScreen(self.settings, self.session_factory, self.checkpoint), "main")
@@ -59,14 +85,12 @@ def make_settings(
 
 
 def check_checkpoint(checkpoint) -> str | None:
+    """The checkpoint's .npz (a run folder names its model.npz), or None; InputError if there is none."""
     if checkpoint is None:
         return None
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise InputError(
-            f"checkpoint {checkpoint} does not exist; give the .npz file written by rnnsim train"
-        )
-    return str(path)
+    from rnnsim.checkpoint import model_file
+
+    return str(model_file(checkpoint))
 
 
 def run(
@@ -87,7 +111,7 @@ def run(
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tui.app", description="rnnsim's terminal app")
-    parser.add_argument("--checkpoint", help="a model saved by rnnsim train / model.save")
+    parser.add_argument("--checkpoint", help="a run folder of rnnsim train, or a model saved by model.save")
     parser.add_argument("--cell", help="SimpleRNN, LSTM or GRU")
     parser.add_argument("--dataset", "--task", dest="dataset", help="adding, copy, sine, imdb, ...")
     parser.add_argument("--units", type=int)

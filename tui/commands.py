@@ -28,6 +28,7 @@ COMMANDS = [
     ("Show tab: Saturation", "tab('saturation')", "How often each gate is shut or open, unit by unit and by epoch"),
     ("Show tab: What-if", "tab('whatif')", "The model as trained beside an edited copy"),
     ("Loss curve: linear / log y axis", "toggle_log", "Switch the loss plot's y axis (automatic until chosen)"),
+    ("Next recurrent layer", "next_layer", "Show the gates and gradient of the model's next recurrent layer"),
     ("Help", "help", "Keys and how to read the views"),
 ]
 

@@ -136,6 +136,8 @@ class ProbeEvent:
     annotations: list[StepAnnotations] | None = None  # per probe sample: markers, windows, padding
     connectivity: np.ndarray | None = None  # (S, T) ||dy/dx_t|| of the probe samples
     source: ProbeSource | None = None  # what a what-if needs: the model, these weights, the probe samples
+    # the same per model layer name, where a functional model's layers read different inputs
+    tokens_by_layer: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -163,7 +165,7 @@ def _float_dict(values) -> dict[str, float]:
     return {str(key): float(value) for key, value in dict(values).items() if value is not None}
 
 
-def convert_report(report, cell: str = "", tokens=None, annotations=None) -> Event | None:
+def convert_report(report, cell: str = "", tokens=None, tokens_by_layer=None, annotations=None) -> Event | None:
     """Turn a model report (rnnsim.reports BatchReport, EpochReport, ProbeReport) into an event."""
     kind = type(report).__name__
     logs = dict(getattr(report, "logs", None) or {})
@@ -177,6 +179,7 @@ def convert_report(report, cell: str = "", tokens=None, annotations=None) -> Eve
             tokens=tokens,
             cell=cell,
             annotations=annotations,
+            tokens_by_layer=dict(tokens_by_layer or {}),
         )
     if kind == "EpochReport":
         return EpochEvent(
@@ -215,6 +218,7 @@ class TrainingSession:
         self.probe_annotations: list[StepAnnotations] | None = None
         self.saturation_history: list[dict] = []  # one record per epoch and gated layer, as in history.json
         self._connectivity: ConnectivityProbe | None = None
+        self.probe_tokens_by_layer: dict = {}  # a task with several inputs: each layer's own (see prepare)
 
     # -- set-up -------------------------------------------------------------------------------
     def prepare(self) -> TaskInfo:
@@ -226,6 +230,14 @@ class TrainingSession:
         if self.model is None:
             self.model = build_model(self.task, s)
         probe_x = self.probe_inputs()[0]
+        if self.task.input_fields:  # x holds one field per model input: each layer shows the one it reads
+            from rnnsim.checkpoint import input_under_layer
+
+            self.probe_tokens_by_layer = {
+                layer.name: decode_tokens(self.task, input_under_layer(self.model, probe_x, layer.name),
+                                          sample_indices=range(len(probe_x)))
+                for layer in self.model.layers if hasattr(layer, "n_states")}  # the recurrent layers
+            probe_x = probe_x[self.task.input_fields[0]]
         self.probe_tokens = decode_tokens(self.task, probe_x, sample_indices=range(len(probe_x)))
         self.probe_annotations = annotate(self.task, probe_x, self.task.mask_val)
         self._connectivity = ConnectivityProbe(self.model)
@@ -233,6 +245,8 @@ class TrainingSession:
 
     def measure_connectivity(self, x) -> np.ndarray | None:
         """||dy/dx_t|| of the probe samples with the current weights (None where the model has no such view)."""
+        if getattr(self.task, "input_fields", ()):  # several inputs: connectivity is drawn for a model with one
+            return None
         try:
             return self._connectivity.measure(x)
         except InputError:  # e.g. a Bidirectional first layer: the other views go on without it
@@ -260,6 +274,7 @@ class TrainingSession:
         try:
             for report in reports:
                 event = convert_report(report, cell=s.cell, tokens=self.probe_tokens,
+                                       tokens_by_layer=self.probe_tokens_by_layer,
                                        annotations=self.probe_annotations)
                 if isinstance(event, ProbeEvent):  # between two batches: the weights hold still
                     event.connectivity = self.measure_connectivity(probe[0])
@@ -453,6 +468,7 @@ class CheckpointView:
     connectivity: np.ndarray | None = None  # (S, T) ||dy/dx_t|| of the samples
     source: ProbeSource | None = None  # for what-ifs on the opened model
     saturation_history: list[dict] = field(default_factory=list)  # history.json's per-epoch saturation, if any
+    tokens_by_layer: dict = field(default_factory=dict)  # per model layer name (see CheckpointProbe)
 
 
 def load_checkpoint(
@@ -484,6 +500,7 @@ def load_checkpoint(
         connectivity=connectivity,
         source=ProbeSource(probe.model, None, probe.x, probe.y),
         saturation_history=_saved_saturation(path),
+        tokens_by_layer=dict(probe.tokens_by_layer),
     )
 
 

@@ -53,28 +53,32 @@ def _word_index_alternatives():
     return registry.get_info("imdb").files[1]
 
 
-def find_source(path: str | os.PathLike | None = None) -> Path:
-    """The reviews' source in the data folder: the xz archive, the official .tar.gz, or the aclImdb folder.
+def find_source(path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None) -> Path:
+    """The reviews' source: the xz archive, the official .tar.gz, or the aclImdb folder (downloaded if missing).
 
     Args:
-        path: the data folder. Default None: `data_dir()`.
+        path: the data folder, or the archive or aclImdb folder itself. Default None: `data_dir()`.
+        cache_dir: the cache folder whose `datasets/` holds downloads. Default None: `paths.download_dir()`.
 
     Raises:
-        InputError: none is present; the message gives the download address.
+        InputError: none is present and none could be downloaded; the message gives the download address.
     """
-    return registry.find_file("imdb", _archive_alternatives(), path)
+    return registry.find_file("imdb", _archive_alternatives(), path, cache_dir=cache_dir)
 
 
-def get_word_index(path: str | os.PathLike | None = None) -> dict[str, int]:
+def get_word_index(path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None) -> dict[str, int]:
     """Keras's IMDB word index: {word: rank}, ranks 1..88,584 by frequency in the training reviews.
 
     Args:
-        path: the data folder holding `imdb/imdb_word_index.json`. Default None: `data_dir()`.
+        path: the data folder holding `imdb/imdb_word_index.json` (or the file itself, or a folder
+            or archive beside it). Default None: `data_dir()`. Downloaded if missing, as in Keras.
+        cache_dir: the cache folder whose `datasets/` holds downloads. Default None: `paths.download_dir()`.
 
     Raises:
-        InputError: the file is missing (with its download address) or is not a JSON object of ranks.
+        InputError: the file is missing and could not be downloaded (with its address), or is not a JSON
+            object of ranks.
     """
-    file = registry.find_file("imdb", _word_index_alternatives(), path)
+    file = registry.find_file("imdb", _word_index_alternatives(), path, cache_dir=cache_dir)
     try:
         with open(file, encoding="utf-8") as stream:
             word_index = json.load(stream)
@@ -223,8 +227,8 @@ def load_parsed(path: str | os.PathLike | None = None, cache_dir: str | os.PathL
     Returns:
         {'ranks', 'offsets', 'labels', 'review_ids', 'n_train'} (see `_parse`), train reviews first.
     """
-    source = find_source(path)
-    word_index_file = registry.find_file("imdb", _word_index_alternatives(), path)
+    source = find_source(path, cache_dir)
+    word_index_file = registry.find_file("imdb", _word_index_alternatives(), path, cache_dir=cache_dir)
     cache_folder = resolve_cache_dir(cache_dir)
     cache_file, key = _cache_file(source, word_index_file, cache_folder)
     if cache_file.exists():
@@ -234,7 +238,7 @@ def load_parsed(path: str | os.PathLike | None = None, cache_dir: str | os.PathL
                     return {name: stored[name] for name in stored.files if name != "key"}
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache is simply rebuilt
-    arrays = _parse(source, get_word_index(path), progress)
+    arrays = _parse(source, get_word_index(path, cache_dir), progress)
     try:
         _write_atomically(cache_file, {**arrays, "key": np.array(key)})
     except OSError:
@@ -262,8 +266,10 @@ def load_data(path: str | os.PathLike | None = None, num_words: int | None = Non
     """Load the IMDB reviews as Keras does: `(x_train, y_train), (x_test, y_test)`.
 
     Args:
-        path: the data folder (holding `imdb/`). Default None: `data_dir()` (RNNSIM_DATA or the user cache).
-            Keras's `path` names the .npz file instead; here it is the folder.
+        path: the data folder (holding `imdb/`, or the archive and word index directly), or the archive or
+            aclImdb folder itself. Default None: `data_dir()` (RNNSIM_DATA or the user cache). Keras's `path`
+            names the .npz file instead. Missing files are downloaded (with a progress bar, checked by
+            SHA-256) into the cache folder when the network answers, as Keras does; RNNSIM_OFFLINE=1 stops it.
         num_words: keep word ids below this; others become `oov_char`. Default None: all words (as in
             Keras, the largest id seen becomes the limit, so that one word also turns into `oov_char`).
         skip_top: ids below this also become `oov_char` (the start mark too, as in Keras). Default 0.
@@ -272,7 +278,8 @@ def load_data(path: str | os.PathLike | None = None, num_words: int | None = Non
         start_char: the id that starts every review. Default 1; None: no start mark.
         oov_char: the id of dropped words. Default 2; None: drop them from the review instead.
         index_from: added to every word's rank. Default 3 (0 padding, 1 start, 2 oov).
-        cache_dir: where the parsed archive is cached. Default None: `paths.cache_dir()`.
+        cache_dir: where the parsed archive is cached (and downloads go, into its `datasets/`). Default
+            None: `paths.cache_dir()`.
         progress: called as progress(done, expected) during the first parse. Default None.
 
     Returns:
@@ -321,7 +328,8 @@ def load_data(path: str | os.PathLike | None = None, num_words: int | None = Non
     if maxlen:
         keep_review = lengths < maxlen
         if not keep_review[is_train].any() or not keep_review[~is_train].any():
-            raise InputError(f"no review is shorter than maxlen={maxlen}; increase maxlen (or pass None)")
+            raise InputError(f"no review is shorter than maxlen={maxlen}; increase maxlen (or pass None)",
+                             option="maxlen")
         flat, new_offsets = _gather_segments(new_offsets, np.flatnonzero(keep_review))
         tokens, unknown = tokens[flat], unknown[flat]
         labels, is_train = labels[keep_review], is_train[keep_review]

@@ -9,6 +9,10 @@ Two folders matter:
   The data folder may be read-only: nothing is ever written into it.
 - the *cache folder* for parsed forms of slow-to-read files (the IMDB archive). It is
   `RNNSIM_CACHE` when set, else `$XDG_CACHE_HOME/rnnsim` (`~/.cache/rnnsim`).
+
+Downloads go to `datasets/` in the cache folder (`download_dir`), in the data folder's layout: with
+neither variable set that *is* the default data folder, and the loaders look there after the data
+folder in any case. `RNNSIM_OFFLINE=1` stops the loaders from downloading (the tests set it).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from rnnsim.errors import InputError
 
 DATA_ENV_VAR = "RNNSIM_DATA"
 CACHE_ENV_VAR = "RNNSIM_CACHE"
+OFFLINE_ENV_VAR = "RNNSIM_OFFLINE"
 
 
 def _user_cache_root() -> Path:
@@ -73,3 +78,20 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
         raise InputError(f"cannot create the cache folder {folder} ({error.strerror}); "
                          f"set {CACHE_ENV_VAR} to a writable folder") from None
     return folder
+
+
+def download_dir(cache: str | os.PathLike | None = None) -> Path:
+    """Where downloaded data sets go: `datasets/` in the cache folder. Not created here.
+
+    Args:
+        cache: the cache folder. Default None: `RNNSIM_CACHE`, else `$XDG_CACHE_HOME/rnnsim` or `~/.cache/rnnsim`
+            (so downloads land in the default data folder).
+    """
+    if cache is None:
+        cache = os.environ.get(CACHE_ENV_VAR) or _user_cache_root()
+    return Path(cache).expanduser().absolute() / "datasets"
+
+
+def downloads_allowed() -> bool:
+    """False when `RNNSIM_OFFLINE` is set to anything but '', '0', 'false' or 'no'."""
+    return os.environ.get(OFFLINE_ENV_VAR, "").strip().lower() in ("", "0", "false", "no")

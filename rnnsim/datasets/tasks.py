@@ -11,12 +11,18 @@ layer, metrics), a trivial baseline to beat, and a `decode` function for display
     beijing    regression, Beijing temperature 24 h ahead from 120 hours (seq_len = hours)
     jena       regression, Jena temperature as in the book (needs the full file), seq_len 240 (hourly)
     vowels     multiclass, Japanese Vowels speakers, 12 channels, padded to 29 with a mask
+    addition   per-step classification for an encoder-decoder, '12+34' -> '46', seq_len = the question's
+               characters, 2 * digits + 1, default 5 (synthetic; two inputs: see Task.x_train)
 
 Validation data: `imdb` holds out the last 20 % of the (shuffled) training reviews, as Keras's
 `validation_split=0.2` does in the book, and leaves the test reviews untouched (`imdb.load_data` gives
 them); `sentiment` shuffles the 3,000 sentences by seed and holds out 20 %; `beijing` and `jena` split
 by time (validation is the period after training); `vowels` validates on the official test split;
 synthetic tasks generate `n_samples` training and `n_samples // 4` validation sequences.
+
+A task for a model with several inputs (`addition`: the question for the encoder, the answer so
+far for the decoder) holds x as a NumPy structured array with one field per input, named as the
+model's `Input`s: it slices and counts like any x, and `rnnsim.Model` takes it as such.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import numpy as np
 from rnnsim.annotations import StepAnnotations
 from rnnsim.errors import InputError
 
-TASK_NAMES = ("adding", "copy", "sine", "imdb", "sentiment", "beijing", "jena", "vowels")
+TASK_NAMES = ("adding", "copy", "sine", "imdb", "sentiment", "beijing", "jena", "vowels", "addition")
 
 
 @dataclass
@@ -40,7 +46,8 @@ class Task:
     name: str  # one of TASK_NAMES
     kind: str  # 'regression', 'binary' or 'multiclass'
     # (N, T, input_dim) float32, or (N, T) int32 token ids when vocab_size is set; for the full Jena
-    # file a read-only strided view (index it per batch, x[batch] copies)
+    # file a read-only strided view (index it per batch, x[batch] copies); for a model with several
+    # inputs a structured array (N,) with one field per input (see `input_fields`)
     x_train: np.ndarray
     y_train: np.ndarray  # (N, output_units) float32 for regression, (N,) int64 labels, (N, T) with sequence_output
     x_val: np.ndarray  # like x_train
@@ -63,9 +70,15 @@ class Task:
     mark: Callable[[np.ndarray], dict] | None = None
 
     @property
+    def input_fields(self) -> tuple[str, ...]:
+        """The names of the model inputs x holds, for a task with several (else empty)."""
+        return tuple(self.x_train.dtype.names or ())
+
+    @property
     def seq_len(self) -> int:
-        """Timesteps per sample."""
-        return int(self.x_train.shape[1])
+        """Timesteps per sample (of the first input, for a task with several)."""
+        first = self.x_train[self.input_fields[0]] if self.input_fields else self.x_train
+        return int(first.shape[1])
 
     def annotate(self, x_sample, mask=None) -> StepAnnotations:
         """What each step of one sample is, for the time axes of the views (rnnsim.annotations).
@@ -100,7 +113,22 @@ def _val_count(n_samples: int) -> int:
 
 def _check_int(name: str, value, minimum: int) -> None:
     if value is not None and (not isinstance(value, (int, np.integer)) or value < minimum):
-        raise InputError(f"{name} must be an int of at least {minimum} (or None), got {value!r}")
+        raise InputError(f"{name} must be an int of at least {minimum} (or None), got {value!r}", option=name)
+
+
+def _windows(make_splits, task: str, seq_len: int, step: int, source: str):
+    """make_splits(), with a too-short series explained in seq_len, the setting a user chose (rows = seq_len x step)."""
+    from rnnsim.datasets.timeseries import NoWindowFits
+
+    try:
+        return make_splits()
+    except NoWindowFits as error:
+        longest = error.longest // step
+        advice = (f"use a smaller seq_len (at most {longest})" if longest >= 1 else
+                  "use a longer file")
+        raise InputError(f"{task}: no window of seq_len={seq_len} steps ({error.lookback:,} rows) fits in the "
+                         f"{error.split} rows of {source} ({error.split_rows:,} of {error.rows:,}); {advice}",
+                         option="seq_len") from None
 
 
 def load_task(name: str = "adding", *, data_path: str | os.PathLike | None = None, seq_len: int | None = None,
@@ -137,6 +165,9 @@ def _adding(*, data_path, seq_len, n_samples, seed) -> Task:
     from rnnsim.datasets.synthetic import adding_problem
 
     seq_len = seq_len or 100
+    if seq_len < 2:
+        raise InputError(f"the adding problem needs seq_len of at least 2 (a marker in each half), got {seq_len}; "
+                         f"use a larger seq_len", option="seq_len")
     n_train = n_samples or 8_000
     x, y = adding_problem(n_train + _val_count(n_train), seq_len, seed)
     x_train, y_train, x_val, y_val = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
@@ -204,6 +235,42 @@ def _sine(*, data_path, seq_len, n_samples, seed) -> Task:
         mark=lambda sample: {"values": np.clip((sample[:, 0] + 1.0) / 2.0, 0.0, 1.0)},
         description=f"Noisy sine: {seq_len} noisy samples of a sine (period 8-32 steps); forecast the clean "
                     f"value one step ahead.",
+    )
+
+
+def _addition(*, data_path, seq_len, n_samples, seed) -> Task:
+    from rnnsim.datasets import addition
+
+    seq_len = seq_len or 5
+    if not 3 <= seq_len <= 19:
+        raise InputError(f"the addition task's seq_len is the question's length, 2 * digits + 1: from 3 to 19 "
+                         f"characters (default 5, numbers of up to 2 digits), got {seq_len}", option="seq_len")
+    digits = (seq_len - 1) // 2  # the question is 'a+b' with up to `digits` digits each
+    n_train = n_samples or 8_000
+    data = addition.addition_problem(n_train + _val_count(n_train), digits, seed)
+    fields = [("question", np.int64, (data["question"].shape[1],)),
+              ("answer_in", np.int64, (data["answer_in"].shape[1],))]
+    x = np.zeros(len(data["question"]), dtype=fields)
+    x["question"], x["answer_in"] = data["question"], data["answer_in"]
+    y = data["answer_out"]
+    y_val = y[n_train:]
+    real = y_val != addition.PAD
+    # the baseline writes, at each answer step, the character the validation answers use most there
+    commonest = [np.bincount(y_val[real[:, t], t], minlength=addition.VOCABULARY_SIZE).argmax()
+                 for t in range(y_val.shape[1])]
+    baseline = float(((y_val == np.array(commonest)[None, :]) & real).sum() / real.sum())
+    return Task(
+        name="addition", kind="multiclass", x_train=x[:n_train], y_train=y[:n_train], x_val=x[n_train:],
+        y_val=y_val, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+        baseline={"name": "commonest character per step", "metric": "accuracy", "value": baseline,
+                  "description": "at each step of the answer write the character most answers have there"},
+        input_dim=None, vocab_size=addition.VOCABULARY_SIZE, output_units=addition.VOCABULARY_SIZE,
+        output_activation="softmax", decode=lambda token: addition.CHARACTERS[int(token)],
+        sequence_output=True,
+        description=f"Addition for an encoder-decoder: the encoder reads a question such as "
+                    f"'{'1' * digits}+{'2' * digits}' a character at a time and hands its state to the decoder, "
+                    f"which writes the sum after '=' and ends with '.'. Numbers of 1 to {digits} digits.",
+        info={"architecture": "encoder_decoder", "digits": digits, "characters": addition.CHARACTERS},
     )
 
 
@@ -318,7 +385,9 @@ def _beijing(*, data_path, seq_len, n_samples, seed) -> Task:
     from rnnsim.datasets import beijing
 
     lookback = seq_len or 120
-    splits = beijing.temperature_splits(path=data_path, lookback=lookback, horizon=24, step=1)
+    file = beijing.find_file(data_path)
+    splits = _windows(lambda: beijing.temperature_splits(file=file, lookback=lookback, horizon=24, step=1),
+                      "beijing", lookback, 1, file.name)
     return _forecast_task(
         "beijing", splits, n_samples, seed, "C",
         f"Beijing hourly weather 2010-2014: predict the temperature 24 hours after the last of {lookback} "
@@ -330,7 +399,8 @@ def _jena(*, data_path, seq_len, n_samples, seed) -> Task:
 
     timesteps = seq_len or 240
     series = jena.load_jena(path=data_path)
-    splits = jena.tutorial_splits(series, lookback=timesteps * 6, step=6, delay=144)
+    splits = _windows(lambda: jena.tutorial_splits(series, lookback=timesteps * 6, step=6, delay=144),
+                      "jena", timesteps, 6, series.source.name)
     return _forecast_task(
         "jena", splits, n_samples, seed, "C",
         f"Jena climate 2009-2016 (Chollet ch. 6.3): predict the temperature 24 hours ahead from "
@@ -345,7 +415,7 @@ def _vowels(*, data_path, seq_len, n_samples, seed) -> Task:
     if seq_len is not None:
         if seq_len < length:
             raise InputError(f"seq_len={seq_len} is shorter than the longest utterance ({length} frames); "
-                             f"use at least {length}")
+                             f"use a larger seq_len (at least {length})", option="seq_len")
         train, test = vowels._pad_end(train, seq_len), vowels._pad_end(test, seq_len)
     rng = np.random.default_rng(seed)
     x_train, y_train, mask_train = train.x, train.y, train.mask
@@ -368,5 +438,5 @@ def _vowels(*, data_path, seq_len, n_samples, seed) -> Task:
 
 _BUILDERS = {
     "adding": _adding, "copy": _copy, "sine": _sine, "imdb": _imdb, "sentiment": _sentiment,
-    "beijing": _beijing, "jena": _jena, "vowels": _vowels,
+    "beijing": _beijing, "jena": _jena, "vowels": _vowels, "addition": _addition,
 }

@@ -216,7 +216,8 @@ def _check_window_arguments(data: np.ndarray, lookback: int, delay: int, step: i
                          f"rows of data; lower max_index")
     if min_index + lookback >= max_index:
         raise InputError(f"no window fits: min_index {min_index} + lookback {lookback} >= max_index "
-                         f"{max_index}; use more rows or a shorter lookback")
+                         f"{max_index}; use more rows or a smaller lookback (at most "
+                         f"{max(0, (max_index - min_index - 1) // step * step)})", option="lookback")
 
 
 def generator(data: np.ndarray, lookback: int, delay: int, min_index: int, max_index: int | None,
@@ -314,6 +315,20 @@ def last_value_baseline_mae(samples: np.ndarray, targets: np.ndarray, target_col
     return float(np.mean(np.abs(samples[:, -1, target_column] - targets)))
 
 
+class NoWindowFits(InputError):
+    """A split of a series is too short for one window: its fields let a caller word the advice in its own terms."""
+
+    def __init__(self, split: str, split_rows: int, rows: int, lookback: int, step: int):
+        self.split = split  # 'train', 'val' or 'test'
+        self.split_rows = split_rows  # rows the window's current row may take in that split
+        self.rows = rows  # rows of the whole series
+        self.lookback = lookback  # rows a window reads
+        self.longest = (split_rows - 1) // step * step  # the largest lookback that fits (a multiple of step)
+        super().__init__(f"no window fits in the {split} rows ({split_rows:,} of the series' {rows:,}): a window "
+                         f"reads lookback={lookback} rows; use a smaller lookback (at most {self.longest}) or a "
+                         f"longer series", option="lookback")
+
+
 @dataclass
 class ForecastSplits:
     """A series normalised by its training rows, split by time, and windowed."""
@@ -359,6 +374,10 @@ def forecast_splits(values: np.ndarray, columns: Sequence[str], target: str, loo
                          f"rows ({len(values)})")
     normalised, mean, std = normalize(values, train_end)
     bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, len(values) - delay)}
+    shortest = min(bounds, key=lambda split: bounds[split][1] - bounds[split][0])
+    span = bounds[shortest][1] - bounds[shortest][0]
+    if step >= 1 and lookback >= max(span, 1):  # the shortest split bounds the lookback of every split
+        raise NoWindowFits(shortest, max(0, span), len(values), lookback, step)
     # The baseline is computed in float64, so its value does not depend on the training dtype.
     baseline = last_value_baseline_mae(
         *make_windows(normalised, lookback, delay, step, *bounds["val"], target_column), target_column)

@@ -98,7 +98,8 @@ def load_split(split: str = "train", path: str | os.PathLike | None = None,
     lengths = np.array([len(sequence) for sequence in sequences], dtype=np.int64)
     pad_to = int(lengths.max()) if pad_to is None else pad_to
     if pad_to < lengths.max():
-        raise InputError(f"pad_to={pad_to} is shorter than the longest sequence ({lengths.max()} frames)")
+        raise InputError(f"pad_to={pad_to} is shorter than the longest sequence ({lengths.max()} frames); use a "
+                         f"larger pad_to", option="pad_to")
     x = np.zeros((len(sequences), pad_to, CHANNELS), dtype=np.float32)
     for row, sequence in enumerate(sequences):
         x[row, : len(sequence)] = sequence

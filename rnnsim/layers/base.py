@@ -8,7 +8,9 @@ Masks (B, T) bool flow as in Keras: Embedding(mask_zero=True) and Masking make o
 layers consume it (a padded step carries the state over) and pass it on only with
 return_sequences=True; Dense and Dropout pass it through.
 
-Layers can also be called directly on arrays, `SimpleRNN(8)(x)`, which builds them on first use.
+Layers can also be called directly on arrays, `SimpleRNN(8)(x)`, which builds them on first use,
+or on the symbolic tensors of `rnnsim.Input`, which records a node of a functional model's graph
+(rnnsim/models/functional.py; the tensor itself knows how, so this module imports no model).
 """
 
 from __future__ import annotations
@@ -39,6 +41,16 @@ def shape_text(shape) -> str:
     if shape is None:
         return "?"
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def find_symbolic(*values):
+    """The first symbolic tensor (`rnnsim.Input` and what layers make of it) among `values` and the
+    lists in them, or None: a layer called on one records a graph node instead of computing."""
+    for value in values:
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if getattr(item, "is_symbolic_tensor", False):
+                return item
+    return None
 
 
 class Layer:
@@ -164,6 +176,9 @@ class Layer:
         return []
 
     def __call__(self, x, mask=None, training=False):
+        symbolic = find_symbolic(x)
+        if symbolic is not None:
+            return symbolic.connect(self, x, mask=mask, training=training)
         x = np.asarray(x)
         if not self.built:
             self.build((None,) + x.shape[1:], dtype=x.dtype if x.dtype.name in FLOAT_DTYPES else "float32")

@@ -1,11 +1,17 @@
-"""Bidirectional: a recurrent layer run forwards and a copy run backwards, outputs merged."""
+"""Bidirectional: a recurrent layer run forwards and a copy run backwards, outputs merged.
+
+With a mask and return_sequences=True both halves output zeros at the padded steps, as Keras's
+Bidirectional does (it sets `zero_output_for_mask` on both layers); a plain recurrent layer
+carries its last output there instead. With return_state=True it returns, as Keras,
+[output, *forward states, *backward states].
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from rnnsim.errors import InputError
-from rnnsim.layers.base import Layer
+from rnnsim.layers.base import Layer, find_symbolic
 from rnnsim.layers.recurrent import RNN
 from rnnsim.layers.registry import layer_from_config
 
@@ -15,12 +21,18 @@ class Bidirectional(Layer):
 
     The backward copy has go_backwards flipped; with return_sequences its output is reversed
     back to input order before merging, so step t of both halves refers to input step t (Keras).
+    At masked steps (return_sequences=True) both halves output zeros (Keras's zero_output_for_mask).
     Weights: the forward layer's, then the backward layer's.
 
     Args:
-        layer: a SimpleRNN, LSTM or GRU (not yet built).
+        layer: a SimpleRNN, LSTM or GRU (not yet built). With return_state=True the layer returns
+            [output, *forward states, *backward states] (h, or h and c for LSTM, per direction).
         merge_mode: 'concat' (default), 'sum', 'ave' or 'mul'.
+        backward_layer: the layer to run backwards (default None: a copy of `layer`, go_backwards flipped).
         **kwargs: see `Layer`.
+
+    Called with `initial_state=[...]` (directly or in a functional model), the first half of the
+    states start the forward layer and the second half the backward layer, as in Keras.
     """
 
     default_name = "bidirectional"
@@ -33,8 +45,6 @@ class Bidirectional(Layer):
             raise InputError(f"Bidirectional wraps a SimpleRNN, LSTM or GRU layer, got {type(layer).__name__}")
         if merge_mode not in self.MERGE_MODES:
             raise InputError(f"merge_mode must be one of {', '.join(self.MERGE_MODES)}, got {merge_mode!r}")
-        if layer.return_state:
-            raise InputError("Bidirectional with return_state=True is not supported")
         if "input_shape" not in kwargs and layer.input_shape is not None:
             kwargs["input_shape"] = layer.input_shape
         super().__init__(**kwargs)
@@ -51,6 +61,8 @@ class Bidirectional(Layer):
         else:
             self.backward_layer = backward_layer
         self.return_sequences = self.forward_layer.return_sequences
+        self.return_state = self.forward_layer.return_state
+        self.n_states = 2 * self.forward_layer.n_states  # with return_state: forward's states, then backward's
 
     def attach_rngs(self, seed_entropy):
         entropy = list(seed_entropy) if self.seed is None else [int(self.seed)]
@@ -110,36 +122,92 @@ class Bidirectional(Layer):
         return mask if self.return_sequences else None
 
     def forward(self, x, mask=None, training=False, record_trace=False):
-        forward_out = self.forward_layer.forward(x, mask, training, record_trace)
-        backward_out = self.backward_layer.forward(x, mask, training, record_trace)
+        return self.run(x, mask, training, record_trace)[0]
+
+    def run(self, x, mask=None, training=False, record_trace=False, initial_state=None) -> list:
+        """[merged output, *forward final states, *backward final states] for x; kept for backward.
+
+        Args:
+            x: (B, T, D) inputs.
+            mask: (B, T) bool, False at padded steps (default None).
+            training: draw dropout masks (default False).
+            record_trace: record both directions' traces (default False).
+            initial_state: the two directions' initial states, forward's then backward's (default None: zeros).
+        """
+        forward_state = backward_state = None
+        if initial_state is not None:
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            if len(states) != self.n_states:
+                raise InputError(f"layer {self.name!r} needs {self.n_states} initial states (the forward "
+                                 f"layer's, then the backward layer's), got {len(states)}")
+            half = self.n_states // 2
+            forward_state, backward_state = states[:half], states[half:]
+        forward_result = self.forward_layer.run(x, mask, training, record_trace, initial_state=forward_state)
+        backward_result = self.backward_layer.run(x, mask, training, record_trace, initial_state=backward_state)
         if self.return_sequences:
-            backward_out = backward_out[:, ::-1]  # processing order -> input order
-        self._cache = (forward_out, backward_out)
+            forward_out = forward_result.outputs
+            backward_out = backward_result.outputs[:, ::-1]  # processing order -> input order
+            if mask is not None:  # Keras's zero_output_for_mask: padded steps output zeros
+                keep = np.asarray(mask, dtype=forward_out.dtype)[..., None]  # (B, T, 1)
+                forward_out, backward_out = forward_out * keep, backward_out * keep
+        else:
+            forward_out, backward_out = forward_result.final_states[0], backward_result.final_states[0]
+            keep = None
+        self._cache = (forward_out, backward_out, keep if self.return_sequences and mask is not None else None)
         if self.merge_mode == "concat":
-            return np.concatenate([forward_out, backward_out], axis=-1)  # (..., 2U)
-        if self.merge_mode == "sum":
-            return forward_out + backward_out
-        if self.merge_mode == "ave":
-            return (forward_out + backward_out) * 0.5
-        return forward_out * backward_out
+            merged = np.concatenate([forward_out, backward_out], axis=-1)  # (..., 2U)
+        elif self.merge_mode == "sum":
+            merged = forward_out + backward_out
+        elif self.merge_mode == "ave":
+            merged = (forward_out + backward_out) * 0.5
+        else:
+            merged = forward_out * backward_out
+        return [merged, *forward_result.final_states, *backward_result.final_states]
 
     def backward(self, grad_output):
-        forward_out, backward_out = self._cache
-        units = forward_out.shape[-1]
-        if self.merge_mode == "concat":
-            grad_forward, grad_backward = grad_output[..., :units], grad_output[..., units:]
-        elif self.merge_mode == "sum":
-            grad_forward = grad_backward = grad_output
-        elif self.merge_mode == "ave":
-            grad_forward = grad_backward = grad_output * 0.5
-        else:
-            grad_forward, grad_backward = grad_output * backward_out, grad_output * forward_out
-        if self.return_sequences:
-            grad_backward = grad_backward[:, ::-1]  # input order -> the backward layer's processing order
-        grad_input = self.forward_layer.backward(np.ascontiguousarray(grad_forward))
-        grad_input = grad_input + self.backward_layer.backward(np.ascontiguousarray(grad_backward))
+        return self.backward_with_states(grad_output)[0]
+
+    def backward_with_states(self, grad_output=None, grad_states=()):
+        """(dL/dx, dL/d(initial states), forward's then backward's) from dL/d(merged output) and
+        dL/d(each returned state); entries may be None (see RNN.backward_with_states)."""
+        forward_out, backward_out, keep = self._cache
+        grad_forward = grad_backward = None
+        if grad_output is not None:
+            units = forward_out.shape[-1]
+            if self.merge_mode == "concat":
+                grad_forward, grad_backward = grad_output[..., :units], grad_output[..., units:]
+            elif self.merge_mode == "sum":
+                grad_forward = grad_backward = grad_output
+            elif self.merge_mode == "ave":
+                grad_forward = grad_backward = grad_output * 0.5
+            else:
+                grad_forward, grad_backward = grad_output * backward_out, grad_output * forward_out
+            if keep is not None:
+                grad_forward, grad_backward = grad_forward * keep, grad_backward * keep
+            if self.return_sequences:
+                grad_backward = grad_backward[:, ::-1]  # input order -> the backward layer's processing order
+            grad_forward, grad_backward = np.ascontiguousarray(grad_forward), np.ascontiguousarray(grad_backward)
+        grad_states = list(grad_states) + [None] * (self.n_states - len(grad_states))
+        half = self.n_states // 2
+        for layer in (self.forward_layer, self.backward_layer):
+            layer.needs_input_gradient = self.needs_input_gradient
+        grad_input, forward_initial = self.forward_layer.backward_with_states(grad_forward, grad_states[:half])
+        backward_input, backward_initial = self.backward_layer.backward_with_states(grad_backward,
+                                                                                    grad_states[half:])
+        if grad_input is not None:
+            grad_input = grad_input + backward_input
         self.gradients = self.forward_layer.gradients + self.backward_layer.gradients
-        return grad_input
+        return grad_input, (*forward_initial, *backward_initial)
+
+    def __call__(self, x, mask=None, training=False, initial_state=None):
+        symbolic = find_symbolic(x, initial_state)
+        if symbolic is not None:  # a node of a functional model (rnnsim.Input)
+            return symbolic.connect(self, x, mask=mask, training=training, initial_state=initial_state)
+        x = np.asarray(x)
+        if not self.built:
+            self.build((None,) + x.shape[1:], dtype=x.dtype if x.dtype.name in ("float32", "float64") else "float32")
+        outputs = self.run(x, mask, training, initial_state=initial_state)
+        return outputs if self.return_state else outputs[0]
 
     def release_cache(self) -> None:
         """Drop the merge's cache and both directions' results (their traces too)."""

@@ -18,7 +18,7 @@ from rnnsim import initializers
 from rnnsim.cells import ForwardResult, activations, make_cell
 from rnnsim.cells.embedding_lookup import TokenSequence
 from rnnsim.errors import InputError
-from rnnsim.layers.base import FLOAT_DTYPES, Layer, check_positive_int, check_rate, shape_text
+from rnnsim.layers.base import FLOAT_DTYPES, Layer, check_positive_int, check_rate, find_symbolic, shape_text
 
 
 class RNN(Layer):
@@ -35,13 +35,15 @@ class RNN(Layer):
         dropout: fraction of the inputs dropped, one mask per sequence (default 0.0).
         recurrent_dropout: fraction of h_{t-1} dropped where it enters the recurrent matmul (default 0.0).
         return_sequences: output every step's h (B, T, U) instead of the last (B, U) (default False).
-        return_state: also return the final states; only when calling the layer directly (default False).
+        return_state: also return the final states, [output, h] or [output, h, c] for LSTM: when called
+            directly or in a functional model, not in Sequential (default False).
         go_backwards: read the sequence last-to-first (default False).
         seed: seed for the initializers and dropout masks (default None: from the model's seed).
         **kwargs: see `Layer` (name, input_shape, ...).
     """
 
     cell_kind = ""
+    n_states = 1  # final states it returns with return_state=True: (h,), or (h, c) for LSTM
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -245,30 +247,46 @@ class RNN(Layer):
         return result.outputs if self.return_sequences else result.final_states[0]  # (B, T, U) or (B, U)
 
     def backward(self, grad_output):
-        if self.device_weights is not None:
-            return self._backward_on_device(grad_output)
-        result = self._result
-        wanted = self.needs_input_gradient
-        if self.return_sequences:
-            grads = self.cell.backward(result, grad_outputs=grad_output, input_gradient=wanted)
-        else:
-            grad_final = (grad_output,) + (None,) * (len(result.final_states) - 1)
-            grads = self.cell.backward(result, grad_final_states=grad_final, input_gradient=wanted)
-        self.gradients = [grads.weights[key] for key in self._weight_keys]
-        return grads.inputs  # (B, T, D), or the embedding table's SparseRows after a TokenSequence
+        return self.backward_with_states(grad_output)[0]
 
-    def _backward_on_device(self, grad_output):
-        """backward() on the device: the weight gradients stay there (device arrays); dL/dx comes back."""
+    def backward_with_states(self, grad_output=None, grad_states=()):
+        """Backward from dL/d(output) and dL/d(each final state): (dL/dx, dL/d(initial state)).
+
+        What a functional model calls when the final states go on (return_state=True) or the initial
+        state came from another layer; `backward` is this with no state gradients.
+
+        Args:
+            grad_output: dL/d(output), (B, T, U) with return_sequences, else (B, U); None when the output
+                itself feeds nothing (an encoder whose states alone go on).
+            grad_states: dL/d(final h) (and dL/d(final c)), entries may be None (default: none).
+        """
+        result = self._result
+        n_states = len(result.final_states)
+        finals = [None] * n_states
+        for k, grad in enumerate(list(grad_states)[:n_states]):
+            finals[k] = grad
+        if grad_output is not None and not self.return_sequences:  # the output is the final h
+            finals[0] = grad_output if finals[0] is None else finals[0] + grad_output
+        sequence = grad_output if self.return_sequences else None
+        if self.device_weights is not None:
+            return self._backward_on_device(sequence, finals)
+        grads = self.cell.backward(result, grad_outputs=sequence, grad_final_states=tuple(finals),
+                                   input_gradient=self.needs_input_gradient)
+        self.gradients = [grads.weights[key] for key in self._weight_keys]
+        # dL/dx (B, T, D), or the embedding table's SparseRows after a TokenSequence; dL/d(initial states)
+        return grads.inputs, grads.initial_state
+
+    def _backward_on_device(self, grad_sequence, grad_finals):
+        """backward on the device: the weight gradients stay there (device arrays); dL/dx comes back."""
         from rnnsim.cuda import to_device, to_host  # late: importing them imports numba.cuda
 
-        result = self._result
-        grad = to_device(np.ascontiguousarray(grad_output, dtype=self.weights[0].dtype))
-        if self.return_sequences:
-            grads = self.cell.backward(result, grad_outputs=grad)
-        else:
-            grads = self.cell.backward(result, grad_final_states=(grad,) + (None,) * (len(result.final_states) - 1))
+        dtype = self.weights[0].dtype
+        sequence = None if grad_sequence is None else to_device(np.ascontiguousarray(grad_sequence, dtype=dtype))
+        finals = tuple(None if grad is None else to_device(np.ascontiguousarray(grad, dtype=dtype))
+                       for grad in grad_finals)
+        grads = self.cell.backward(self._result, grad_outputs=sequence, grad_final_states=finals)
         self.gradients = [grads.weights[key] for key in self._weight_keys]
-        return to_host(grads.inputs)  # (B, T, D)
+        return to_host(grads.inputs), tuple(to_host(grad) for grad in grads.initial_state)  # (B, T, D), (B, U)s
 
     def release_cache(self) -> None:
         """Drop the last forward pass's cell result: its cache for backward and its trace."""
@@ -281,6 +299,9 @@ class RNN(Layer):
         return [self._result.trace]
 
     def __call__(self, x, mask=None, training=False, initial_state=None):
+        symbolic = find_symbolic(x, initial_state)
+        if symbolic is not None:  # a node of a functional model (rnnsim.Input)
+            return symbolic.connect(self, x, mask=mask, training=training, initial_state=initial_state)
         x = np.asarray(x)
         if not self.built:
             self.build((None,) + x.shape[1:], dtype=x.dtype if x.dtype.name in FLOAT_DTYPES else "float32")
@@ -319,6 +340,7 @@ class LSTM(RNN):
                + "\n        unit_forget_bias: forget-gate bias starts at 1 (default True).\n")
     default_name = "lstm"
     cell_kind = "lstm"
+    n_states = 2
 
     def __init__(self, units, unit_forget_bias=True, **kwargs):
         super().__init__(units, **kwargs)

@@ -14,7 +14,8 @@ It is written to a temporary file in the same folder and moved over the target w
 the same weights as never having stopped.
 
 This module knows no model class: each registers itself (`register_model_class`), and
-`load_model` rebuilds the one the file names, so the model modules can import this one.
+`load_model` rebuilds the one the file names (Sequential, or Model for a functional model, whose
+config holds its graph: rnnsim/models/functional_config.py), so the model modules can import this one.
 """
 
 from __future__ import annotations
@@ -67,11 +68,10 @@ def save_model(model, filepath) -> None:
     compile_config = None
     optimizer_state = None
     if model.compiled:
-        compile_config = {
-            "optimizer": optimizers_module.serialize(model.optimizer),
-            "loss": model.loss.name,
-            "metrics": list(model.metric_names),
-        }
+        compile_config = {"optimizer": optimizers_module.serialize(model.optimizer)}
+        # A functional model says how it was compiled (a loss and metrics per output, loss weights).
+        compile_config.update(getattr(model, "compile_arguments", None)
+                              or {"loss": model.loss.name, "metrics": list(model.metric_names)})
         iterations, entries = model.optimizer.get_state()
         slots = []
         for position, (variable_index, slot_name, array) in enumerate(entries):
@@ -123,9 +123,9 @@ def _read(filepath):
 
 
 def _model_class(model_config: dict) -> type:
-    name = model_config.get("class_name", "Sequential")  # the files written so far hold Sequential models
+    name = model_config.get("class_name", "Sequential")  # Sequential's config names no class
     if name not in MODEL_CLASSES:
-        raise InputError(f"unknown model class {name!r}")
+        raise InputError(f"unknown model class {name!r}; this rnnsim loads {', '.join(sorted(MODEL_CLASSES))}")
     return MODEL_CLASSES[name]
 
 
@@ -162,8 +162,9 @@ def load_model(filepath, device=None):
     if config.get("compile"):
         compile_config = config["compile"]
         try:
+            extra = {"loss_weights": compile_config["loss_weights"]} if "loss_weights" in compile_config else {}
             model.compile(optimizer=optimizers_module.get(compile_config["optimizer"]),
-                          loss=compile_config["loss"], metrics=compile_config["metrics"])
+                          loss=compile_config["loss"], metrics=compile_config["metrics"], **extra)
             state = config.get("optimizer_state") or {}
             if state.get("built"):
                 entries = [(entry["variable"], entry["slot"], arrays[entry["key"]]) for entry in state["slots"]]

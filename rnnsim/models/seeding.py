@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from rnnsim.errors import InputError
+from rnnsim.utils import random as global_random
 
-_GLOBAL_SEED: int | None = None
 _SHUFFLE_STREAM = 104729  # keeps the shuffling stream apart from the layers' ([entropy, layer index])
 
 
@@ -20,10 +20,7 @@ def set_seed(seed: int | None) -> None:
     Args:
         seed: a non-negative integer, or None to go back to fresh entropy.
     """
-    global _GLOBAL_SEED
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise InputError(f"seed must be a non-negative integer or None, got {seed!r}")
-    _GLOBAL_SEED = None if seed is None else int(seed)
+    global_random.set_global_seed(seed)  # the one global seed, which rnnsim.utils.set_random_seed sets too
 
 
 def resolve_seed(seed) -> tuple[int | None, int]:
@@ -33,7 +30,7 @@ def resolve_seed(seed) -> tuple[int | None, int]:
         seed: the model's own seed, a non-negative integer, or None.
     """
     if seed is None:
-        seed = _GLOBAL_SEED
+        seed = global_random.global_seed()
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
     return seed, (int(seed) if seed is not None else int(np.random.SeedSequence().entropy))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnsim.errors import InputError
-from rnnsim.layers import RNN, Dense, Embedding, Layer, layer_from_config, serialize
+from rnnsim.layers import Dense, Embedding, Layer, layer_from_config, serialize
 from rnnsim.layers.base import shape_text
 from rnnsim.models.device import DevicePlacement, runs_on_device
 from rnnsim.models.saving import register_model_class, save_model
@@ -83,7 +83,7 @@ class Sequential(Trainer, DevicePlacement):
         """
         if not isinstance(layer, Layer):
             raise InputError(f"Sequential.add expects a layer (Dense, LSTM, ...), got {type(layer).__name__}")
-        if isinstance(layer, RNN) and layer.return_state:
+        if getattr(layer, "return_state", False):  # a recurrent layer, or Bidirectional over one
             raise InputError("return_state=True needs the layer called directly; Sequential passes one output on")
         if layer in self.layers:
             raise InputError(f"layer {layer.name!r} is already in this model")

@@ -21,6 +21,7 @@ from rnnsim import metrics as metrics_module
 from rnnsim import optimizers as optimizers_module
 from rnnsim.callbacks import CallbackList, History, Observer, ProgressBar
 from rnnsim.errors import InputError
+from rnnsim.layers.base import find_symbolic
 from rnnsim.models.device import host_copy
 from rnnsim.reports import BatchReport, EpochReport, ProbeReport
 from rnnsim.sparse import SparseRows
@@ -28,8 +29,8 @@ from rnnsim.sparse import SparseRows
 
 def _is_batch_stream(data) -> bool:
     """True for a Python generator/iterator of batches or a Keras-Sequence-like object."""
-    if data is None or isinstance(data, (np.ndarray, list, tuple)):
-        return False
+    if data is None or isinstance(data, (np.ndarray, list, tuple, dict)) or getattr(data, "is_array_group", False):
+        return False  # arrays: one, a list or dict of them (a model with several inputs), or an ArrayGroup
     return hasattr(data, "__next__") or (hasattr(data, "__getitem__") and hasattr(data, "__len__"))
 
 
@@ -174,10 +175,10 @@ class Trainer:
     # -- steps -----------------------------------------------------------------------------
 
     def _resolve_metrics(self, y, output):
+        """The metric functions, resolved at the first batch: 'acc' from the targets' and outputs' shapes."""
         if self._metric_functions is None:
             self._metric_functions = [
-                metrics_module.resolve(name, self.loss.name, output.shape[-1], np.ndim(y), output.ndim)
-                for name in self.metric_names
+                metrics_module.resolve(name, np.shape(y), np.shape(output)) for name in self.metric_names
             ]
         return self._metric_functions
 
@@ -188,7 +189,8 @@ class Trainer:
         """The layers' gradients in get_weights order; None for a frozen layer's weights."""
         grads = []
         for layer in self.layers:
-            if layer.trainable:
+            # a layer no loss depends on (a functional model's dead branch) has no gradients this step
+            if layer.trainable and len(layer.gradients) == len(layer.weights):
                 grads.extend(layer.gradients)
             else:
                 grads.extend([None] * len(layer.weights))
@@ -237,7 +239,7 @@ class Trainer:
             layer.release_cache()
         step = self.optimizer.iterations if self.optimizer else 0
         return ProbeReport(epoch=epoch, batch=batch, step=step, loss=value, traces=traces, layer_names=names,
-                           predictions=output.copy(), targets=np.asarray(y).copy())
+                           predictions=output.copy(), targets=y.copy())
 
     # -- batch-level API -------------------------------------------------------------------
 
@@ -273,6 +275,9 @@ class Trainer:
 
     def __call__(self, x, training=False):
         """The model's outputs for x, all at once (dropout only with training=True)."""
+        if find_symbolic(x) is not None:
+            raise InputError("calling a model on symbolic tensors (a model inside a model) is not supported; "
+                             "call its layers instead")
         return self._forward(self._check_x(x), training=training)[0]
 
     def predict(self, x, batch_size=32, verbose=0, steps=None):
@@ -292,11 +297,15 @@ class Trainer:
                 batch = next(x) if hasattr(x, "__next__") else x[len(outputs)]
                 batch = batch[0] if isinstance(batch, (tuple, list)) else batch
                 outputs.append(self.predict_on_batch(batch))
-            return np.concatenate(outputs, axis=0)
+            return self._join_batches(outputs)
         x = self._check_x(x)
         batch_size = self._check_batch_size(batch_size)
-        return np.concatenate([self._forward(x[start:start + batch_size], training=False)[0]
-                               for start in range(0, x.shape[0], batch_size)], axis=0)
+        return self._join_batches([self._forward(x[start:start + batch_size], training=False)[0]
+                                   for start in range(0, x.shape[0], batch_size)])
+
+    def _join_batches(self, outputs):
+        """One result from the outputs of consecutive batches (a model with several outputs joins each)."""
+        return np.concatenate(outputs, axis=0)
 
     @staticmethod
     def _check_batch_size(batch_size):

@@ -61,6 +61,7 @@ def render_trace(
     sample_label: int | None = None,
     annotations: StepAnnotations | None = None,
     connectivity: np.ndarray | None = None,
+    inputs_line: bool = True,
 ) -> Group:
     """Heatmaps of every gate and state (or just `gate`) of one sample, and its gradient plot.
 
@@ -72,6 +73,8 @@ def render_trace(
         annotations: the sample's annotations: drawn under every heatmap's time axis (markers, windows,
             padding greyed) and, for words, left to the text view.
         connectivity: (T,) ||dy/dx_t|| of the sample: a row of bars under the heatmaps.
+        inputs_line: print the inputs' labels as one line under the heatmaps (default True; off where the
+            text view prints them one per line).
     """
     if not 0 <= sample < trace.batch_size:
         raise InputError(f"sample {sample} is out of range: the trace holds {trace.batch_size} samples")
@@ -101,6 +104,9 @@ def render_trace(
         greyed = _greyed_columns(annotations, 0, columns, per_column)
         parts += [Text(""), heading, heatmap(binned, scale, colour=colour, per_column=per_column, greyed=greyed)]
         parts += timeline_rows(annotations, 0, columns, per_column, colour=colour)
+    labels = annotations.labels if annotations is not None else tokens
+    if inputs_line and labels is not None and len(labels) and any(str(label) for label in labels):
+        parts += [Text(""), Text("inputs: " + " ".join(str(label) for label in labels), style="dim")]
     if annotations is not None:
         if connectivity is not None:
             _, per_column = bin_columns(np.zeros((1, trace.timesteps)), available)
@@ -109,8 +115,6 @@ def render_trace(
         marks = legend_line(annotations)
         if marks is not None:
             parts.append(marks)
-    elif tokens is not None and len(tokens):
-        parts += [Text(""), Text("inputs: " + " ".join(str(token) for token in tokens), style="dim")]
     norms = mean_gradient_norm(trace, sample)
     if norms is not None:
         parts += [
@@ -172,7 +176,8 @@ def render_views(
             parts.append(Text(""))
         if view == "gates":
             parts.append(render_trace(trace, sample=sample, gate=gate, width=width, colour=colour,
-                                      sample_label=sample_label, annotations=annotations, connectivity=connectivity))
+                                      sample_label=sample_label, annotations=annotations, connectivity=connectivity,
+                                      inputs_line="text" not in views))
         elif view == "gain":
             parts.append(gain_view(trace, sample=sample, recurrent_kernel=recurrent_kernel, width=width,
                                    colour=colour, sample_label=sample_label))

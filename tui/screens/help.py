@@ -28,6 +28,8 @@ HELP = """\
 | `1`–`8` | tabs: Train, Gates, Compare, Setup, Gain, Inputs, Saturation, What-if |
 | `o` | open a checkpoint saved by `rnnsim train` / `model.save` |
 | `l` | loss curve: linear / log y axis (automatic until pressed: log when the loss spans over 1.5 decades) |
+| `L` | next recurrent layer: a stack's next layer, an encoder-decoder's decoder (the status line names it) |
+| `ctrl+s` | save the screen as an SVG file (in the folder the app was started from; the path is shown) |
 | `ctrl+p` | command palette |
 | `?` | this help;  `q` quit |
 

@@ -67,6 +67,7 @@ class MainScreen(WhyTabs, Screen):
         Binding("n", "next_cell", "Cell"),
         Binding("o", "open", "Open"),
         Binding("l", "toggle_log", "Log y"),
+        Binding("L", "next_layer", "Layer"),
         Binding("question_mark", "help", "Help"),
         Binding("left", "move_time(-1)", "t-1", show=False),
         Binding("right", "move_time(1)", "t+1", show=False),
@@ -96,6 +97,8 @@ class MainScreen(WhyTabs, Screen):
         # What the views show.
         self.traces = []
         self.tokens: list[list[str]] | None = None
+        self.tokens_by_layer: dict = {}  # model layer name -> tokens, where layers read different inputs
+        self.layer_index = 0  # which recurrent layer's trace the Gates tab and the gradient plot show (L)
         self.sample = self.t = self.unit = self.selected = 0
         self.step = 0
         self.epoch = 0
@@ -177,6 +180,8 @@ class MainScreen(WhyTabs, Screen):
             text += f" · ep {self.epoch + 1} · step {self.step} · loss {self.last_loss:.3g}"
         elif self.state in ("preparing", "training", "comparing"):
             text += " · first batch… (a first run compiles the kernels, ~10 s once)"
+        if len(self.traces) > 1 and self.trace is not None:
+            text += f" · layer {self.trace.layer_name} ({self.layer_index + 1}/{len(self.traces)}, L)"
         if self.checkpoint and self.state == "checkpoint":
             text = f"checkpoint {self.checkpoint} │ " + text
         self.query_one(StatusLine).update(text)
@@ -307,7 +312,24 @@ class MainScreen(WhyTabs, Screen):
     # -- moving through time -------------------------------------------------------------------
     @property
     def trace(self):
-        return self.traces[0] if self.traces else None
+        return self.traces[min(self.layer_index, len(self.traces) - 1)] if self.traces else None
+
+    def action_next_layer(self) -> None:
+        """Show the next recurrent layer (a model with several: a stack, an encoder and a decoder)."""
+        if len(self.traces) > 1:
+            self.layer_index = (self.layer_index + 1) % len(self.traces)
+            self.refresh_gates()
+            self.refresh_gradient()
+            self.update_status()
+            self.notify(f"layer {self.trace.layer_name} ({self.layer_index + 1} of {len(self.traces)})")
+        else:
+            self.notify("this model has one recurrent layer")
+
+    def _tokens_of_trace(self):
+        """The decoded inputs under the shown layer's timesteps, per sample."""
+        trace = self.trace
+        name = trace.layer_name.split("/")[0] if trace is not None else None
+        return self.tokens_by_layer.get(name, self.tokens)
 
     def action_move_time(self, delta: int) -> None:
         if self.trace is not None:
@@ -342,7 +364,8 @@ class MainScreen(WhyTabs, Screen):
         self.selected = min(self.selected, len(quantities(trace)) - 1)
         gates.trace = trace
         gates.set_cursor(self.t, self.unit, self.selected, self.sample)
-        tokens = self.tokens[self.sample] if self.tokens and self.sample < len(self.tokens) else None
+        layer_tokens = self._tokens_of_trace()
+        tokens = layer_tokens[self.sample] if layer_tokens and self.sample < len(layer_tokens) else None
         annotations = self.sample_annotations()
         gates.set_annotations(annotations)
         self.query_one(StepInspector).show(trace, tokens, self.sample, self.t, self.unit, annotations)
@@ -446,12 +469,15 @@ class MainScreen(WhyTabs, Screen):
         self.traces, self.tokens = result.traces, result.tokens
         self.annotations, self.connectivity, self.source = result.annotations, result.connectivity, result.source
         self.saturation_history, self.whatif_step, self.whatif_result = list(result.saturation_history), 0, None
+        self.tokens_by_layer, self.layer_index = dict(result.tokens_by_layer), 0
         self.reset_curves(result.info)
         self.refresh_gradient()
         self.refresh_gates()
         self.update_status()
         self.action_tab("gates")
-        self.notify(f"Opened {path}: {len(self.traces[0].hidden)} samples of {result.settings.task}.")
+        layers = (f" Recurrent layers {', '.join(trace.layer_name for trace in self.traces)}: L switches."
+                  if len(self.traces) > 1 else "")
+        self.notify(f"Opened {path}: {len(self.traces[0].hidden)} samples of {result.settings.task}.{layers}")
 
     # -- messages from the worker -------------------------------------------------------------
     def on_session_ready(self, message: SessionReady) -> None:
@@ -510,6 +536,7 @@ class MainScreen(WhyTabs, Screen):
             self.annotations = last_probe.annotations
             self.connectivity, self.source = last_probe.connectivity, last_probe.source
             self.what_if_follows_probe()
+            self.tokens_by_layer = dict(last_probe.tokens_by_layer)
             self.refresh_gradient()
             self.refresh_gates()
             if comparing:
@@ -534,6 +561,7 @@ class MainScreen(WhyTabs, Screen):
         if message.compare and self.settings.cell in self.compare_traces:
             # The Gates tab shows the chosen cell, not whichever the compare run trained last.
             self.traces, self.tokens = self.compare_traces[self.settings.cell]
+            self.tokens_by_layer = {}
             self.refresh_gates()
             self.refresh_gradient()
         if message.compare and message.reason == "finished":

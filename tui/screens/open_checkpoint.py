@@ -15,9 +15,9 @@ class OpenCheckpointScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="open-box"):
             yield Static(
-                "Open a model saved by `rnnsim train` or model.save (.npz); Enter opens, Esc cancels."
+                "Open a run folder of `rnnsim train`, or a model saved by model.save (.npz); Enter opens, Esc cancels."
             )
-            yield Input(placeholder="path/to/model.npz", id="open-path")
+            yield Input(placeholder="runs/gru-adding or path/to/model.npz", id="open-path")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)

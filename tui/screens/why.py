@@ -53,7 +53,9 @@ class WhyTabs:
 
     # -- filling the tabs ----------------------------------------------------------------------
     def sample_annotations(self):
-        if self.annotations is None or self.sample >= len(self.annotations):
+        """The shown sample's annotations; they belong to the first recurrent layer's input (another layer of a
+        functional model may read another input)."""
+        if self.annotations is None or self.sample >= len(self.annotations) or self.layer_index:
             return None
         annotations = self.annotations[self.sample]
         trace = self.trace
@@ -73,7 +75,9 @@ class WhyTabs:
         trace = self.trace
         self.query_one(GainView).show(trace, cursor=self.t if trace is not None else None,
                                       recurrent_kernel=self.recurrent_kernel())
-        self.query_one(InputsView).show(trace, self.sample, self.t, self.annotations, self.connectivity)
+        first_layer = not self.layer_index  # connectivity and marks belong to the first recurrent layer's input
+        self.query_one(InputsView).show(trace, self.sample, self.t, self.annotations if first_layer else None,
+                                        self.connectivity if first_layer else None)
         self.query_one(SaturationView).show(trace, self.saturation_history)
         self.query_one(WhatIfView).show(self.whatif_result, self.sample,
                                         "" if self.whatif_result is not None else self.whatif_status())

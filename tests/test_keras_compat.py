@@ -1,0 +1,218 @@
+"""`import rnnsim as keras`, and where rnnsim used to differ from Keras 3.
+
+The pinned numbers below were computed by Keras 3.15 (torch backend) for the same models and the
+same weights (`fixed`, written down on both sides), side by side with rnnsim; the rules pinned
+without numbers are Keras 3's as its source states them (keras/src/trainers/compile_utils.py
+for 'accuracy', keras/src/layers/rnn/bidirectional.py for masks and states).
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rnnsim
+from rnnsim import metrics
+from rnnsim.errors import InputError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def fixed(shape, scale, phase):
+    """Weights both sides can write down: scale * sin(0.7 k + phase), k = 0, 1, ..."""
+    count = int(np.prod(shape))
+    return (scale * np.sin(np.arange(count) * 0.7 + phase)).reshape(shape).astype("float32")
+
+
+@pytest.fixture(autouse=True)
+def fresh_names():
+    rnnsim.backend.clear_session()
+
+
+# ---------------------------------------------------------------------------------------
+# import rnnsim as keras
+
+
+def test_the_book_s_keras_names_are_there_and_load_lazily():
+    code = (
+        "import sys\n"
+        "import rnnsim as keras\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('numba', 'textual', 'rich', 'tui'))\n"
+        "assert heavy == [], heavy\n"
+        "from rnnsim import layers\n"
+        "assert keras.Input is keras.layers.Input is keras.models.Input\n"
+        "assert keras.Model is keras.models.Model and keras.Sequential is keras.models.Sequential\n"
+        "for module in ('layers', 'models', 'optimizers', 'losses', 'metrics', 'callbacks', 'initializers',\n"
+        "               'utils', 'datasets', 'backend'):\n"
+        "    assert getattr(keras, module).__name__ == 'rnnsim.' + module\n"
+        "assert callable(keras.utils.set_random_seed) and callable(keras.backend.clear_session)\n"
+        "assert keras.layers.Concatenate and keras.layers.Add and keras.layers.concatenate and keras.layers.add\n"
+        "assert keras.callbacks.ModelCheckpoint and keras.models.load_model\n"
+        "assert 'textual' not in sys.modules\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_clear_session_says_there_is_nothing_to_clear_and_restarts_names():
+    assert "no graph or\n    memory of its own to clear" in rnnsim.backend.clear_session.__doc__
+    from rnnsim import layers
+
+    first = layers.Dense(1)(rnnsim.Input((3,)))
+    again = layers.Dense(1)(rnnsim.Input((3,)))
+    assert (first.node.layer.name, again.node.layer.name) == ("dense", "dense_1")
+    rnnsim.backend.clear_session()
+    assert layers.Dense(1)(rnnsim.Input((3,))).node.layer.name == "dense"
+
+
+def test_set_random_seed_seeds_python_numpy_and_rnnsim_as_keras_does():
+    rnnsim.utils.set_random_seed(12)
+    drawn = (random.random(), np.random.random())
+    assert rnnsim.utils.random.global_seed() == 12
+    rnnsim.utils.set_random_seed(12)
+    assert (random.random(), np.random.random()) == drawn
+    with pytest.raises(InputError, match="seed must be a non-negative integer"):
+        rnnsim.utils.set_random_seed(-1)
+    rnnsim.set_seed(None)
+    assert rnnsim.utils.random.global_seed() is None
+
+
+# ---------------------------------------------------------------------------------------
+# metrics=['acc'] from the output's shape, not the loss
+
+
+@pytest.mark.parametrize("y_true, y_pred, expected", [
+    ((32,), (32, 1), metrics.binary_accuracy),  # last axis 1: binary
+    ((32, 1), (32, 1), metrics.binary_accuracy),
+    ((32,), (32, 10), metrics.sparse_categorical_accuracy),  # one axis fewer: sparse
+    ((32, 1), (32, 10), metrics.sparse_categorical_accuracy),  # last axis 1 against 10 units: sparse
+    ((32, 20), (32, 20, 14), metrics.sparse_categorical_accuracy),  # a sequence of labels
+    ((32, 10), (32, 10), metrics.categorical_accuracy),  # one-hot, or multi-label 0/1 targets alike
+])
+def test_accuracy_resolves_from_the_shapes_as_keras_3(y_true, y_pred, expected):
+    assert metrics.resolve("acc", y_true, y_pred) is expected
+    assert metrics.resolve("accuracy", y_true, y_pred) is expected
+
+
+def test_a_multi_label_sigmoid_output_gets_categorical_accuracy_as_in_keras_3():
+    from rnnsim import layers
+
+    inputs = rnnsim.Input((2,))
+    model = rnnsim.Model(inputs, layers.Dense(3, activation="sigmoid", use_bias=False)(inputs))
+    model.set_weights([np.array([[4.0, -4.0, 1.0], [-4.0, 4.0, 0.5]], np.float32)])
+    x = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)  # predictions: sample 0 [.98, .02, .73], 1 [.02, .98, .62]
+    y = np.array([[0.0, 1.0, 1.0], [0.0, 1.0, 1.0]], np.float32)  # multi-hot
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["acc", "binary_accuracy"])
+    _, accuracy, binary = model.evaluate(x, y)
+    assert accuracy == 0.5  # argmax agrees for sample 1 only: categorical, as Keras 3 reports
+    assert binary == pytest.approx(4 / 6)  # what the old rule, from the loss, reported as 'acc'
+
+
+# ---------------------------------------------------------------------------------------
+# Bidirectional: zeros at masked steps, and return_state
+
+
+KERAS_BIDIRECTIONAL_MASKED = [  # Keras 3.15: Bidirectional(LSTM(2, return_sequences=True)) after Embedding(mask_zero)
+    [[-0.1589691936969757, -0.21318159997463226, 0.20217320322990417, -0.010497700423002243],
+     [-0.1643694043159485, -0.0136524997651577, 0.11403179913759232, -0.11324950307607651],
+     [-0.004370899870991707, 0.11207699775695801, 0.02589160017669201, -0.08228489756584167],
+     [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]],
+    [[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0],
+     [-0.03989839926362038, 0.1112259030342102, 0.11908300220966339, 0.006036300212144852],
+     [-0.17008720338344574, -0.19741560518741608, 0.1771761029958725, 0.11358579993247986],
+     [-0.17566299438476562, -0.007836500182747841, 0.08016359806060791, 0.004415200091898441]],
+]
+
+KERAS_BIDIRECTIONAL_STATES = [  # Keras 3.15: Bidirectional(GRU(2, return_state=True), merge_mode='sum')
+    [[0.058065999299287796, 0.019284699112176895], [0.487575888633728, 0.35334479808807373]],  # output
+    [[0.4847419857978821, 0.3325869143009186], [0.6503317952156067, 0.5785492062568665]],  # forward h
+    [[-0.4266758859157562, -0.3133021891117096], [-0.16275590658187866, -0.2252044975757599]],  # backward h
+]
+
+
+def test_bidirectional_over_a_masked_sequence_matches_keras_3_zeros_at_the_padding():
+    from rnnsim import layers
+
+    tokens = rnnsim.Input((None,), dtype="int64")
+    output = layers.Bidirectional(layers.LSTM(2, return_sequences=True))(layers.Embedding(5, 2, mask_zero=True)(tokens))
+    model = rnnsim.Model(tokens, output)
+    model.set_weights([fixed(w.shape, 0.8, k) for k, w in enumerate(model.get_weights())])
+    ids = np.array([[1, 2, 3, 0, 0], [0, 0, 4, 1, 2]])
+    np.testing.assert_allclose(model.predict(ids), KERAS_BIDIRECTIONAL_MASKED, atol=2e-7)
+
+
+def test_bidirectional_return_state_matches_keras_3():
+    from rnnsim import layers
+
+    inputs = rnnsim.Input((3, 2))
+    model = rnnsim.Model(inputs, layers.Bidirectional(layers.GRU(2, return_state=True), merge_mode="sum")(inputs))
+    assert [w.shape for w in model.get_weights()] == [(2, 6), (2, 6), (2, 6)] * 2
+    model.set_weights([fixed(w.shape, 0.6, k + 10) for k, w in enumerate(model.get_weights())])
+    results = model.predict(fixed((2, 3, 2), 1.0, 3.0))
+    assert len(results) == 3
+    for ours, theirs in zip(results, KERAS_BIDIRECTIONAL_STATES):
+        np.testing.assert_allclose(ours, theirs, atol=2e-7)
+
+
+# ---------------------------------------------------------------------------------------
+# The book's cells, with only `keras` replaced by `rnnsim` (second edition, chapters 10 and 11)
+
+
+def test_the_books_gru_translation_model_trains_on_dict_inputs(tmp_path):
+    keras = rnnsim
+    from rnnsim import layers
+
+    vocab_size, embed_dim, latent_dim = 30, 8, 12  # the book: 15000, 256, 1024
+    source = keras.Input(shape=(None,), dtype="int64", name="english")
+    x = layers.Embedding(vocab_size, embed_dim, mask_zero=True)(source)
+    encoded_source = layers.Bidirectional(layers.GRU(latent_dim), merge_mode="sum")(x)
+    past_target = keras.Input(shape=(None,), dtype="int64", name="spanish")
+    x = layers.Embedding(vocab_size, embed_dim, mask_zero=True)(past_target)
+    decoder_gru = layers.GRU(latent_dim, return_sequences=True)
+    x = decoder_gru(x, initial_state=encoded_source)
+    x = layers.Dropout(0.5)(x)
+    target_next_step = layers.Dense(vocab_size, activation="softmax")(x)
+    seq2seq_rnn = keras.Model([source, past_target], target_next_step)
+    seq2seq_rnn.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    english, spanish = rng.integers(1, vocab_size, (64, 9)), rng.integers(1, vocab_size, (64, 7))
+    english[:, 6:], spanish[:, 5:] = 0, 0  # padded, as TextVectorization pads
+    target = np.roll(spanish, -1, axis=1)
+    callbacks = [keras.callbacks.ModelCheckpoint(str(tmp_path / "seq2seq.keras"), save_best_only=True)]
+    history = seq2seq_rnn.fit({"english": english, "spanish": spanish}, target, batch_size=16, epochs=2,
+                              validation_data=({"english": english[:16], "spanish": spanish[:16]}, target[:16]),
+                              callbacks=callbacks, verbose=0)
+    assert sorted(history.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    reloaded = keras.models.load_model(str(tmp_path / "seq2seq.keras"))
+    assert [type(layer).__name__ for layer in reloaded.layers] == [  # Keras 3's order and count, too
+        "InputLayer", "InputLayer", "Embedding", "Embedding", "Bidirectional", "GRU", "Dropout", "Dense"]
+    assert reloaded.count_params() == 3_246
+    next_token_predictions = reloaded.predict([english[:1], spanish[:1]])
+    assert next_token_predictions.shape == (1, 7, vocab_size)
+
+
+def test_the_books_timeseries_and_imdb_models_build_and_count_keras_parameters():
+    keras = rnnsim
+    from rnnsim import layers
+
+    inputs = keras.Input(shape=(120, 14))  # chapter 10: sequence_length 120, 14 features
+    x = layers.LSTM(32, recurrent_dropout=0.25)(inputs)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(1)(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
+    assert model.count_params() == 6_049  # Keras 3: LSTM(32) on 14 features 6,016, Dense 33
+    inputs = keras.Input(shape=(None,), dtype="int64")  # chapter 11: the bidirectional LSTM on IMDB
+    embedded = layers.Embedding(input_dim=20000, output_dim=256, mask_zero=True)(inputs)
+    x = layers.Bidirectional(layers.LSTM(32))(embedded)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs)
+    assert model.count_params() == 5_194_049  # Keras 3: 5,120,000 + 2 x 36,992 + 65
