@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("model", help="a run folder written by rnnsim train, or its model.npz")
     inspect.add_argument("--sample", type=_non_negative_int, default=0, help="validation sample to show")
     inspect.add_argument("--layer", default=None, help="recurrent layer (index or name; default the first)")
-    inspect.add_argument("--gate", default=None, help="show only this gate (e.g. forget, update, candidate)")
+    inspect.add_argument("--gate", default=None, help="show only this gate, as named on screen (f, forget, "
+                         "'forget gate f', z, c~, h); the text view's gate")
     inspect.add_argument("--data", default=None, help="data folder or file for tasks with real data "
                          "(default: the one the run was trained on)")
     inspect.add_argument("--save", default=None, metavar="PATH",
@@ -110,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
                               "(all views in one figure), or a folder (one file per view); needs the [plot] extra")
     inspect.add_argument("--format", choices=["svg", "png", "pdf"], default="svg",
                          help="file type of the views when --save names a folder (default svg)")
+    inspect.add_argument("--view", action="append", default=None, metavar="VIEW",
+                         help="what to print, repeatable or comma-separated: gates (default), gain, inputs "
+                              "(connectivity ||dy/dx_t||), text (words down the page), saturation, what-if, all")
+    inspect.add_argument("--what-if", dest="what_if", default=None, metavar="NAME=VALUE",
+                         help="probe an edited copy beside the model: forget_bias=0 (LSTM), update_bias=2 (GRU), "
+                              "recurrent_scale=0.5 (SimpleRNN); the saved model is not touched")
+    inspect.add_argument("--notes", action="store_true", help="explain each view in a few sentences")
+    inspect.add_argument("--saturation-samples", type=_positive_int, default=64, metavar="N",
+                         help="validation samples the saturation view counts (default 64)")
 
     tui = commands.add_parser("tui", help="the terminal app: watch gates and gradients while a model trains")
     tui.add_argument("--checkpoint", default=None, help="open a run folder of rnnsim train (or a model's .npz)")
@@ -241,8 +251,10 @@ def command_train(args) -> int:
         f"model: {_model_line(config, task)}, {model.count_params():,} parameters; "
         f"{len(task.x_train):,} training / {len(task.x_val):,} validation samples; out: {out}"
     )
-    stopped, epochs_done, last_logs = _run_epochs(model, task, config, initial_epoch, history, args.quiet, console)
-    experiment.save_run(out, model, config, history, epochs_done)
+    saturation = _saturation_monitor(task, history_file)
+    stopped, epochs_done, last_logs = _run_epochs(model, task, config, initial_epoch, history, args.quiet, console,
+                                                  callbacks=[saturation])
+    experiment.save_run(out, model, config, history, epochs_done, saturation=saturation.records)
     label, ours, baseline = experiment.baseline_comparison(task, last_logs)
     if ours is not None:
         console.print(f"val {label} {ours:.4g} (baseline {baseline:.4g}: {task.baseline['name']}; "
@@ -294,7 +306,15 @@ def _model_line(config, task) -> str:
     return f"{stack} -> Dense({task.output_units}, {task.output_activation})"
 
 
-def _run_epochs(model, task, config, initial_epoch, history, quiet, console):
+def _saturation_monitor(task, history_file):
+    """The callback recording each epoch's gate saturation of the first 64 validation samples."""
+    from rnnsim.callbacks import SaturationHistory
+
+    earlier = (history_file or {}).get("saturation", [])
+    return SaturationHistory(task.x_val[:64], task.y_val[:64], records=earlier if isinstance(earlier, list) else [])
+
+
+def _run_epochs(model, task, config, initial_epoch, history, quiet, console, callbacks=None):
     """Train with a progress bar; Ctrl-C stops after the current batch. Returns (stopped, epochs, logs)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -304,7 +324,7 @@ def _run_epochs(model, task, config, initial_epoch, history, quiet, console):
     total = steps * (config.epochs - initial_epoch)
     reports = model.fit_iter(task.x_train, task.y_train, batch_size=config.batch_size, epochs=config.epochs,
                              initial_epoch=initial_epoch, validation_data=(task.x_val, task.y_val), verbose=0,
-                             shuffle=True)
+                             shuffle=True, callbacks=callbacks)
     progress = Progress(
         TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[logs]}"), TimeRemainingColumn(), console=console, disable=quiet,
@@ -371,7 +391,11 @@ def command_inspect(args) -> int:
     if args.save is not None:
         return _save_inspection(args.model, args.save, sample=args.sample, layer=args.layer, gate=args.gate,
                                 data_path=args.data, file_format=args.format)
-    return _print_inspection(args.model, sample=args.sample, layer=args.layer, gate=args.gate, data_path=args.data)
+    from rnnsim.inspection import print_inspection
+
+    return print_inspection(args.model, sample=args.sample, layer=args.layer, gate=args.gate, data_path=args.data,
+                             views=args.view, what_if=args.what_if, notes=args.notes,
+                             saturation_samples=args.saturation_samples)
 
 
 def inspect_command(
@@ -381,52 +405,23 @@ def inspect_command(
     gate: str | None = None,
     data: str | None = None,
     console=None,
+    views=None,
+    what_if: str | None = None,
+    notes: bool = False,
+    saturation_samples: int = 64,
 ) -> int:
-    """`rnnsim inspect MODEL` from Python: print the heatmaps and gradient plot of one sample.
+    """`rnnsim inspect MODEL` from Python: print the views of one sample (default: heatmaps and gradient).
 
-    Returns the exit status: a user's mistake (missing file, unknown gate, sample out of range) prints
+    Returns the exit status: a user's mistake (missing file, unknown gate or view, sample out of range) prints
     one line on stderr and returns 2, as on the command line. `console` is a rich Console (default stdout).
+    `views` is a list of view names (rnnsim.render.trace_view.VIEWS, or 'all'); `what_if` an edit such as
+    'forget_bias=0'.
     """
-    return exit_status(_print_inspection, model_path, sample=sample, layer=layer, gate=gate, data=data,
-                       console=console)
+    from rnnsim.inspection import print_inspection
 
-
-def _print_inspection(model_path, sample=0, layer=None, gate=None, data=None, console=None, data_path=None) -> int:
-    """Probe validation sample `sample` of a saved model and print its trace; raises InputError."""
-    from rich.console import Console
-    from rich.text import Text
-
-    from rnnsim.checkpoint import choose_layer, model_file, probe_checkpoint
-    from rnnsim.render.trace_view import render_trace
-
-    console = console or Console()
-    probe = probe_checkpoint(model_path, samples=[sample], data=data, data_path=data_path)
-    trace = choose_layer(probe.traces, layer)
-    layer_tokens = probe.tokens_for(trace)  # a functional model's layers may read different inputs
-    tokens = layer_tokens[0] if layer_tokens else None
-    console.print(
-        Text(f"{_model_name(model_path, model_file(model_path))}: task {probe.task_name}, sample {sample}",
-             style="bold"),
-        render_trace(
-            trace,
-            sample=0,
-            gate=gate,
-            width=console.width,
-            colour=_console_has_colour(console),
-            tokens=tokens,
-            sample_label=sample,
-        ),
-    )
-    return 0
-
-
-def _console_has_colour(console) -> bool:
-    return console.color_system is not None and not console.no_color
-
-
-def _model_name(given, resolved: Path) -> str:
-    """How the header names the model: 'model.npz', or 'gru-adding/model.npz' for a run folder."""
-    return resolved.name if Path(given).expanduser() == resolved else f"{resolved.parent.name}/{resolved.name}"
+    return exit_status(print_inspection, model_path, sample=sample, layer=layer, gate=gate, data=data,
+                       console=console, views=views, what_if=what_if, notes=notes,
+                       saturation_samples=saturation_samples)
 
 
 def _save_inspection(model_path, target, sample=0, layer=None, gate=None, data_path=None, file_format="svg",
@@ -436,6 +431,7 @@ def _save_inspection(model_path, target, sample=0, layer=None, gate=None, data_p
 
     from rnnsim import plot
     from rnnsim.checkpoint import choose_layer, model_file, probe_checkpoint
+    from rnnsim.inspection import model_name
 
     plot.use_file_backend()  # no window; or one line saying how to install matplotlib
     target = Path(target).expanduser()
@@ -447,7 +443,7 @@ def _save_inspection(model_path, target, sample=0, layer=None, gate=None, data_p
     layer_tokens = probe.tokens_for(trace)  # a functional model's layers may read different inputs
     labels = layer_tokens[0] if layer_tokens else None
     gates = [gate] if gate else None
-    title = (f"{_model_name(model_path, model_file(model_path))}: layer {trace.layer_name or trace.cell}, "
+    title = (f"{model_name(model_path, model_file(model_path))}: layer {trace.layer_name or trace.cell}, "
              f"task {probe.task_name}, sample {sample}")
     if not to_folder:
         written = [plot.save(plot.inspection(trace, 0, gates=gates, labels=labels, title=title), target)]

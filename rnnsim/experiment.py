@@ -4,7 +4,7 @@
 can use it too. A run's folder (`--out`) holds:
 
     model.npz      the model, weights and optimizer state (rnnsim.models.load_model reads it)
-    history.json   per-epoch loss and metrics, Keras's keys
+    history.json   per-epoch loss and metrics, Keras's keys; "saturation": each epoch's gate saturation
     config.json    this RunConfig, so that `--resume` and `rnnsim inspect` know the task
 """
 
@@ -164,10 +164,15 @@ def write_json_atomically(path: Path, value) -> None:
         json.dump(value, stream, indent=2)
 
 
-def save_run(out: Path, model, config: RunConfig, history: dict, epochs_done: int) -> None:
+def save_run(out: Path, model, config: RunConfig, history: dict, epochs_done: int,
+             saturation: list | None = None) -> None:
+    """Write the run folder; `saturation` is the per-epoch gate saturation (callbacks.SaturationHistory)."""
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.npz")
-    write_json_atomically(out / "history.json", {"epochs_done": epochs_done, "history": history})
+    record = {"epochs_done": epochs_done, "history": history}
+    if saturation:
+        record["saturation"] = saturation
+    write_json_atomically(out / "history.json", record)
     write_json_atomically(out / "config.json", asdict(config))
 
 
