@@ -280,6 +280,33 @@ class Observer(Callback):
             self._report_function(report)
 
 
+class SaturationHistory(Observer):
+    """Gate saturation of a fixed probe batch at the end of every epoch (Karpathy, Johnson and Fei-Fei 2015).
+
+    After each epoch's last batch the probe batch is traced, and `records` gets one JSON-ready entry per
+    recurrent layer with gates: {'epoch': epochs done, 'layer', 'cell', 'steps', 'gates': {gate: {'low':
+    [fraction of steps < 0.1 per unit], 'high': [> 0.9]}}} (rnnsim.analysis.saturation). `rnnsim train`
+    writes them to history.json as "saturation"; a SimpleRNN has no gate and records nothing.
+
+    Args:
+        probe_x: the probe batch's inputs (e.g. the first 64 validation samples).
+        probe_y: their targets.
+        records: records to continue (a resumed run's), default none.
+    """
+
+    def __init__(self, probe_x, probe_y, records=None):
+        super().__init__(probe_x=probe_x, probe_y=probe_y, every=None)
+        self.records: list[dict] = list(records or [])
+
+    def on_probe(self, report):
+        from rnnsim.analysis.saturation import saturation_record
+
+        for trace in report.traces:
+            record = saturation_record(trace, epoch=report.epoch + 1)
+            if record["gates"]:
+                self.records.append(record)
+
+
 def _format_logs(logs):
     return " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
 

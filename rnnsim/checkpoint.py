@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnsim.annotations import StepAnnotations
 from rnnsim.cells.trace import Trace
 from rnnsim.errors import InputError
 
@@ -32,6 +33,19 @@ class CheckpointProbe:
     # traces): a functional model's layers may read different inputs (an encoder the question, a decoder
     # the answer so far)
     tokens_by_layer: dict[str, list[list[str]] | None] = field(default_factory=dict)
+    model: object = None  # the loaded model (for connectivity and what-ifs, which run it again)
+    samples: list[int] = field(default_factory=list)  # the validation indices probed, in batch order
+    annotations: list[StepAnnotations] | None = None  # per sample: markers, windows, padding (rnnsim.annotations)
+
+    @property
+    def x(self):
+        """The probed samples' inputs."""
+        return self.task.x_val[self.samples]
+
+    @property
+    def y(self):
+        """The probed samples' targets."""
+        return self.task.y_val[self.samples]
 
     def tokens_for(self, trace: Trace) -> list[list[str]] | None:
         """The decoded inputs under the timesteps of `trace` (one of `traces`)."""
@@ -129,7 +143,19 @@ def probe_checkpoint(
         traces=traces,
         tokens=by_layer[model_layer_name(traces[0])],
         tokens_by_layer=by_layer,
+        model=model,
+        samples=samples,
+        annotations=annotate_samples(task, input_under_layer(model, x_val, model_layer_name(traces[0])), samples,
+                                     task.mask_val),
     )
+
+
+def annotate_samples(task, x, samples, mask=None) -> list[StepAnnotations] | None:
+    """Each sample's annotations (the task's markers, windows, padding; see Task.annotate), or None."""
+    annotate = getattr(task, "annotate", None)
+    if annotate is None or getattr(getattr(x, "dtype", None), "names", None):
+        return None
+    return [annotate(x[index], None if mask is None else mask[index]) for index in samples]
 
 
 def model_layer_name(trace: Trace) -> str:

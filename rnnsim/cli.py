@@ -111,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("model", help="a run folder written by rnnsim train, or its model.npz")
     inspect.add_argument("--sample", type=_non_negative_int, default=0, help="validation sample to show")
     inspect.add_argument("--layer", default=None, help="recurrent layer (index or name; default the first)")
-    inspect.add_argument("--gate", default=None, help="show only this gate (e.g. forget, update, candidate)")
+    inspect.add_argument("--gate", default=None, help="show only this gate, as named on screen (f, forget, "
+                         "'forget gate f', z, c~, h); the text view's gate")
     inspect.add_argument("--data", default=None, help="data folder or file for tasks with real data "
                          "(default: the one the run was trained on)")
     inspect.add_argument("--save", default=None, metavar="PATH",
@@ -119,6 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
                               "(all views in one figure), or a folder (one file per view); needs the [plot] extra")
     inspect.add_argument("--format", choices=["svg", "png", "pdf"], default="svg",
                          help="file type of the views when --save names a folder (default svg)")
+    inspect.add_argument("--view", action="append", default=None, metavar="VIEW",
+                         help="what to print, repeatable or comma-separated: gates (default), gain, inputs "
+                              "(connectivity ||dy/dx_t||), text (words down the page), saturation, what-if, all")
+    inspect.add_argument("--what-if", dest="what_if", default=None, metavar="NAME=VALUE",
+                         help="probe an edited copy beside the model: forget_bias=0 (LSTM), update_bias=2 (GRU), "
+                              "recurrent_scale=0.5 (SimpleRNN); the saved model is not touched")
+    inspect.add_argument("--notes", action="store_true", help="explain each view in a few sentences")
+    inspect.add_argument("--saturation-samples", type=_positive_int, default=64, metavar="N",
+                         help="validation samples the saturation view counts (default 64)")
 
     tui = commands.add_parser("tui", help="the terminal app: watch gates and gradients while a model trains")
     tui.add_argument("--checkpoint", default=None, help="open a run folder of rnnsim train (or a model's .npz)")
@@ -303,9 +313,15 @@ def command_train(args) -> int:
             f"model: {_model_line(config, task)}, {model.count_params():,} parameters; "
             f"{len(task.x_train):,} training / {len(task.x_val):,} validation samples; out: {out}{replacing}"
         )
+        saturation = _saturation_monitor(task, snapshot.extra.get("saturation") if snapshot else None)
+
+        def save(epochs):  # one snapshot: the model, its history (and gate saturation) and its config
+            extra = {"saturation": saturation.records} if saturation.records else None
+            folder.save(model, asdict(config), history, epochs, extra=extra)
+
         interrupts.stop_if_pressed()  # a Ctrl-C whose exception was lost while modules loaded
-        run = run_epochs(model, task, config, initial_epoch, history, args.quiet, console,
-                          save=lambda epochs: folder.save(model, asdict(config), history, epochs))
+        run = run_epochs(model, task, config, initial_epoch, history, args.quiet, console, save=save,
+                         callbacks=[saturation])
     return _report_end(run, task, config, out, initial_epoch, console)
 
 
@@ -379,6 +395,13 @@ def _model_line(config, task) -> str:
     return f"{stack} -> Dense({task.output_units}, {task.output_activation})"
 
 
+def _saturation_monitor(task, earlier):
+    """The callback recording each epoch's gate saturation of the first 64 validation samples."""
+    from rnnsim.callbacks import SaturationHistory
+
+    return SaturationHistory(task.x_val[:64], task.y_val[:64], records=earlier if isinstance(earlier, list) else [])
+
+
 # ---------------------------------------------------------------------------------------
 # rnnsim inspect
 
@@ -387,7 +410,11 @@ def command_inspect(args) -> int:
     if args.save is not None:
         return _save_inspection(args.model, args.save, sample=args.sample, layer=args.layer, gate=args.gate,
                                 data_path=args.data, file_format=args.format)
-    return _print_inspection(args.model, sample=args.sample, layer=args.layer, gate=args.gate, data_path=args.data)
+    from rnnsim.inspection import print_inspection
+
+    return print_inspection(args.model, sample=args.sample, layer=args.layer, gate=args.gate, data_path=args.data,
+                             views=args.view, what_if=args.what_if, notes=args.notes,
+                             saturation_samples=args.saturation_samples)
 
 
 def inspect_command(
@@ -397,54 +424,23 @@ def inspect_command(
     gate: str | None = None,
     data: str | None = None,
     console=None,
+    views=None,
+    what_if: str | None = None,
+    notes: bool = False,
+    saturation_samples: int = 64,
 ) -> int:
-    """`rnnsim inspect MODEL` from Python: print the heatmaps and gradient plot of one sample.
+    """`rnnsim inspect MODEL` from Python: print the views of one sample (default: heatmaps and gradient).
 
-    `model_path` is a model file or a run folder; `data` is the data folder for tasks with real data
-    (default: the one the run was trained with). Returns the exit status: a user's mistake (missing file,
-    unknown gate, sample out of range) prints one line on stderr and returns 2, as on the command line.
-    `console` is a rich Console (default stdout).
+    Returns the exit status: a user's mistake (missing file, unknown gate or view, sample out of range) prints
+    one line on stderr and returns 2, as on the command line. `console` is a rich Console (default stdout).
+    `views` is a list of view names (rnnsim.render.trace_view.VIEWS, or 'all'); `what_if` an edit such as
+    'forget_bias=0'.
     """
-    return exit_status(_print_inspection, model_path, sample=sample, layer=layer, gate=gate, data=data,
-                       console=console)
+    from rnnsim.inspection import print_inspection
 
-
-def _print_inspection(model_path, sample=0, layer=None, gate=None, data=None, console=None, data_path=None) -> int:
-    """Probe validation sample `sample` of a saved model and print its trace; raises InputError."""
-    from rich.console import Console
-    from rich.text import Text
-
-    from rnnsim.checkpoint import choose_layer, model_file, probe_checkpoint
-    from rnnsim.render.trace_view import render_trace
-
-    console = console or Console()
-    probe = probe_checkpoint(model_path, samples=[sample], data=data, data_path=data_path)
-    trace = choose_layer(probe.traces, layer)
-    layer_tokens = probe.tokens_for(trace)  # a functional model's layers may read different inputs
-    tokens = layer_tokens[0] if layer_tokens else None
-    console.print(
-        Text(f"{_model_name(model_path, model_file(model_path))}: task {probe.task_name}, sample {sample}",
-             style="bold"),
-        render_trace(
-            trace,
-            sample=0,
-            gate=gate,
-            width=console.width,
-            colour=_console_has_colour(console),
-            tokens=tokens,
-            sample_label=sample,
-        ),
-    )
-    return 0
-
-
-def _console_has_colour(console) -> bool:
-    return console.color_system is not None and not console.no_color
-
-
-def _model_name(given, resolved: Path) -> str:
-    """How the header names the model: 'model.npz', or 'gru-adding/model.npz' for a run folder."""
-    return resolved.name if Path(given).expanduser() == resolved else f"{resolved.parent.name}/{resolved.name}"
+    return exit_status(print_inspection, model_path, sample=sample, layer=layer, gate=gate, data=data,
+                       console=console, views=views, what_if=what_if, notes=notes,
+                       saturation_samples=saturation_samples)
 
 
 def _save_inspection(model_path, target, sample=0, layer=None, gate=None, data_path=None, file_format="svg",
@@ -454,6 +450,7 @@ def _save_inspection(model_path, target, sample=0, layer=None, gate=None, data_p
 
     from rnnsim import plot
     from rnnsim.checkpoint import choose_layer, model_file, probe_checkpoint
+    from rnnsim.inspection import model_name
 
     plot.use_file_backend()  # no window; or one line saying how to install matplotlib
     target = Path(target).expanduser()
@@ -465,7 +462,7 @@ def _save_inspection(model_path, target, sample=0, layer=None, gate=None, data_p
     layer_tokens = probe.tokens_for(trace)  # a functional model's layers may read different inputs
     labels = layer_tokens[0] if layer_tokens else None
     gates = [gate] if gate else None
-    title = (f"{_model_name(model_path, model_file(model_path))}: layer {trace.layer_name or trace.cell}, "
+    title = (f"{model_name(model_path, model_file(model_path))}: layer {trace.layer_name or trace.cell}, "
              f"task {probe.task_name}, sample {sample}")
     if not to_folder:
         written = [plot.save(plot.inspection(trace, 0, gates=gates, labels=labels, title=title), target)]

@@ -4,7 +4,7 @@
 can use it too. A run's folder (`--out`, see rnnsim.runs) holds:
 
     model.npz      the model, weights and optimizer state (rnnsim.models.load_model reads it)
-    history.json   per-epoch loss and metrics, Keras's keys
+    history.json   per-epoch loss and metrics, Keras's keys; "saturation": each epoch's gate saturation
     config.json    this RunConfig, so that `--resume` and `rnnsim inspect` know the task
 
 written together as one snapshot (rnnsim.runs.write_snapshot). `resume_config` is how `--resume`
@@ -166,11 +166,14 @@ def write_json_atomically(path: Path, value) -> None:
     write_json(path, value)
 
 
-def save_run(out: Path, model, config: RunConfig, history: dict, epochs_done: int) -> None:
-    """Write model.npz, history.json and config.json to `out` as one snapshot (rnnsim.runs)."""
+def save_run(out: Path, model, config: RunConfig, history: dict, epochs_done: int,
+             saturation: list | None = None) -> None:
+    """Write model.npz, history.json and config.json to `out` as one snapshot (rnnsim.runs); `saturation`
+    is the per-epoch gate saturation (callbacks.SaturationHistory), kept in history.json."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_snapshot(out, model, asdict(config), history, epochs_done)
+    write_snapshot(out, model, asdict(config), history, epochs_done,
+                   extra={"saturation": saturation} if saturation else None)
 
 
 # What a saved run fixes, and what --resume may still change: how long, where it runs, where the data is.

@@ -1,7 +1,8 @@
 """Weight initializers, by Keras name, drawing from a numpy `Generator`.
 
 Keras 3 defaults for recurrent layers: kernel `glorot_uniform`, recurrent kernel `orthogonal`,
-bias `zeros`. Every function takes `(shape, rng, dtype)` and returns a new array.
+bias `zeros`. Every function takes `(shape, rng, dtype)` and returns a new array; so does a
+`Constant(value)` instance (e.g. pretrained word vectors for an Embedding).
 """
 
 from __future__ import annotations
@@ -82,6 +83,41 @@ def _truncated_normal(shape, rng, stddev):
     return values * stddev
 
 
+class Constant:
+    """Keras's `initializers.Constant(value)`: every weight set from `value`, broadcast to the weight's shape.
+
+    `value` is a number or an array, e.g. an (input_dim, output_dim) matrix of pretrained word vectors for
+    `Embedding(..., embeddings_initializer=Constant(matrix))`.
+
+    Args:
+        value: a finite number or array (default 0.0).
+    """
+
+    def __init__(self, value=0.0):
+        try:
+            value = np.array(value, dtype=np.float64)  # a copy: later changes to the caller's array do not leak in
+        except (TypeError, ValueError):
+            raise InputError(f"Constant value must be a number or a numeric array, "
+                             f"got {type(value).__name__}") from None
+        if not np.all(np.isfinite(value)):
+            raise InputError("Constant value contains NaN or infinity")
+        self.value = value
+
+    def __call__(self, shape, rng=None, dtype=np.float32):
+        shape = tuple(shape)
+        try:
+            return np.array(np.broadcast_to(self.value, shape), dtype=dtype)
+        except ValueError:
+            raise InputError(f"Constant value of shape {self.value.shape} does not fit a weight of shape {shape}; "
+                             f"give a number or an array of shape {shape}") from None
+
+    def get_config(self) -> dict:
+        return {"value": float(self.value) if self.value.ndim == 0 else self.value.tolist()}
+
+    def __repr__(self):
+        return f"Constant({float(self.value)!r})" if self.value.ndim == 0 else f"Constant(array {self.value.shape})"
+
+
 INITIALIZERS: dict[str, Callable] = {
     "zeros": zeros,
     "ones": ones,
@@ -96,12 +132,32 @@ INITIALIZERS: dict[str, Callable] = {
 
 
 def get(name_or_function) -> Callable:
-    """An initializer by Keras name, or the function itself if one is given."""
+    """An initializer by Keras name, the function (or Constant) itself if one is given, or from `serialize`."""
     if callable(name_or_function):
         return name_or_function
+    if isinstance(name_or_function, dict) and name_or_function.get("class_name") == "Constant":
+        return Constant(**dict(name_or_function.get("config") or {}))
     key = str(name_or_function).lower()
     if key not in INITIALIZERS:
         raise InputError(
             f"unknown initializer {name_or_function!r}; choose one of {', '.join(sorted(INITIALIZERS))}"
         )
     return INITIALIZERS[key]
+
+
+def serialize(initializer):
+    """What a layer's config records for an initializer: its name, or {'class_name': 'Constant', ...}.
+
+    A Constant holding an array (pretrained vectors) is recorded as 'zeros': the values live in the
+    weights saved beside the config, which `load_model` puts back, and a config stays small.
+    """
+    if isinstance(initializer, Constant):
+        if initializer.value.ndim == 0:
+            return {"class_name": "Constant", "config": initializer.get_config()}
+        return "zeros"
+    if isinstance(initializer, (str, dict)):  # a name, or a Constant already serialized
+        return initializer
+    for name, function in INITIALIZERS.items():
+        if function is initializer:
+            return name
+    raise InputError(f"the initializer {initializer!r} has no name to save; use a Keras name or Constant")

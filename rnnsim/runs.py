@@ -2,7 +2,8 @@
 
     model.npz      the model (rnnsim.models.load_model reads it), and inside its header the snapshot:
                    its id, the epochs done, the history and the run's config
-    history.json   {"snapshot", "epochs_done", "history"}: per-epoch logs, Keras's keys
+    history.json   {"snapshot", "epochs_done", "history", ...}: per-epoch logs, Keras's keys (and, for
+                   example, "saturation": each epoch's gate saturation)
     config.json    the RunConfig, plus "snapshot"
     .rnnsim.lock   held (flock) by the one `rnnsim train` using the folder; it names that process
 
@@ -56,6 +57,7 @@ class Snapshot:
     history: dict[str, list]  # per-epoch logs
     epochs_done: int
     repaired: list[str] = field(default_factory=list)  # JSON files rebuilt from model.npz
+    extra: dict = field(default_factory=dict)  # history.json's other entries, e.g. "saturation"
 
 
 class NonFiniteWeights(InputError):
@@ -224,10 +226,11 @@ class RunFolder:
 
     # -- saving ----------------------------------------------------------------------------
 
-    def save(self, model, config: dict, history: dict, epochs_done: int) -> Path:
+    def save(self, model, config: dict, history: dict, epochs_done: int, extra: dict | None = None) -> Path:
         """Write one snapshot; on a failed write, write it to a rescue folder and raise SaveFailed.
 
         Returns the folder written (this one). The earlier snapshot stays intact whatever fails.
+        `extra` holds history.json's other entries (e.g. "saturation"), saved with the snapshot too.
 
         Raises:
             NonFiniteWeights: the model holds NaN or infinity (a diverged run is never saved).
@@ -237,7 +240,7 @@ class RunFolder:
         if bad is not None:
             raise NonFiniteWeights(f"the weights became NaN or infinite in epoch {epochs_done} (weight {bad})")
         try:
-            write_snapshot(self.path, model, config, history, epochs_done)
+            write_snapshot(self.path, model, config, history, epochs_done, extra)
             self.saved = True
             return self.path
         except OSError as error:
@@ -247,7 +250,7 @@ class RunFolder:
             target = base / f"{self.path.resolve().name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
             try:
                 target.mkdir(parents=True, exist_ok=True)
-                write_snapshot(target, model, config, history, epochs_done)
+                write_snapshot(target, model, config, history, epochs_done, extra)
             except OSError:
                 continue
             raise SaveFailed(f"could not save epoch {epochs_done} in {self.path} ({reason}); saved it to {target} "
@@ -287,9 +290,10 @@ class RunFolder:
         config = dict(model.metadata.get("run") or {})
         history = dict(snapshot.get("history") or {})
         epochs_done = int(snapshot.get("epochs_done", model.epochs_trained))
+        extra = {key: value for key, value in snapshot.items() if key not in ("id", "epochs_done", "history")}
         repaired = []
         expected = {
-            HISTORY_FILE: {"snapshot": snapshot["id"], "epochs_done": epochs_done, "history": history},
+            HISTORY_FILE: {"snapshot": snapshot["id"], "epochs_done": epochs_done, "history": history, **extra},
             CONFIG_FILE: {**config, "snapshot": snapshot["id"]},
         }
         for name, value in expected.items():
@@ -304,7 +308,8 @@ class RunFolder:
                     raise InputError(f"{self.path / name} says {key} {found.get(key)!r} but {MODEL_FILE} holds "
                                      f"{saved!r}; the model file is the truth: delete {name} (it is rebuilt "
                                      f"from {MODEL_FILE}) or train into a new --out")
-        return Snapshot(model=model, config=config, history=history, epochs_done=epochs_done, repaired=repaired)
+        return Snapshot(model=model, config=config, history=history, epochs_done=epochs_done, repaired=repaired,
+                        extra=extra)
 
     def _load_without_snapshot(self, model) -> Snapshot:
         """A folder written before snapshots: the JSON files must agree with the model's epoch count."""
@@ -316,19 +321,24 @@ class RunFolder:
                              f"{model.epochs_trained} (an interrupted run of an older rnnsim); train into a new "
                              f"--out")
         history = {key: list(values) for key, values in (history_file.get("history") or {}).items()}
-        return Snapshot(model=model, config=config, history=history, epochs_done=epochs_done)
+        extra = {key: value for key, value in history_file.items() if key not in ("epochs_done", "history")}
+        return Snapshot(model=model, config=config, history=history, epochs_done=epochs_done, extra=extra)
 
 
-def write_snapshot(folder: Path, model, config: dict, history: dict, epochs_done: int) -> None:
-    """model.npz (the commit, with the snapshot inside), then history.json and config.json; raises OSError."""
+def write_snapshot(folder: Path, model, config: dict, history: dict, epochs_done: int,
+                   extra: dict | None = None) -> None:
+    """model.npz (the commit, with the snapshot inside), then history.json and config.json; raises OSError.
+
+    `extra`: history.json's entries besides the logs (e.g. "saturation"), kept in the snapshot too.
+    """
     remove_orphaned_temporaries(folder, (MODEL_FILE, HISTORY_FILE, CONFIG_FILE))
     snapshot_id = f"{epochs_done}-{secrets.token_hex(6)}"
-    history = json_safe(history)
-    config = json_safe(config)
+    history, config, extra = json_safe(history), json_safe(config), json_safe(dict(extra or {}))
     model.metadata["run"] = config
-    model.metadata["snapshot"] = {"id": snapshot_id, "epochs_done": epochs_done, "history": history}
+    model.metadata["snapshot"] = {"id": snapshot_id, "epochs_done": epochs_done, "history": history, **extra}
     model.save(folder / MODEL_FILE)
-    write_json(folder / HISTORY_FILE, {"snapshot": snapshot_id, "epochs_done": epochs_done, "history": history})
+    write_json(folder / HISTORY_FILE, {"snapshot": snapshot_id, "epochs_done": epochs_done, "history": history,
+                                       **extra})
     write_json(folder / CONFIG_FILE, {**config, "snapshot": snapshot_id})
 
 

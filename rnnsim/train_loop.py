@@ -34,8 +34,9 @@ class RunResult:
     save_error: str | None = None  # the one line of a failed save
 
 
-def run_epochs(model, task, config, initial_epoch, history, quiet, console, save):
-    """Train with a progress bar, saving a snapshot after every whole epoch with `save(epochs_done)`.
+def run_epochs(model, task, config, initial_epoch, history, quiet, console, save, callbacks=()):
+    """Train with a progress bar, saving a snapshot after every whole epoch with `save(epochs_done)`;
+    `callbacks` go to fit_iter with the TerminateOnNaN guard.
 
     Ctrl-C stops after the current batch; the run folder keeps the last whole epoch (Keras's
     BackupAndRestore does the same: an interrupted epoch is trained again on resume), so a resumed run
@@ -52,7 +53,7 @@ def run_epochs(model, task, config, initial_epoch, history, quiet, console, save
     nan_guard = TerminateOnNaN(verbose=0)
     reports = model.fit_iter(task.x_train, task.y_train, batch_size=config.batch_size, epochs=config.epochs,
                              initial_epoch=initial_epoch, validation_data=(task.x_val, task.y_val), verbose=0,
-                             shuffle=True, callbacks=[nan_guard])
+                             shuffle=True, callbacks=[nan_guard, *callbacks])
     progress = Progress(
         TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[logs]}"), TimeRemainingColumn(), console=console, disable=quiet,

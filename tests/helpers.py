@@ -1,12 +1,13 @@
 """Helpers shared by several test files (test files never import each other: tests/test_structure.py).
 
 Cell cases: random weights, inputs and options for the kernels, and the plain-NumPy reference's
-forward and backward for the same case. Traces: `make_trace`, a small NumPy forward pass recorded as a
-`Trace` (no Numba, no model), for the drawing and the app. The app: `wait_for`, a Pilot wait. The
-code's imports, read with `ast` (nothing imported): `imported_names`, `internal_edges`, for
-tests/test_structure.py and the layout tests. The command line in a real process (`run_rnnsim`,
-`start_rnnsim`, `one_error_line`) and a private mount namespace for read-only folders
-(`namespace_command`), for the fault tests.
+forward and backward for the same case. Layers: `layer_gradient_errors`, a central-difference check
+of one layer's hand-written backward (input and weights). Traces: `make_trace`, a small NumPy forward
+pass recorded as a `Trace` (no Numba, no model), for the drawing and the app. The app: `wait_for`, a
+Pilot wait. The code's imports, read with `ast` (nothing imported): `imported_names`,
+`internal_edges`, for tests/test_structure.py and the layout tests. The command line in a real
+process (`run_rnnsim`, `start_rnnsim`, `one_error_line`) and a private mount namespace for read-only
+folders (`namespace_command`), for the fault tests.
 """
 
 import ast
@@ -248,6 +249,42 @@ def internal_edges(modules: dict[str, Path]) -> dict[str, set[str]]:
                 targets.add(name)
         edges[module] = targets
     return edges
+
+
+def layer_gradient_errors(layer, x, mask=None, step=1e-6, seed=0):
+    """Worst relative errors of a built float64 layer's backward against central differences.
+
+    The loss is sum(output * R) for a fixed random R, so dL/d(output) = R. Returns
+    (error in dL/dx, [error in dL/dw for each weight]).
+    """
+    projection = np.random.default_rng(seed).normal(size=layer.forward(x, mask=mask).shape)
+
+    def loss():
+        return float(np.sum(layer.forward(x, mask=mask) * projection))
+
+    def worst(numeric, analytic):
+        scale = np.maximum(np.abs(numeric) + np.abs(analytic), 1e-6)
+        return float(np.max(np.abs(numeric - analytic) / scale))
+
+    def numeric_gradient(array):
+        numeric = np.zeros_like(array)
+        for position in np.ndindex(array.shape):
+            saved = array[position]
+            array[position] = saved + step
+            plus = loss()
+            array[position] = saved - step
+            minus = loss()
+            array[position] = saved
+            numeric[position] = (plus - minus) / (2 * step)
+        return numeric
+
+    layer.forward(x, mask=mask)
+    grad_x = layer.backward(projection)
+    weight_grads = [np.array(g) for g in layer.gradients]
+    x = np.array(x, dtype=np.float64)  # perturbed in place below; the caller's array stays as it was
+    input_error = worst(numeric_gradient(x), grad_x)
+    weight_errors = [worst(numeric_gradient(weight), grad) for weight, grad in zip(layer.weights, weight_grads)]
+    return input_error, weight_errors
 
 
 # ----------------------------------------------------------------------------------- the command line

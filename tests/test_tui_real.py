@@ -63,6 +63,8 @@ def test_inspect_command_prints_a_saved_model(saved_model):
     out = buffer.getvalue()
     assert status == 0, out
     assert "forget gate f" in out and "||dL/dh_t|| by timestep" in out
+    # The inputs line up with the heatmaps' columns: the value row, the markers, the connectivity row.
+    assert "\nx    " in out and "\nmark " in out and "\ndy/dx" in out and "▲ marked value (t=" in out
     assert "inputs: " in out
 
 

@@ -1,8 +1,11 @@
-"""The headless side of the app: settings, a training session and the three-cell comparison, as plain events.
+"""The headless side of the app: settings, a training session and the comparisons, as plain events.
 
 Nothing here imports textual: a `TrainingSession` wraps the model API (`rnnsim.models`) and turns
-its reports into the few event records the app draws (`BatchEvent`, `EpochEvent`, `ProbeEvent`);
-`compare_cells` trains SimpleRNN, LSTM and GRU in turn and reports the same events for each.
+its reports into the few event records the app draws (`BatchEvent`, `EpochEvent`, `ProbeEvent`).
+A probe event carries what the "why" views need: the traces, the samples' annotations, their input
+connectivity, and a `ProbeSource` (the weights of that moment) for what-ifs; an epoch event the
+gate saturation of its last probe. `compare_cells` trains SimpleRNN, LSTM and GRU in turn,
+`compare_forget_bias` one LSTM from b_f = 0 and from b_f = 1, and both report the same events.
 The app runs `session.events()` or `compare_cells(...)` in a worker thread; tests can drive both
 without any app.
 """
@@ -15,6 +18,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from rnnsim.analysis import ConnectivityProbe, Edit, WhatIf, apply_edit, saturation_record, what_if
+from rnnsim.annotations import StepAnnotations
 from rnnsim.cells.trace import Trace
 from rnnsim.datasets.tasks import TASK_NAMES
 from rnnsim.errors import InputError
@@ -48,6 +53,9 @@ class Settings:
     # Batches each cell trains for in "compare". On the adding problem at 100 steps (16 units,
     # lr 1e-2) an LSTM or GRU typically opens its memory after 500-1000 batches; a SimpleRNN never does.
     compare_batches: int = 1200
+    # The LSTM's forget-gate bias at the start of training; None: Keras's unit_forget_bias (1). The
+    # forget-bias compare trains 0 against 1 (Jozefowicz et al. 2015).
+    forget_bias: float | None = None
 
     def validated(self) -> Settings:
         """A copy with the cell name normalised; raises InputError naming the first bad field."""
@@ -96,6 +104,22 @@ class EpochEvent:
     val_loss: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     val_metrics: dict[str, float] = field(default_factory=dict)
+    # gate saturation of the epoch's last probe, one record per gated layer (rnnsim.analysis.saturation_record)
+    saturation: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class ProbeSource:
+    """A model's weights at one moment and the samples probed with them: enough to ask a what-if later."""
+
+    model: object  # the model (only its config is read again: the weights are the copies below)
+    weights: list | None  # copies taken between two batches; None: the model's own (a checkpoint's)
+    x: np.ndarray  # the probe samples
+    y: np.ndarray
+
+    def what_if(self, edit: Edit) -> WhatIf:
+        """These samples through the model with these weights and through a copy with `edit` made."""
+        return what_if(self.model, self.x, self.y, edit, weights=self.weights)
 
 
 @dataclass
@@ -109,6 +133,9 @@ class ProbeEvent:
     traces: list[Trace]
     tokens: list[list[str]] | None = None  # decoded inputs per probe sample and timestep, when known
     cell: str = ""  # which cell produced it (the compare run trains several)
+    annotations: list[StepAnnotations] | None = None  # per probe sample: markers, windows, padding
+    connectivity: np.ndarray | None = None  # (S, T) ||dy/dx_t|| of the probe samples
+    source: ProbeSource | None = None  # what a what-if needs: the model, these weights, the probe samples
     # the same per model layer name, where a functional model's layers read different inputs
     tokens_by_layer: dict = field(default_factory=dict)
 
@@ -138,7 +165,7 @@ def _float_dict(values) -> dict[str, float]:
     return {str(key): float(value) for key, value in dict(values).items() if value is not None}
 
 
-def convert_report(report, cell: str = "", tokens=None, tokens_by_layer=None) -> Event | None:
+def convert_report(report, cell: str = "", tokens=None, tokens_by_layer=None, annotations=None) -> Event | None:
     """Turn a model report (rnnsim.reports BatchReport, EpochReport, ProbeReport) into an event."""
     kind = type(report).__name__
     logs = dict(getattr(report, "logs", None) or {})
@@ -151,6 +178,7 @@ def convert_report(report, cell: str = "", tokens=None, tokens_by_layer=None) ->
             traces=list(report.traces),
             tokens=tokens,
             cell=cell,
+            annotations=annotations,
             tokens_by_layer=dict(tokens_by_layer or {}),
         )
     if kind == "EpochReport":
@@ -187,6 +215,9 @@ class TrainingSession:
         self.model = model
         self.task = task
         self.probe_tokens: list[list[str]] | None = None
+        self.probe_annotations: list[StepAnnotations] | None = None
+        self.saturation_history: list[dict] = []  # one record per epoch and gated layer, as in history.json
+        self._connectivity: ConnectivityProbe | None = None
         self.probe_tokens_by_layer: dict = {}  # a task with several inputs: each layer's own (see prepare)
 
     # -- set-up -------------------------------------------------------------------------------
@@ -208,7 +239,18 @@ class TrainingSession:
                 for layer in self.model.layers if hasattr(layer, "n_states")}  # the recurrent layers
             probe_x = probe_x[self.task.input_fields[0]]
         self.probe_tokens = decode_tokens(self.task, probe_x, sample_indices=range(len(probe_x)))
+        self.probe_annotations = annotate(self.task, probe_x, self.task.mask_val)
+        self._connectivity = ConnectivityProbe(self.model)
         return task_info(self.task, s.task)
+
+    def measure_connectivity(self, x) -> np.ndarray | None:
+        """||dy/dx_t|| of the probe samples with the current weights (None where the model has no such view)."""
+        if getattr(self.task, "input_fields", ()):  # several inputs: connectivity is drawn for a model with one
+            return None
+        try:
+            return self._connectivity.measure(x)
+        except InputError:  # e.g. a Bidirectional first layer: the other views go on without it
+            return None
 
     def probe_inputs(self):
         return self.task.x_val[:8], self.task.y_val[:8]
@@ -228,10 +270,20 @@ class TrainingSession:
             probe=probe,
             probe_every=s.probe_every,
         )
+        last_traces: list[Trace] = []
         try:
             for report in reports:
                 event = convert_report(report, cell=s.cell, tokens=self.probe_tokens,
-                                       tokens_by_layer=self.probe_tokens_by_layer)
+                                       tokens_by_layer=self.probe_tokens_by_layer,
+                                       annotations=self.probe_annotations)
+                if isinstance(event, ProbeEvent):  # between two batches: the weights hold still
+                    event.connectivity = self.measure_connectivity(probe[0])
+                    event.source = ProbeSource(self.model, self.model.get_weights(), probe[0], probe[1])
+                    last_traces = event.traces
+                elif isinstance(event, EpochEvent):
+                    event.saturation = [record for trace in last_traces
+                                        if (record := saturation_record(trace, epoch=event.epoch + 1))["gates"]]
+                    self.saturation_history += event.saturation
                 if event is not None:
                     yield event
                 if should_stop():
@@ -266,20 +318,53 @@ def compare_cells(
         including its next `BatchEvent` (a `ProbeEvent.cell` names its cell); last a `DoneEvent`:
         'stopped' when `should_stop()` or a session said stop, else 'finished'.
     """
-    rounds = settings.compare_batches
-    epochs = max(1, -(-rounds * settings.batch_size // settings.n_samples))
-    run_settings = replace(settings, epochs=epochs, probe_every=max(1, rounds // 30))
+    variants = {cell: replace(settings, cell=cell) for cell in CELL_ORDER}
+    yield from compare_variants(variants, session_factory, should_stop)
+
+
+def forget_bias_label(bias: float) -> str:
+    return f"LSTM b_f={bias:g}"
+
+
+def compare_forget_bias(
+    settings: Settings,
+    session_factory: Callable[[Settings], TrainingSession] = TrainingSession,
+    should_stop: Callable[[], bool] = lambda: False,
+    biases: tuple[float, ...] = (0.0, 1.0),
+) -> Iterator[CompareEvent]:
+    """The same LSTM trained from forget-gate bias 0 and from 1, side by side (Jozefowicz et al. 2015).
+
+    Same data, seed and initial weights but for b_f; the events name their run 'LSTM b_f=0', 'LSTM b_f=1'.
+    Otherwise as `compare_cells`.
+    """
+    variants = {forget_bias_label(b): replace(settings, cell="lstm", forget_bias=float(b)) for b in biases}
+    yield from compare_variants(variants, session_factory, should_stop)
+
+
+def compare_variants(
+    variants: dict[str, Settings],
+    session_factory: Callable[[Settings], TrainingSession] = TrainingSession,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Iterator[CompareEvent]:
+    """Train several settings side by side, one batch each in turn; the events are labelled by the keys.
+
+    Every variant shares the first one's task (the same data) and runs `compare_batches` rounds of
+    the first variant's settings, with about 30 probes over the run.
+    """
+    first = next(iter(variants.values()))
+    rounds = first.compare_batches
+    epochs = max(1, -(-rounds * first.batch_size // first.n_samples))
     streams: dict[str, Iterator[Event]] = {}
     try:
         shared_task = None
-        for cell in CELL_ORDER:
-            session = session_factory(replace(run_settings, cell=cell))
+        for label, variant in variants.items():
+            session = session_factory(replace(variant, epochs=epochs, probe_every=max(1, rounds // 30)))
             if shared_task is not None:
                 session.task = shared_task
             info = session.prepare()
             shared_task = getattr(session, "task", None)
-            streams[cell] = iter(session.events(should_stop))
-            yield ReadyEvent(cell, info)
+            streams[label] = iter(session.events(should_stop))
+            yield ReadyEvent(label, info)
         finished = yield from _take_turns(streams, rounds, should_stop)
     finally:
         for stream in streams.values():
@@ -321,7 +406,17 @@ def build_model(task, settings: Settings):
     config = RunConfig(cell=settings.cell, dataset=task.name, units=settings.units, epochs=settings.epochs,
                        batch_size=settings.batch_size, lr=settings.learning_rate, seed=settings.seed,
                        seq_len=settings.seq_len, samples=settings.n_samples)
-    return build(task, config.validate())
+    model = build(task, config.validate())
+    if settings.forget_bias is not None and settings.cell == "lstm":
+        apply_edit(model, Edit("forget_bias", settings.forget_bias))  # Keras's initial 1 -> the chosen value
+    return model
+
+
+def annotate(task, x, mask=None) -> list[StepAnnotations] | None:
+    """Each sample's annotations (Task.annotate: markers, windows, padding), or None for a task without."""
+    if not hasattr(task, "annotate"):
+        return None
+    return [task.annotate(x[index], None if mask is None else mask[index]) for index in range(len(x))]
 
 
 def task_info(task, name: str) -> TaskInfo:
@@ -369,6 +464,10 @@ class CheckpointView:
     info: TaskInfo
     traces: list[Trace]
     tokens: list[list[str]] | None
+    annotations: list[StepAnnotations] | None = None
+    connectivity: np.ndarray | None = None  # (S, T) ||dy/dx_t|| of the samples
+    source: ProbeSource | None = None  # for what-ifs on the opened model
+    saturation_history: list[dict] = field(default_factory=list)  # history.json's per-epoch saturation, if any
     tokens_by_layer: dict = field(default_factory=dict)  # per model layer name (see CheckpointProbe)
 
 
@@ -388,10 +487,32 @@ def load_checkpoint(
         units=probe.traces[0].units,
         seq_len=probe.traces[0].timesteps,
     )
+    try:
+        connectivity = ConnectivityProbe(probe.model).measure(probe.x)
+    except InputError:
+        connectivity = None
     return CheckpointView(
         settings=settings,
         info=task_info(probe.task, probe.task_name),
         traces=probe.traces,
         tokens=probe.tokens,
+        annotations=probe.annotations,
+        connectivity=connectivity,
+        source=ProbeSource(probe.model, None, probe.x, probe.y),
+        saturation_history=_saved_saturation(path),
         tokens_by_layer=dict(probe.tokens_by_layer),
     )
+
+
+def _saved_saturation(model_path) -> list[dict]:
+    """The per-epoch gate saturation `rnnsim train` wrote to history.json beside the model, or []."""
+    import json
+    from pathlib import Path
+
+    path = Path(model_path)
+    history = (path if path.is_dir() else path.parent) / "history.json"
+    try:
+        records = json.loads(history.read_text(encoding="utf-8")).get("saturation", [])
+    except (OSError, ValueError, AttributeError):  # no history (a model saved by model.save): no plot
+        return []
+    return [record for record in records if isinstance(record, dict)] if isinstance(records, list) else []

@@ -411,12 +411,13 @@ class RecurrentCell:
 
         out = self._run_backward(cache, grad_hidden_seq, has_grad_seq, final_grads)
         grads = self._weight_gradients(cache, out, bool(input_gradient))
-        self._release_buffers(out["grad_input_preact"], out["grad_recurrent_preact"])
-
         trace = cache.get("trace")
-        if trace is not None:
+        if trace is not None:  # a probe: the norms the views draw, before the buffers go back to the pool
             trace.grad_hidden_norm = out["grad_hidden_norm"]
             trace.grad_cell_norm = out.get("grad_cell_norm")
+            trace.grad_preact_norm = _row_norms(out["grad_input_preact"])
+            trace.grad_input_norm = self._input_gradient_norm(cache, out, grads["inputs"])
+        self._release_buffers(out["grad_input_preact"], out["grad_recurrent_preact"])
         return CellGradients(
             weights=grads["weights"],
             inputs=grads["inputs"],
@@ -424,6 +425,23 @@ class RecurrentCell:
             grad_hidden_norm=out["grad_hidden_norm"],
             grad_cell_norm=out.get("grad_cell_norm"),
         )
+
+    def _input_gradient_norm(self, cache, out, grad_inputs) -> np.ndarray:
+        """||dL/dx_t|| per sample and input position, (B, T).
+
+        x_t is what the layer read at step t: for a `TokenSequence`, the embedding row of the token (the
+        same dL/dx_t a separate Embedding layer would receive). Computed from dL/d(x W + b) when backward
+        did not make dL/dx itself (a model's first layer, or token input): only probes record traces,
+        so training never pays for it.
+        """
+        if isinstance(grad_inputs, np.ndarray):
+            return np.sqrt(np.einsum("btd,btd->bt", grad_inputs, grad_inputs))
+        timesteps, batch, width = out["grad_input_preact"].shape
+        grad_in = out["grad_input_preact"].reshape(timesteps * batch, width)  # (T*B, G*U)
+        grad_x = matmul(grad_in, cache["weights"]["kernel"].T).reshape(timesteps, batch, -1)  # (T, B, D)
+        if cache["input_drop"] is not None:
+            grad_x *= cache["input_drop"][None, :, :]
+        return _row_norms(grad_x)
 
     def _previous_hidden(self, cache) -> np.ndarray:
         """h_{t-1} as it entered the recurrent product at each input position t, (T, B, U)."""
@@ -536,6 +554,11 @@ class RecurrentCell:
 
     def _run_backward(self, cache, grad_hidden_seq, has_grad_seq, final_grads) -> dict:
         raise NotImplementedError
+
+
+def _row_norms(time_major) -> np.ndarray:
+    """The norm over the last axis of a (T, B, K) array, as a batch-major (B, T) array."""
+    return np.sqrt(np.einsum("tbk,tbk->bt", time_major, time_major))
 
 
 def column_sums(matrix) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Gate traces: a plain record of what every gate of every unit did at every timestep.
 
 A `Trace` is produced by a recurrent cell's forward pass when `record_trace=True`, and
-completed by its backward pass with the per-timestep gradient norms. Every array is
+completed by its backward pass with the per-timestep gradient norms: ||dL/dh_t|| (and ||dL/dc_t||
+for the LSTM), ||dL/dx_t|| at the layer's input and ||dL/da_t|| at the pre-activations. Every array is
 batch-major and indexed by *input position* t (the t-th element of the input sequence),
 also for `go_backwards=True`, so that a trace lines up with the words or values it read.
 
@@ -42,6 +43,13 @@ class Trace:
     go_backwards: bool = False  # True if the layer read the sequence last-to-first
     grad_hidden_norm: np.ndarray | None = None  # ||dL/dh_t||, (B, T); filled in by the backward pass
     grad_cell_norm: np.ndarray | None = None  # ||dL/dc_t||, (B, T); LSTM only, from the backward pass
+    # ||dL/dx_t||, (B, T): the gradient reaching the layer's input at step t (for text: the word's
+    # embedding vector), the raw material of the input-connectivity view; from the backward pass
+    grad_input_norm: np.ndarray | None = None
+    # ||dL/da_t||, (B, T): the gradient of all pre-activations at step t, after the activations'
+    # derivatives and before the recurrent matrix; for a SimpleRNN ||dL/da_t|| / ||dL/dh_t|| is the
+    # factor tanh'(a_t) takes out of the per-step gain; from the backward pass
+    grad_preact_norm: np.ndarray | None = None
     layer_name: str = ""  # set by the layer that owns the cell
     extra: dict[str, np.ndarray] = field(default_factory=dict)  # cell options the display needs (GRU: reset_after)
 

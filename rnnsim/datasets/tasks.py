@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rnnsim.annotations import StepAnnotations
 from rnnsim.errors import InputError
 
 TASK_NAMES = ("adding", "copy", "sine", "imdb", "sentiment", "beijing", "jena", "vowels", "addition")
@@ -64,6 +65,9 @@ class Task:
     description: str = ""  # one paragraph for the app and the CLI
     sequence_output: bool = False  # the target is per timestep (return_sequences=True), e.g. copy
     info: dict = field(default_factory=dict)  # task-specific extras (normalisation, class names, ...)
+    # x[sample] (T, D) or (T,) ids -> what the task marks in it (markers, windows, padding), on top of
+    # the labels `decode` gives; None: labels only
+    mark: Callable[[np.ndarray], dict] | None = None
 
     @property
     def input_fields(self) -> tuple[str, ...]:
@@ -75,6 +79,23 @@ class Task:
         """Timesteps per sample (of the first input, for a task with several)."""
         first = self.x_train[self.input_fields[0]] if self.input_fields else self.x_train
         return int(first.shape[1])
+
+    def annotate(self, x_sample, mask=None) -> StepAnnotations:
+        """What each step of one sample is, for the time axes of the views (rnnsim.annotations).
+
+        Args:
+            x_sample: one sample's inputs, (T, D) values or (T,) token ids.
+            mask: (T,) bool, False at masked (padded) steps (default None: the sample has none).
+        """
+        x_sample = np.asarray(x_sample)
+        try:
+            labels = [str(self.decode(step)) if self.decode else "" for step in x_sample]
+        except Exception:  # a decoder that cannot read this sample: unlabelled steps rather than no view
+            labels = [""] * len(x_sample)
+        marks = self.mark(x_sample) if self.mark is not None else {}
+        kind = "words" if self.vocab_size else marks.pop("kind", "values")
+        annotations = StepAnnotations(labels=labels, kind=kind, **marks)
+        return annotations.with_mask(mask)
 
 
 def _subsample(rng: np.random.Generator, n_keep: int | None, *arrays):
@@ -157,6 +178,8 @@ def _adding(*, data_path, seq_len, n_samples, seed) -> Task:
                   "description": "always answer the average sum (1.0); its MSE is the targets' variance, ~1/6"},
         input_dim=2, vocab_size=None, output_units=1, output_activation="linear",
         decode=lambda step: f"{step[0]:.2f}{'*' if step[1] > 0.5 else ''}",
+        mark=lambda sample: {"values": np.clip(sample[:, 0], 0.0, 1.0), "markers": sample[:, 1] > 0.5,
+                             "marker_name": "marked value"},
         description=f"Adding problem: {seq_len} steps of (value, marker); output the sum of the two marked "
                     f"values (one marker in each half). A model must carry a number across up to "
                     f"{seq_len - 1} steps.",
@@ -179,10 +202,19 @@ def _copy(*, data_path, seq_len, n_samples, seed) -> Task:
                                  "probability 1/8: 10 ln 8 / L nats per step"},
         input_dim=n_symbols + 2, vocab_size=None, output_units=n_symbols + 2, output_activation="softmax",
         decode=lambda step: glyphs[int(np.argmax(step))], sequence_output=True,
+        mark=lambda sample: _copy_marks(sample, delay, remembered, n_symbols),
         description=f"Copy memory: read {remembered} symbols, wait {delay} steps, reproduce them after the "
                     f"delimiter ':'; '_' is blank. Sequences of {delay + 2 * remembered} steps.",
         info={"delay": delay, "remembered": remembered, "n_symbols": n_symbols},
     )
+
+
+def _copy_marks(sample, delay, remembered, n_symbols) -> dict:
+    """The copy task's windows: the symbols to remember, the delimiter, the steps that must recall them."""
+    length = len(sample)
+    delimiter = np.argmax(sample, axis=-1) == n_symbols + 1
+    return {"kind": "symbols", "markers": delimiter, "marker_name": "delimiter ':'",
+            "windows": [(0, remembered, "write"), (length - remembered, length, "recall")]}
 
 
 def _sine(*, data_path, seq_len, n_samples, seed) -> Task:
@@ -200,6 +232,7 @@ def _sine(*, data_path, seq_len, n_samples, seed) -> Task:
                   "description": "repeat the last noisy observation as the forecast"},
         input_dim=1, vocab_size=None, output_units=1, output_activation="linear",
         decode=lambda step: f"{step[0]:+.2f}",
+        mark=lambda sample: {"values": np.clip((sample[:, 0] + 1.0) / 2.0, 0.0, 1.0)},
         description=f"Noisy sine: {seq_len} noisy samples of a sine (period 8-32 steps); forecast the clean "
                     f"value one step ahead.",
     )
@@ -270,12 +303,17 @@ def _imdb(*, data_path, seq_len, n_samples, seed) -> Task:
         x_val=pad_sequences(x_val, maxlen=maxlen), y_val=y_val,
         loss="binary_crossentropy", metrics=["accuracy"], baseline=_majority_baseline(y_val, 2),
         input_dim=None, vocab_size=num_words, output_units=1, output_activation="sigmoid",
-        decode=lambda token: words.get(int(token), "<unk>"),
+        decode=lambda token: words.get(int(token), "<unk>"), mark=_token_marks,
         description=f"IMDB reviews, positive or negative: the {num_words:,} commonest words, reviews cut to "
                     f"their last {maxlen} words (padded in front). Validation: the last 20 % of the training "
                     f"reviews.",
         info={"num_words": num_words},
     )
+
+
+def _token_marks(sample) -> dict:
+    """Text padded by pad_sequences: id 0 is padding (read by the layer, since the Embedding has no mask)."""
+    return {"padding": np.asarray(sample) == 0}
 
 
 def _sentiment(*, data_path, seq_len, n_samples, seed) -> Task:
@@ -303,7 +341,7 @@ def _sentiment(*, data_path, seq_len, n_samples, seed) -> Task:
         x_val=pad_sequences(text.texts_to_sequences([texts[i] for i in val_rows], vocabulary), maxlen=maxlen),
         y_val=y_val, loss="binary_crossentropy", metrics=["accuracy"], baseline=_majority_baseline(y_val, 2),
         input_dim=None, vocab_size=text.vocabulary_size(vocabulary), output_units=1,
-        output_activation="sigmoid", decode=lambda token: words.get(int(token), "<unk>"),
+        output_activation="sigmoid", decode=lambda token: words.get(int(token), "<unk>"), mark=_token_marks,
         description=f"UCI labelled sentences (IMDB, Yelp, Amazon; 3,000 in all), positive or negative; "
                     f"words indexed from the training sentences, padded to {maxlen}. 20 % held out.",
         info={"vocabulary": vocabulary},
@@ -391,7 +429,7 @@ def _vowels(*, data_path, seq_len, n_samples, seed) -> Task:
         loss="sparse_categorical_crossentropy", metrics=["accuracy"],
         baseline=_majority_baseline(y_val, n_classes), input_dim=vowels.CHANNELS, vocab_size=None,
         output_units=n_classes, output_activation="softmax", mask_train=mask_train, mask_val=mask_val,
-        decode=None,
+        decode=None, mark=lambda sample: {"padding": ~np.any(sample != 0, axis=-1)},
         description="Japanese Vowels: which of 9 speakers said 'ae', from 7-29 frames of 12 LPC cepstrum "
                     "coefficients, zero-padded at the end (use the mask). Validation: the official test split.",
         info={"class_names": train.class_names},

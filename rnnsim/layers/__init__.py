@@ -1,15 +1,19 @@
-"""Keras-style layers: Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense, Dropout, Masking, the merges.
+"""Keras-style layers: Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense, Dropout, Masking, the merges,
+and the chapters' baselines and preprocessing: Flatten, Reshape, Conv1D, the 1-D poolings, TextVectorization.
 
 One module per family: `base` (Layer and the shared argument checks), `embedding`, `recurrent`
 (SimpleRNN, LSTM, GRU over the cells of rnnsim.cells), `bidirectional`, `core` (Dense, Dropout,
-Masking), `merge` (Concatenate, Add, ...); `input_layer` holds `Input` and the symbolic tensors of
-functional models (rnnsim.Model); `registry` maps class names to classes for configs and saved files. See `base` for
+Masking), `merge` (Concatenate, Add, ...), `reshaping` (Flatten, Reshape), `conv` (Conv1D,
+MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D), `text`
+(TextVectorization); `input_layer` holds `Input` and the symbolic tensors of functional models
+(rnnsim.Model); `registry` maps class names to classes for configs and saved files. See `base` for
 what every layer does (forward keeps what backward needs, masks, direct calls).
 """
 
-from rnnsim.layers import bidirectional, core, embedding, merge, recurrent
+from rnnsim.layers import bidirectional, conv, core, embedding, merge, recurrent, reshaping, text
 from rnnsim.layers.base import FLOAT_DTYPES, Layer
 from rnnsim.layers.bidirectional import Bidirectional
+from rnnsim.layers.conv import AveragePooling1D, Conv1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
 from rnnsim.layers.core import Dense, Dropout, Masking
 from rnnsim.layers.embedding import Embedding
 from rnnsim.layers.input_layer import Input, InputLayer, KerasTensor, SymbolicTensor
@@ -27,9 +31,11 @@ from rnnsim.layers.merge import (
 )
 from rnnsim.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from rnnsim.layers.registry import LAYER_CLASSES, layer_from_config, register, serialize
+from rnnsim.layers.reshaping import Flatten, Reshape
+from rnnsim.layers.text import TextVectorization
 
 # Every family's layers, loadable by name. A new family: its module's LAYERS here, and its classes above.
-for _family in (embedding, core, recurrent, bidirectional, merge):
+for _family in (embedding, core, recurrent, bidirectional, merge, reshaping, conv, text):
     register(*_family.LAYERS)
 del _family
 
@@ -53,13 +59,21 @@ __all__ = [
     "LAYER_CLASSES",
     "LSTM",
     "RNN",
+    "AveragePooling1D",
     "Bidirectional",
+    "Conv1D",
     "Dense",
     "Dropout",
     "Embedding",
+    "Flatten",
+    "GlobalAveragePooling1D",
+    "GlobalMaxPooling1D",
     "Layer",
     "Masking",
+    "MaxPooling1D",
+    "Reshape",
     "SimpleRNN",
+    "TextVectorization",
     "layer_from_config",
     "register",
     "serialize",

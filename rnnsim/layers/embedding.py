@@ -39,12 +39,19 @@ class Embedding(Layer):
 
     Its gradient is a `SparseRows` (only the rows the batch used), never a dense (V, D) array.
 
+    Pretrained vectors, frozen, as in the book's GloVe example:
+
+        Embedding(max_tokens, 100, embeddings_initializer=initializers.Constant(matrix), trainable=False)
+
     Args:
         input_dim: vocabulary size V (ids 0 .. V-1).
         output_dim: vector size D.
-        embeddings_initializer: default 'uniform' (Keras's U(-0.05, 0.05)).
+        embeddings_initializer: default 'uniform' (Keras's U(-0.05, 0.05)); a name, a function or
+            `initializers.Constant(value)` with a number or a (V, D) matrix.
         mask_zero: id 0 is padding and masks its timestep downstream (default False).
-        **kwargs: see `Layer` (name, input_shape, seed, ...); Keras 2's input_length is accepted.
+        **kwargs: see `Layer` (name, input_shape, seed, trainable, ...); Keras 2's input_length is accepted.
+            With trainable=False the optimizer leaves the vectors as they are and summary() counts them
+            as non-trainable.
     """
 
     default_name = "embedding"
@@ -124,7 +131,8 @@ class Embedding(Layer):
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
-                "embeddings_initializer": self.embeddings_initializer, "mask_zero": self.mask_zero}
+                "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+                "mask_zero": self.mask_zero}
 
 
 LAYERS = (Embedding,)

@@ -244,7 +244,7 @@ class Sequential(Trainer, DevicePlacement):
             if not self.layers:
                 raise InputError("the model has no layers; add some first")
             shape = (None,) + tuple(x.shape[1:])
-            if len(shape) == 3:
+            if len(shape) == 3 and not any(getattr(layer, "fixes_sample_shape", False) for layer in self.layers):
                 shape = (None, None, shape[2])  # sequences: any length, as with input_shape=(None, D)
             self.build(shape)
         expected = self.input_shape

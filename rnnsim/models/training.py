@@ -5,8 +5,8 @@ every batch, probe and epoch (`rnnsim.reports`); `fit(...)` simply runs it to th
 drives `fit_iter` from a worker thread and stops training by closing the generator. Callbacks
 (`rnnsim.callbacks`) see the same events through Keras's hooks.
 
-Data comes as arrays, or as batch streams (`_Stream`): a generator of (x, y) batches or a
-Keras-Sequence-like object.
+Data comes as arrays, or as a source of batches (`rnnsim.models.batches`): a generator of (x, y)
+batches, a Keras-Sequence-like object, a finite re-iterable dataset or a list of batches.
 """
 
 from __future__ import annotations
@@ -22,64 +22,10 @@ from rnnsim import optimizers as optimizers_module
 from rnnsim.callbacks import CallbackList, History, Observer, ProgressBar
 from rnnsim.errors import InputError
 from rnnsim.layers.base import find_symbolic
+from rnnsim.models.batches import BatchStream, array_batches, is_batch_source
 from rnnsim.models.device import host_copy
 from rnnsim.reports import BatchReport, EpochReport, ProbeReport
 from rnnsim.sparse import SparseRows
-
-
-def _is_batch_stream(data) -> bool:
-    """True for a Python generator/iterator of batches or a Keras-Sequence-like object."""
-    if data is None or isinstance(data, (np.ndarray, list, tuple, dict)) or getattr(data, "is_array_group", False):
-        return False  # arrays: one, a list or dict of them (a model with several inputs), or an ArrayGroup
-    return hasattr(data, "__next__") or (hasattr(data, "__getitem__") and hasattr(data, "__len__"))
-
-
-class _Stream:
-    """Batches from a generator (next()) or a Sequence-like object (indexing), `steps` at a time."""
-
-    def __init__(self, data, steps, label):
-        self.data = data
-        self.label = label
-        self.is_sequence = not hasattr(data, "__next__")
-        if steps is None:
-            if not self.is_sequence:
-                needed = "steps_per_epoch" if label == "x" else label + "_steps"
-                raise InputError(f"{label} is a generator: give {needed}")
-            steps = len(data)
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps <= 0:
-            raise InputError(f"the number of steps for {label} must be a positive integer, got {steps!r}")
-        self.steps = int(steps)
-        self._position = 0
-        self._peeked = None
-
-    def _next_raw(self):
-        if self._peeked is not None:
-            batch, self._peeked = self._peeked, None
-            return batch
-        if self.is_sequence:
-            batch = self.data[self._position % len(self.data)]
-            self._position += 1
-            return batch
-        try:
-            return next(self.data)
-        except StopIteration:
-            raise InputError(
-                f"the {self.label} generator ran out of batches; it must yield at least steps batches per epoch"
-            ) from None
-
-    def peek(self):
-        if self._peeked is None:
-            self._peeked = self._next_raw()
-        return self._peeked
-
-    def batches(self):
-        for _ in range(self.steps):
-            batch = self._next_raw()
-            if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-                raise InputError(f"the {self.label} generator must yield (inputs, targets) pairs")
-            if len(batch) > 2 and batch[2] is not None:
-                raise InputError("sample weights (a third element in each batch) are not supported")
-            yield batch[0], batch[1]
 
 
 def check_input_values(x) -> np.ndarray:
@@ -284,24 +230,20 @@ class Trainer:
         """The model's outputs for x, computed batch_size samples at a time.
 
         Args:
-            x: inputs (N, ...), or a generator of input batches (or of (x, y) pairs) with `steps`.
-            batch_size: default 32.
+            x: inputs (N, ...); or a source of batches (see `rnnsim.models.batches`) of inputs or of
+                (x, y) pairs, whose x alone is used: a dataset or a list of batches in one full pass,
+                a generator for `steps` batches.
+            batch_size: default 32 (arrays only; a dataset's batches are its own).
             verbose: ignored (kept for Keras compatibility), default 0.
-            steps: batches to draw from a generator (default None).
+            steps: batches to draw (default None: a dataset's full pass; required for a generator).
         """
-        if _is_batch_stream(x):
-            if steps is None and hasattr(x, "__next__"):
-                raise InputError("predict on a generator needs steps")
-            outputs = []
-            for _ in range(steps if steps is not None else len(x)):
-                batch = next(x) if hasattr(x, "__next__") else x[len(outputs)]
-                batch = batch[0] if isinstance(batch, (tuple, list)) else batch
-                outputs.append(self.predict_on_batch(batch))
-            return self._join_batches(outputs)
+        if is_batch_source(x):
+            return self._join_batches([self.predict_on_batch(batch)
+                                       for batch in BatchStream(x, steps, "x", "steps").inputs()])
         x = self._check_x(x)
         batch_size = self._check_batch_size(batch_size)
-        return self._join_batches([self._forward(x[start:start + batch_size], training=False)[0]
-                                   for start in range(0, x.shape[0], batch_size)])
+        return self._join_batches([self._forward(batch, training=False)[0]
+                                   for batch in array_batches(x, None, batch_size)])
 
     def _join_batches(self, outputs):
         """One result from the outputs of consecutive batches (a model with several outputs joins each)."""
@@ -338,24 +280,26 @@ class Trainer:
         """Loss (and metrics) over a data set, without training.
 
         Args:
-            x, y: arrays, or x a generator of (x, y) batches (then `steps` is required).
-            batch_size: default 32.
+            x, y: arrays; or x a source of (x, y) batches (see `rnnsim.models.batches`) and y None:
+                a dataset or a list of batches is read in one full pass, a generator needs `steps`.
+            batch_size: default 32 (arrays only; a dataset's batches are its own).
             verbose: ignored, default 0.
-            steps: batches to draw from a generator (default None).
+            steps: batches to draw (default None: a dataset's full pass; required for a generator).
             return_dict: return {'loss': ..., 'acc': ...} instead of a scalar or list (default False).
             callbacks: callbacks receiving on_test_begin/end (default None).
         """
         self._require_compiled()
         hooks = CallbackList(callbacks or [], self, {})
         hooks.on_test_begin({})
-        if _is_batch_stream(x):
-            logs = self._evaluate_batches(_Stream(x, steps, "x").batches())
+        if is_batch_source(x):
+            if y is not None:
+                raise InputError("when x is a source of (x, y) batches, y must be None")
+            logs = self._evaluate_batches(BatchStream(x, steps, "x", "steps").batches())
         else:
             x = self._check_x(x)
             y = self._check_y(y, x.shape[0])
             batch_size = self._check_batch_size(batch_size)
-            logs = self._evaluate_batches(
-                (x[s:s + batch_size], y[s:s + batch_size]) for s in range(0, x.shape[0], batch_size))
+            logs = self._evaluate_batches(array_batches(x, y, batch_size))
         hooks.on_test_end(logs)
         if return_dict:
             return logs
@@ -374,19 +318,24 @@ class Trainer:
         """Train; returns a `History` whose `.history` maps 'loss', 'acc', 'val_loss', ... to per-epoch lists.
 
         Args:
-            x: inputs (N, ...), or a generator / Sequence of (x, y) batches (then steps_per_epoch).
-            y: targets (N, ...) (None with a generator).
+            x: inputs (N, ...); or a source of (x, y) batches (see `rnnsim.models.batches`): a finite
+                dataset (such as `rnnsim.utils.timeseries_dataset_from_array`'s), a list of batches or a
+                Sequence, one full pass per epoch; or a generator, with steps_per_epoch.
+            y: targets (N, ...) (None with a source of batches).
             batch_size: default None (32).
             epochs: train until this epoch index (default 1).
             verbose: 0 silent, 1 a progress bar per epoch (default), 2 one line per epoch.
             callbacks: list of Callback (default None).
             validation_split: fraction of the samples, taken from the END before shuffling, held out for
                 validation (default 0.0).
-            validation_data: (x_val, y_val), or a generator of batches with validation_steps (default None).
+            validation_data: (x_val, y_val), or a source of batches: a dataset or a list of batches (one
+                full pass after every epoch), a generator with validation_steps (default None).
             shuffle: reshuffle the training samples every epoch (default True).
             initial_epoch: epoch index to start from (default 0).
-            steps_per_epoch: batches per epoch (required for generators; default None).
-            validation_steps: batches to draw from a validation generator (default None).
+            steps_per_epoch: batches per epoch (default None: all the samples, or a dataset's full pass;
+                required for generators). A dataset then continues where the last epoch stopped.
+            validation_steps: batches to draw from validation_data (default None: a full pass; required
+                for generators).
             validation_batch_size: default None (batch_size).
             probe: (x_probe, y_probe): a fixed batch to trace (gates, gradient norms) during training.
             probe_every: probe after every this many batches (default None: once per epoch).
@@ -408,12 +357,11 @@ class Trainer:
 
     def _training_batches(self, x, y, batch_size, shuffle, steps_per_epoch):
         """A function epoch -> iterable of (x, y) batches, and the number of steps per epoch."""
-        if _is_batch_stream(x):
+        if is_batch_source(x):
             if y is not None:
-                raise InputError("when x is a generator of (x, y) batches, y must be None")
-            stream = _Stream(x, steps_per_epoch, "x")
-            first_x, first_y = stream.peek()[:2]
-            self._check_x(first_x)  # builds the model and checks shapes before training starts
+                raise InputError("when x is a source of (x, y) batches, y must be None")
+            stream = BatchStream(x, steps_per_epoch, "x", "steps_per_epoch")
+            self._check_x(stream.first_pair()[0])  # builds the model and checks shapes before training starts
             return (lambda: stream.batches()), stream.steps
         count = x.shape[0]
         steps = math.ceil(count / batch_size)
@@ -433,15 +381,14 @@ class Trainer:
     def _validation_batches(self, validation_data, validation_steps, batch_size):
         if validation_data is None:
             return None
-        if _is_batch_stream(validation_data):
-            stream = _Stream(validation_data, validation_steps, "validation")
+        if is_batch_source(validation_data):
+            stream = BatchStream(validation_data, validation_steps, "validation_data", "validation_steps")
             return lambda: stream.batches()
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise InputError("validation_data must be (x_val, y_val) or a generator of batches")
+            raise InputError("validation_data must be (x_val, y_val), a dataset or a generator of batches")
         x_val = self._check_x(validation_data[0])
         y_val = self._check_y(validation_data[1], x_val.shape[0])
-        return lambda: ((x_val[s:s + batch_size], y_val[s:s + batch_size])
-                        for s in range(0, x_val.shape[0], batch_size))
+        return lambda: array_batches(x_val, y_val, batch_size)
 
     def fit_iter(self, x=None, y=None, batch_size=None, epochs=1, verbose=0, callbacks=None, validation_split=0.0,
                  validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -464,9 +411,9 @@ class Trainer:
             raise InputError(f"validation_split must be in [0, 1), got {validation_split!r}")
         if verbose not in (0, 1, 2, True, False):
             raise InputError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-        if not _is_batch_stream(x):
+        if not is_batch_source(x):
             if x is None or y is None:
-                raise InputError("fit needs x and y (or a generator of (x, y) batches as x)")
+                raise InputError("fit needs x and y (or a dataset or generator of (x, y) batches as x)")
             x = self._check_x(x)
             y = self._check_y(y, x.shape[0])
             if validation_split:
@@ -478,7 +425,7 @@ class Trainer:
                 validation_data = (x[split_at:], y[split_at:])
                 x, y = x[:split_at], y[:split_at]
         elif validation_split:
-            raise InputError("validation_split needs array inputs; give validation_data with a generator")
+            raise InputError("validation_split needs array inputs; give validation_data with a dataset or generator")
         train_batches, steps = self._training_batches(x, y, batch_size, shuffle, steps_per_epoch)
         validation_batches = self._validation_batches(validation_data, validation_steps, validation_batch_size)
 

@@ -10,7 +10,13 @@ a saved model to get a trace is `rnnsim.checkpoint`'s job.
     heatmap.py     units x timesteps heatmaps and their time axis
     lineplot.py    braille line plots (loss curves, ||dL/dh_t|| by timestep) and their smoothing
     equations.py   what a trace holds, headings, each cell's equations with the recorded numbers
-    trace_view.py  a whole trace as `rnnsim inspect` prints it
+    timeline.py    the task's annotations under a time axis: input values, markers, windows, padding
+    gain.py        the per-step gradient gain with the line g = 1 and the measured product
+    connectivity.py  ||dy/dx_t|| as bars under the time axis, lined up with the markers
+    textview.py    text read downwards: a word per line, a gate's units and its connectivity beside it
+    saturation.py  gate saturation, one dot per unit (Karpathy et al. 2015), and by epoch
+    whatif.py      an edited copy of a model beside the model as trained
+    trace_view.py  a whole trace as `rnnsim inspect` prints it, view by view
 """
 
 from rnnsim.render.colours import (
@@ -41,7 +47,7 @@ from rnnsim.render.lineplot import (
     log_span,
     mean_gradient_norm,
 )
-from rnnsim.render.trace_view import render_trace
+from rnnsim.render.trace_view import VIEWS, render_trace, render_views
 
 __all__ = [
     "BAND_SYMBOL",
@@ -55,6 +61,7 @@ __all__ = [
     "SERIES_COLOURS",
     "SERIES_MARKERS",
     "SIGMOID_GATES",
+    "VIEWS",
     "Smoother",
     "bin_columns",
     "char_for",
@@ -70,6 +77,7 @@ __all__ = [
     "quantities",
     "quantity",
     "render_trace",
+    "render_views",
     "scale_for",
     "time_axis",
     "title_of",

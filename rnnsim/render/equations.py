@@ -25,8 +25,38 @@ def quantities(trace: Trace) -> list[str]:
     return names
 
 
+def _spellings(trace: Trace) -> dict[str, str]:
+    """Every accepted spelling of each quantity (lower case) -> its name: the name, its symbol as the
+    equations write it, and its heading ('forget', 'f', 'forget gate', 'forget gate f'; 'c' is the cell state)."""
+    spellings = {}
+    for name in quantities(trace):
+        title = title_of(name, trace.cell)
+        symbol = title.rsplit(" ", 1)[-1]
+        for spelling in (name, name.replace("_", " "), title, title.rsplit(" ", 1)[0], f"{name} gate", symbol):
+            spellings.setdefault(spelling.lower(), name)
+    spellings["h"] = "hidden"  # a SimpleRNN's candidate is also written h, and equals h_t
+    return spellings
+
+
+def resolve_quantity(trace: Trace, name: str) -> str:
+    """The name of a quantity as given on screen or on the command line: 'f' or 'forget gate f' -> 'forget'.
+
+    Raises InputError naming every choice (with its symbol) for anything else.
+    """
+    spellings = _spellings(trace)
+    key = str(name).strip().lower()
+    if key in spellings:
+        return spellings[key]
+    choices = ", ".join(f"{q} ({title_of(q, trace.cell).rsplit(' ', 1)[-1]})" for q in quantities(trace))
+    if key in ("cell_state", "cell state", "c") and trace.cell_state is None:
+        raise InputError(f"a {trace.cell} layer has no cell state; choose one of {choices}")
+    raise InputError(f"unknown gate {name!r} for a {trace.cell} layer; choose one of {choices}")
+
+
 def quantity(trace: Trace, name: str) -> np.ndarray:
-    """(B, T, U) values of a gate, 'cell_state' or 'hidden'."""
+    """(B, T, U) values of a gate, 'cell_state' or 'hidden' (or any spelling `resolve_quantity` takes)."""
+    if name not in ("hidden", "cell_state") and name not in trace.gates:
+        name = resolve_quantity(trace, name)
     if name == "hidden":
         return trace.hidden
     if name == "cell_state":

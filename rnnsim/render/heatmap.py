@@ -14,6 +14,7 @@ from rich.style import Style
 from rich.text import Text
 
 from rnnsim.render.colours import char_for, colour_for
+from rnnsim.render.timeline import blend
 
 
 def bin_columns(values: np.ndarray, max_columns: int) -> tuple[np.ndarray, int]:
@@ -43,6 +44,7 @@ def heatmap(
     unit_labels: bool = True,
     axis: bool = True,
     first_unit: int = 0,
+    greyed: np.ndarray | None = None,
 ) -> Text:
     """A heatmap of `values` (units x timesteps): one column per timestep (or per `per_column` steps).
 
@@ -56,6 +58,7 @@ def heatmap(
         unit_labels: write unit indices in a left gutter.
         axis: write a time axis below.
         first_unit: the index of the first row's unit, for the labels.
+        greyed: (C,) bool, columns to fade towards grey (padded steps: the values still show, faintly).
     """
     units, columns = values.shape
     gutter = 5 if unit_labels else 0
@@ -71,15 +74,16 @@ def heatmap(
             text.append(label, style="bold" if marked else "dim")
         for column in range(columns):
             upper = values[top, column]
+            fade = blend if greyed is not None and greyed[column] else _same
             if not colour:
-                text.append(char_for(upper, scale))
+                text.append(char_for(upper, scale), style="dim" if fade is blend else None)
             elif top + 1 < units:
                 lower = values[top + 1, column]
                 text.append(
-                    "▀", style=Style(color=colour_for(upper, scale), bgcolor=colour_for(lower, scale))
+                    "▀", style=Style(color=fade(colour_for(upper, scale)), bgcolor=fade(colour_for(lower, scale)))
                 )
             else:
-                text.append("▀", style=Style(color=colour_for(upper, scale)))
+                text.append("▀", style=Style(color=fade(colour_for(upper, scale))))
         text.append("\n")
     if axis:
         text.append(" " * gutter)
@@ -87,6 +91,10 @@ def heatmap(
         text.append("\n")
     text.rstrip()
     return text
+
+
+def _same(colour):
+    return colour
 
 
 def time_axis(columns: int, start: int = 0, per_column: int = 1, cursor: int | None = None) -> str:

@@ -17,12 +17,15 @@ HELP = """\
 | `p` | pause / resume |
 | `x` | stop |
 | `c` | compare: train SimpleRNN, LSTM and GRU briefly on the same data and seed, overlay their gradients |
+| `f` | compare an LSTM trained from forget-gate bias 0 with one from 1 (Jozefowicz et al. 2015) |
+| `e` `E` | what if: the next / previous value of the cell's knob (LSTM forget bias, GRU update bias, U's scale) |
+| `i` | notes: what each view shows, what to look for, what it means (again to hide) |
 | `n` | next cell (SimpleRNN → LSTM → GRU) |
 | `←` `→` | previous / next timestep (`shift` for 10) |
 | `↑` `↓` | previous / next unit |
 | `g` `G` | next / previous gate or state |
 | `[` `]` | previous / next probe sample |
-| `1`–`4` | tabs: Train, Gates, Compare, Setup |
+| `1`–`8` | tabs: Train, Gates, Compare, Setup, Gain, Inputs, Saturation, What-if |
 | `o` | open a checkpoint saved by `rnnsim train` / `model.save` |
 | `l` | loss curve: linear / log y axis (automatic until pressed: log when the loss spans over 1.5 decades) |
 | `L` | next recurrent layer: a stack's next layer, an encoder-decoder's decoder (the status line names it) |
@@ -46,6 +49,19 @@ HELP = """\
 * **Compare**: the gradient norm by timestep for the three cells. On the adding problem with 100
   steps, SimpleRNN's curve falls by many orders of magnitude towards t=0: the vanishing gradient.
   LSTM's stays within a few.
+* Under every time axis: the task's marks. ▲ the adding problem's two marked steps (the copy task's
+  delimiter), ━ the copy task's write and recall windows, ░ padding; padded (masked) steps are greyed
+  in the heatmaps, where the state is carried over unchanged.
+* **Gain**: g_t = ||dL/dh_{t-1}|| / ||dL/dh_t||, the factor one step back multiplies the gradient by,
+  on a log axis with the line g = 1; the sentence under it multiplies all the steps. LSTM: the cell
+  path ||dL/dc_{t-1}|| / ||dL/dc_t|| beside the forget gate (mean and largest unit's). SimpleRNN: its
+  two factors, tanh'(a_t) and U.
+* **Inputs**: ||dy/dx_t||, how much the output depends on each input step (bars on a log scale),
+  above the markers; for text, the words down the page with the memory gate's units and a bar each.
+* **Saturation**: one dot per unit and gate: the fraction of steps below 0.1 (across) and above 0.9
+  (up), and the mean fractions epoch by epoch.
+* **What-if**: the probe samples through the model as trained and through a copy with one weight
+  changed; nothing is retrained, the saved model is never touched.
 """
 
 

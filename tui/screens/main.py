@@ -1,4 +1,5 @@
-"""The main screen: tabs Train, Gates, Compare, Setup; training runs in a worker thread.
+"""The main screen: tabs Train, Gates, Compare, Setup and the "why" tabs (tui/screens/why.py); training
+runs in a worker thread.
 
 The worker iterates a headless `TrainingSession` and appends its events to a buffer; it posts one
 `ProgressAvailable` message when the buffer goes from empty to non-empty (messages coalesce), and
@@ -25,6 +26,7 @@ from rnnsim.errors import InputError
 from rnnsim.render.equations import quantities
 from rnnsim.render.lineplot import mean_gradient_norm
 from tui.messages import ProgressAvailable, SessionReady, TrainingFinished, WorkerFailed
+from tui.screens.why import WhyTabs
 from tui.session import (
     CELL_ORDER,
     CELLS,
@@ -36,24 +38,32 @@ from tui.session import (
     Settings,
     TrainingSession,
     compare_cells,
+    compare_forget_bias,
     load_checkpoint,
 )
 from tui.widgets.curves import CurvesView
 from tui.widgets.gates import GatesView
 from tui.widgets.gradient import GradientView
 from tui.widgets.inspector import StepInspector
+from tui.widgets.notes import NoteView
 from tui.widgets.setup_form import SetupForm
 from tui.widgets.status import StatusLine
 
-TABS = ("train", "gates", "compare", "setup")
+TABS = ("train", "gates", "compare", "setup", "gain", "inputs", "saturation", "whatif")
+COMPARE_TITLES = {"cells": "||dL/dh_t||: SimpleRNN vs LSTM vs GRU (log)",
+                  "forget_bias": "||dL/dh_t||: the same LSTM from forget bias b_f = 0 and b_f = 1 (log)"}
 
 
-class MainScreen(Screen):
+class MainScreen(WhyTabs, Screen):
     BINDINGS = [
         Binding("s", "start", "Start"),
         Binding("p", "pause", "Pause"),
         Binding("x", "stop", "Stop"),
         Binding("c", "compare", "Compare"),
+        Binding("f", "compare('forget_bias')", "b_f 0 vs 1", show=False),
+        Binding("e", "what_if(1)", "What if"),
+        Binding("E", "what_if(-1)", "What if back", show=False),
+        Binding("i", "toggle_notes", "Notes"),
         Binding("n", "next_cell", "Cell"),
         Binding("o", "open", "Open"),
         Binding("l", "toggle_log", "Log y"),
@@ -73,6 +83,10 @@ class MainScreen(Screen):
         Binding("2", "tab('gates')", "Gates", show=False),
         Binding("3", "tab('compare')", "Compare", show=False),
         Binding("4", "tab('setup')", "Setup", show=False),
+        Binding("5", "tab('gain')", "Gain", show=False),
+        Binding("6", "tab('inputs')", "Inputs", show=False),
+        Binding("7", "tab('saturation')", "Saturation", show=False),
+        Binding("8", "tab('whatif')", "What-if", show=False),
     ]
 
     def __init__(self, settings: Settings, session_factory=TrainingSession, checkpoint: str | None = None):
@@ -93,6 +107,8 @@ class MainScreen(Screen):
         self.compare_curves: dict[str, np.ndarray] = {}
         self.compare_traces: dict[str, tuple] = {}  # cell -> (traces, tokens) of its last compare probe
         self.compare_steps: dict[str, tuple] = {}  # cell -> (optimizer steps, probe loss) of its last probe
+        self.compare_kind = "cells"  # 'cells' (SimpleRNN, LSTM, GRU) or 'forget_bias' (an LSTM from 0 and 1)
+        self.init_why()
         # Shared with the worker thread.
         self._buffer: list = []
         self._buffer_lock = threading.Lock()
@@ -113,19 +129,23 @@ class MainScreen(Screen):
                     yield GradientView(
                         "||dL/dh_t|| by timestep (log)", "Gradients appear at the first probe.", id="gradient"
                     )
+                yield NoteView("train", id="note-train")
             with TabPane("2 Gates", id="gates"):
                 with Grid(id="gates-grid"):
                     yield GatesView(id="gates-view")
                     yield StepInspector(id="inspector")
+                yield NoteView("gates", id="note-gates")
             with TabPane("3 Compare", id="compare"):
                 yield GradientView(
-                    "||dL/dh_t||: SimpleRNN vs LSTM vs GRU (log)",
-                    "Press c to train the three cells briefly on this task and seed,"
-                    " and overlay their gradients.",
+                    COMPARE_TITLES["cells"],
+                    "Press c to train the three cells briefly on this task and seed, and overlay their"
+                    " gradients; f trains an LSTM from forget bias 0 and from 1.",
                     id="compare-view",
                 )
+                yield NoteView("compare", id="note-compare")
             with TabPane("4 Setup", id="setup"):
                 yield SetupForm(self.settings, id="setup-form")
+            yield from self.compose_why_tabs()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -143,6 +163,8 @@ class MainScreen(Screen):
     def update_layout_class(self) -> None:
         wide = self.size.width >= 120
         self.set_class(wide, "-wide")
+        # The inspector beside the heatmaps only where a 100-step time axis still fits next to it.
+        self.set_class(self.size.width >= 170, "-xwide")
         self.set_class(self.size.height >= 40, "-tall")
         # Every key of the footer fits in 80 columns only in the compact style.
         self.query_one(Footer).compact = self.size.width < 100
@@ -198,7 +220,8 @@ class MainScreen(Screen):
             return
         self.start_training(compare=False)
 
-    def action_compare(self) -> None:
+    def action_compare(self, kind: str = "cells") -> None:
+        """c: SimpleRNN, LSTM and GRU side by side; f (kind 'forget_bias'): one LSTM from b_f = 0 and 1."""
         if self.state in ("training", "preparing", "comparing", "paused"):
             self.action_stop()
         try:
@@ -209,7 +232,10 @@ class MainScreen(Screen):
         self.compare_curves = {}
         self.compare_traces = {}
         self.compare_steps = {}
-        self.query_one("#compare-view", GradientView).set_series({}, note="training…")
+        self.compare_kind = kind
+        view = self.query_one("#compare-view", GradientView)
+        view.title = COMPARE_TITLES[kind]
+        view.set_series({}, note="training…")
         self.action_tab("compare")
         self.start_training(compare=True)
 
@@ -220,6 +246,8 @@ class MainScreen(Screen):
         with self._buffer_lock:
             self._buffer.clear()
         self.step = self.epoch = 0
+        self.saturation_history = []
+        self.whatif_step, self.whatif_result = 0, None
         self.state = "comparing" if compare else "preparing"
         self.checkpoint = None if not compare else self.checkpoint
         self.update_status()
@@ -338,8 +366,11 @@ class MainScreen(Screen):
         gates.set_cursor(self.t, self.unit, self.selected, self.sample)
         layer_tokens = self._tokens_of_trace()
         tokens = layer_tokens[self.sample] if layer_tokens and self.sample < len(layer_tokens) else None
-        self.query_one(StepInspector).show(trace, tokens, self.sample, self.t, self.unit)
+        annotations = self.sample_annotations()
+        gates.set_annotations(annotations)
+        self.query_one(StepInspector).show(trace, tokens, self.sample, self.t, self.unit, annotations)
         self.query_one("#gradient", GradientView).set_cursor(self.t)
+        self.refresh_why()
 
     def refresh_gradient(self) -> None:
         trace = self.trace
@@ -403,7 +434,8 @@ class MainScreen(Screen):
 
         False when stopped.
         """
-        with contextlib.closing(compare_cells(settings, self.session_factory, self.wait_if_paused)) as events:
+        run = compare_forget_bias if self.compare_kind == "forget_bias" else compare_cells
+        with contextlib.closing(run(settings, self.session_factory, self.wait_if_paused)) as events:
             for event in events:
                 if isinstance(event, ReadyEvent):
                     self.post_message(SessionReady(event.info, event.cell, True, run_id))
@@ -435,6 +467,8 @@ class MainScreen(Screen):
         self.query_one(SetupForm).write(self.settings)
         self.state = "checkpoint"
         self.traces, self.tokens = result.traces, result.tokens
+        self.annotations, self.connectivity, self.source = result.annotations, result.connectivity, result.source
+        self.saturation_history, self.whatif_step, self.whatif_result = list(result.saturation_history), 0, None
         self.tokens_by_layer, self.layer_index = dict(result.tokens_by_layer), 0
         self.reset_curves(result.info)
         self.refresh_gradient()
@@ -453,7 +487,8 @@ class MainScreen(Screen):
             self.state = "training"
             self.reset_curves(message.info)
         else:
-            self.query_one("#compare-view", GradientView).note = f"training {CELLS[message.cell]}…"
+            label = CELLS.get(message.cell, message.cell)
+            self.query_one("#compare-view", GradientView).note = f"training {label}…"
         self.update_status()
 
     def on_progress_available(self, message: ProgressAvailable) -> None:
@@ -476,6 +511,7 @@ class MainScreen(Screen):
                         metric_view.add_train(event.metrics[self.metric_name])
             elif isinstance(event, EpochEvent) and not comparing:
                 self.epoch = event.epoch
+                self.saturation_history += event.saturation
                 if event.val_loss is not None:
                     loss_view.add_val(event.val_loss)
                 if self.metric_name and self.metric_name in event.val_metrics:
@@ -497,6 +533,9 @@ class MainScreen(Screen):
             self.refresh_compare()
         if last_probe is not None:
             self.traces, self.tokens = last_probe.traces, last_probe.tokens
+            self.annotations = last_probe.annotations
+            self.connectivity, self.source = last_probe.connectivity, last_probe.source
+            self.what_if_follows_probe()
             self.tokens_by_layer = dict(last_probe.tokens_by_layer)
             self.refresh_gradient()
             self.refresh_gates()

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from rnnsim.annotations import StepAnnotations
 from rnnsim.cells.trace import GATE_SYMBOLS, Trace
 from rnnsim.render.equations import equations, quantities, quantity
 
@@ -38,9 +39,11 @@ class StepInspector(Widget):
         self.trace: Trace | None = None
         self.tokens: list[str] | None = None
         self.sample = self.t = self.unit = 0
+        self.annotations: StepAnnotations | None = None
 
-    def show(self, trace: Trace | None, tokens: list[str] | None, sample: int, t: int, unit: int) -> None:
-        self.trace, self.tokens = trace, tokens
+    def show(self, trace: Trace | None, tokens: list[str] | None, sample: int, t: int, unit: int,
+             annotations: StepAnnotations | None = None) -> None:
+        self.trace, self.tokens, self.annotations = trace, tokens, annotations
         self.sample, self.t, self.unit = sample, t, unit
         self.version += 1
         self.refresh(layout=True)
@@ -56,6 +59,10 @@ class StepInspector(Widget):
         )
         if self.tokens is not None and t < len(self.tokens):
             text.append(f"  input: {self.tokens[t]}")
+        if self.annotations is not None and t < self.annotations.steps:
+            marks = self.annotations.marks_at(t)  # the step's full input: value and what the task marks
+            if marks:
+                text.append(", " + ", ".join(marks), style="bold")
         text.append("\n")
         if self.tokens is not None and len(self.tokens) > 1 and any(len(tok) > 0 for tok in self.tokens):
             text.append_text(token_context(self.tokens, t, max(20, self.size.width - 2)))
