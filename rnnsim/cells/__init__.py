@@ -5,6 +5,8 @@ Each cell's file holds its equations, its Numba forward kernel and its Numba bac
 version of each, written to be read, that the tests use as the oracle.
 """
 
+# First: it keys the on-disk cache of every kernel decorated after it on this whole folder (kernel_cache.py).
+from rnnsim.cells import kernel_cache  # noqa: F401
 from rnnsim.cells.base import CellGradients, ForwardResult, RecurrentCell
 from rnnsim.cells.gru import GRUCell
 from rnnsim.cells.lstm import LSTMCell
