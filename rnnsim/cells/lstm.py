@@ -42,7 +42,7 @@ from rnnsim.cells.kernel_parts import (
     set_recurrent_input,
     take_output_gradient,
 )
-from rnnsim.cells.simd import matmul_packed_into, pack_columns
+from rnnsim.cells.simd import matmul_packed_into, pack_columns, wide_vectors
 from rnnsim.cells.spec import LSTM as LSTM_SPEC
 from rnnsim.cells.threads import run_chunks
 
@@ -79,6 +79,7 @@ def _lstm_forward_rows(
     cell_state,  # out (T, B, U)
     preactivations,  # out (T, B, 4U) when record, else a dummy
 ):
+    wide_vectors()
     units = h_prev.shape[1]
     # Loops run over 1-D views indexed from 0 (see activations.activate: that is what vectorizes).
     for r in range(r0, r1):
@@ -147,6 +148,7 @@ def _lstm_forward_fused(
     cell_state,  # out (T, B, U)
     preactivations,  # out (T, B, 4U) when record, else a dummy
 ):
+    wide_vectors()
     timesteps, batch, width = gates.shape
     units = width // 4
     start, stop = chunk_bounds(batch, n_chunks, chunk)
@@ -196,6 +198,7 @@ def _lstm_backward_rows(
     grad_hidden_norm,  # out (B, T)
     grad_cell_norm,  # out (B, T)
 ):
+    wide_vectors()
     units = dh.shape[1]
     previous = t + 1 if go_backwards else t - 1
     for r in range(r0, r1):
@@ -270,6 +273,7 @@ def _lstm_backward_fused(
     grad_hidden_norm,  # out (B, T)
     grad_cell_norm,  # out (B, T)
 ):
+    wide_vectors()
     timesteps, batch, units = cell_state.shape
     start, stop = chunk_bounds(batch, n_chunks, chunk)
     rows = stop - start
