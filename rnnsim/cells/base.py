@@ -34,6 +34,7 @@ import numpy as np
 from rnnsim import initializers
 from rnnsim.cells import activations, kernel_parts
 from rnnsim.cells.embedding_lookup import TokenSequence, gather_rows, scatter_add_rows
+from rnnsim.cells.floating_point import denormals_flushed
 from rnnsim.cells.spec import CellSpec
 from rnnsim.cells.threads import matmul, run_chunks, single_threaded_blas
 from rnnsim.cells.trace import GATE_NAMES, Trace
@@ -67,11 +68,12 @@ class CellGradients:
 
 def _blas_on_one_thread(method):
     """Run a cell method with numpy's BLAS on one thread: the cells' large products are split over
-    rnnsim's own threads instead (`threads.matmul`; see rnnsim.threads for why)."""
+    rnnsim's own threads instead (`threads.matmul`; see rnnsim.threads for why). Denormals are flushed
+    to zero on this thread meanwhile, as on the cells' worker threads (`floating_point`)."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with single_threaded_blas():
+        with single_threaded_blas(), denormals_flushed():
             return method(self, *args, **kwargs)
 
     return wrapper
