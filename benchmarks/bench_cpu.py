@@ -231,7 +231,7 @@ def alternate(functions, steps, warmup):
     return [summarize(t) for t in times]
 
 
-def run_case(case, steps, warmup, environments, rounds=2, shared=True, fold=True, threads=2):
+def run_case(case, steps, warmup, environments, rounds=2, shared=True, fold=True, threads=2, torch_flush=False):
     """One case: both frameworks in this process (steps alternating), then each alone in fresh processes,
     per environment, `rounds` times (PyTorch, rnnsim, PyTorch, rnnsim, ...), the steps pooled."""
     description, cell, batch, timesteps, features, units, loss = CASES[case]
@@ -267,7 +267,7 @@ def run_case(case, steps, warmup, environments, rounds=2, shared=True, fold=True
         for _ in range(rounds):
             for framework in ("torch", "rnnsim"):
                 code = _ALONE_SNIPPET.format(root=ROOT, threads=threads, case=case, steps=steps, warmup=warmup,
-                                             framework=framework, fold=fold)
+                                             framework=framework, fold=fold, torch_flush=torch_flush)
                 runs[framework].append(json.loads(run_python(code, env=environment["env"], inherit=False)))
         result["alone"][environment["name"]] = {
             framework: {"train": pooled([r["train"] for r in done]), "forward": pooled([r["forward"] for r in done]),
@@ -282,7 +282,7 @@ import json, os, sys
 sys.path.insert(0, {root!r})
 from benchmarks.bench_cpu import blas_kernels, rnnsim_alone, torch_alone
 if {framework!r} == "torch":
-    out = torch_alone({case!r}, {steps}, {warmup}, {threads})
+    out = torch_alone({case!r}, {steps}, {warmup}, {threads}, flush_denormal={torch_flush!r})
 else:
     out = rnnsim_alone({case!r}, {steps}, {warmup}, {threads}, fold={fold!r})
     from rnnsim.cells import simd
@@ -318,11 +318,13 @@ def rnnsim_alone(case, steps, warmup, threads, fold=True):
             "forward": alternate([lambda: model.predict_on_batch(x)], steps, warmup)[0]}
 
 
-def torch_alone(case, steps, warmup, threads):
+def torch_alone(case, steps, warmup, threads, flush_denormal=False):
     """PyTorch's train and forward steps timed on their own (run in a fresh process by `run_case`)."""
     import torch
 
     torch.set_num_threads(threads)
+    if flush_denormal:  # not PyTorch's default: denormals cost it on Intel CPUs as they cost rnnsim before
+        torch.set_flush_denormal(True)
     x, y = case_data(case)
     net, loss_fn, optimizer = torch_model(case)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
@@ -445,6 +447,9 @@ def main(argv=None):
     parser.add_argument("--no-shared", action="store_true", help="skip the run of both frameworks in this process")
     parser.add_argument("--json", default=None, help="also write all results to this JSON file")
     parser.add_argument("--markdown", default=None, help="also write the report to this markdown file")
+    parser.add_argument("--torch-flush-denormal", action="store_true",
+                        help="PyTorch alone with torch.set_flush_denormal(True), as rnnsim's cells flush them "
+                             "(not PyTorch's default; the goals are judged on its default)")
     parser.add_argument("--no-token-fold", action="store_true",
                         help="rnnsim models embed the tokens first instead of folding the Embedding into the "
                              "recurrent layer's input projection (to see what the fold is worth)")
@@ -464,14 +469,18 @@ def main(argv=None):
 
     rnnsim.threads.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
+    if args.torch_flush_denormal:
+        torch.set_flush_denormal(True)
     threadpool_limits(args.threads)
     info = machine_info(args.threads)
     envs = environments(args.threads)
     print(json.dumps({**info, "environments": [{k: v for k, v in e.items() if k != "env"} for e in envs]}, indent=1),
           flush=True)
-    output = {"machine": info, "environments": envs, "shared_process": not args.no_shared, "cases": []}
+    output = {"machine": info, "environments": envs, "shared_process": not args.no_shared, "cases": [],
+              "torch_flush_denormal": args.torch_flush_denormal}
     for case in args.cases.split(","):
         output["cases"].append(run_case(case, args.steps, args.warmup, envs, rounds=args.rounds,
+                                        torch_flush=args.torch_flush_denormal,
                                         shared=not args.no_shared, fold=not args.no_token_fold, threads=args.threads))
         print(json.dumps({case: {name: {fw: {kind: round(t[kind]["median_ms"], 1) for kind in ("train", "forward")}
                                         for fw, t in alone.items()}

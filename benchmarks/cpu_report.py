@@ -120,6 +120,8 @@ def goals_table(output):
 def report(output):
     """The whole markdown report: per environment its machine line and table, the shared process, the goals."""
     machine, parts = output["machine"], []
+    if output.get("torch_flush_denormal"):
+        parts += ["PyTorch ran with torch.set_flush_denormal(True) (not its default).", ""]
     for environment in output["environments"]:
         parts += [f"### Each framework alone: {environment['name']}", "", machine_line(machine, environment), "",
                   alone_table(output["cases"], environment), ""]
