@@ -96,6 +96,26 @@ def test_every_vector_widths_path_through_the_cells_matches_reference(isa, varia
         np.testing.assert_allclose(ours, theirs, **tol)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("isa", ISAS)
+def test_a_product_is_the_same_to_the_last_bit_however_b_is_cut_into_column_blocks(isa, dtype):
+    # The LSTM at large U splits its recurrent kernel by units: a column may sit in a whole strip in one
+    # cut and in a ragged last strip in another. Both must give the same bits (the same tile code).
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(23, 70)).astype(dtype), rng.normal(size=(70, 101)).astype(dtype)
+    whole = np.empty((23, 101), dtype)
+    simd.matmul_packed_into(a, simd.pack_columns(b, isa), whole, 0, 23, False)
+    for cut in (1, 7, 29, 50, 64):
+        parts = [np.empty((23, cut), dtype), np.empty((23, 101 - cut), dtype)]
+        simd.matmul_packed_into(a, simd.pack_columns(b[:, :cut], isa), parts[0], 0, 23, False)
+        simd.matmul_packed_into(a, simd.pack_columns(b[:, cut:], isa), parts[1], 0, 23, False)
+        np.testing.assert_array_equal(np.concatenate(parts, axis=1), whole)
+    rows = np.empty_like(whole)
+    for r0, r1 in ((0, 3), (3, 12), (12, 23)):  # and however the rows are cut
+        simd.matmul_packed_into(a, simd.pack_columns(b, isa), rows, r0, r1, False)
+    np.testing.assert_array_equal(rows, whole)
+
+
 @pytest.mark.parametrize("isa", ISAS)
 def test_every_vector_width_gives_the_same_numbers_on_one_thread_and_on_three(isa, monkeypatch):
     from rnnsim import threads

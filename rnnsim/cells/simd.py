@@ -34,9 +34,10 @@ strips it is given (every tile is compiled in). So packing and tile always agree
 Numba's on-disk cache is right whatever RNNSIM_SIMD says; the cache itself is keyed by the target
 CPU's name and features (Numba's `codegen.magic_tuple`), so one CPU's code is never loaded on another.
 
-`matmul_packed_into` covers a row range with tiles strip by strip and finishes the ragged edges
-(rows beyond a multiple of MR, a last strip narrower than two vectors) with plain loops, so it is
-correct for every shape; the tests compare it with numpy's matmul.
+`matmul_packed_into` covers a row range with tiles strip by strip: smaller tiles for the rows beyond
+a multiple of MR, and a last strip narrower than two vectors computed whole (its padding is zeros)
+into a scratch block. So every element of C, for every shape and every way of cutting B into
+column blocks, is the same chain of multiply-adds in the same order; the tests compare it with numpy.
 """
 
 from __future__ import annotations
@@ -318,7 +319,6 @@ def matmul_packed_into(a, b_packed, c, r0, r1, accumulate):
     one for the strips' width in bytes (2W times the item size), whichever ISA packed them.
     """
     width = c.shape[1]
-    depth = a.shape[1]
     strip = b_packed.shape[2]
     strip_bytes = strip * a.itemsize
     for s in range(b_packed.shape[0]):
@@ -326,13 +326,15 @@ def matmul_packed_into(a, b_packed, c, r0, r1, accumulate):
         b = b_packed[s]  # (K, 2W), contiguous
         if j + strip <= width:
             _strip_rows(a, b, c[:, j : j + strip], r0, r1, accumulate, strip_bytes)
-        else:  # the ragged last strip: row by row, the columns innermost (contiguous, they vectorize)
+        else:  # the ragged last strip: whole tiles into a scratch block (the packing padded it with zeros),
+            # then its valid columns: every element of C comes from the same tile code, whatever the packing
             rest = width - j
-            for r in range(r0, r1):
-                c_row, a_row = c[r, j:width], a[r]
-                if not accumulate:
-                    c_row[:] = 0.0
-                for k in range(depth):
-                    a_value, b_row = a_row[k], b[k]
+            scratch = np.empty((r1 - r0, strip), c.dtype)
+            if accumulate:
+                for r in range(r0, r1):
                     for jj in range(rest):
-                        c_row[jj] += a_value * b_row[jj]
+                        scratch[r - r0, jj] = c[r, j + jj]
+            _strip_rows(a[r0:r1], b, scratch, 0, r1 - r0, accumulate, strip_bytes)
+            for r in range(r0, r1):
+                for jj in range(rest):
+                    c[r, j + jj] = scratch[r - r0, jj]
