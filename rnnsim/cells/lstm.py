@@ -26,11 +26,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnsim.cells import kernel_parts, lstm_units
+from rnnsim.cells import kernel_parts
+from rnnsim.cells.activations import SIGMOID, TANH, activate, derivative_scalar, fast_sigmoid, fast_tanh
 from rnnsim.cells.base import RecurrentCell, trace_buffer
 from rnnsim.cells.kernel_parts import (
     FALSE,
     FASTMATH,
+    ONE,
     ZERO,
     carry_hidden_gradient,
     chunk_bounds,
@@ -40,7 +42,6 @@ from rnnsim.cells.kernel_parts import (
     set_recurrent_input,
     take_output_gradient,
 )
-from rnnsim.cells.lstm_units import backward_units, step_units
 from rnnsim.cells.simd import matmul_packed_into, pack_columns, wide_vectors
 from rnnsim.cells.spec import LSTM as LSTM_SPEC
 from rnnsim.cells.threads import run_chunks
@@ -98,8 +99,31 @@ def _lstm_forward_rows(
             z[j] += product_row[j]
         if record:
             copy_into(preactivations[t, b], z)
-        step_units(z[:units], z[units : 2 * units], z[2 * units : 3 * units], z[3 * units :], c_row, cell_row,
-                   hidden_row, tanh_buf, act, recurrent_act, fast)
+        input_gate, forget_gate = z[:units], z[units : 2 * units]
+        candidate, output_gate = z[2 * units : 3 * units], z[3 * units :]
+        if fast and act == TANH and recurrent_act == SIGMOID:  # the defaults in float32: one fused loop
+            for u in range(units):
+                i = fast_sigmoid(input_gate[u])
+                f = fast_sigmoid(forget_gate[u])
+                g = fast_tanh(candidate[u])
+                o = fast_sigmoid(output_gate[u])
+                c = f * c_row[u] + i * g  # c_t = f * c_{t-1} + i * g
+                input_gate[u], forget_gate[u], candidate[u], output_gate[u] = i, f, g, o
+                c_row[u] = c
+                cell_row[u] = c
+                hidden_row[u] = o * fast_tanh(c)  # h_t = o * tanh(c_t)
+        else:
+            activate(recurrent_act, fast, z, ZERO, 2 * units)  # i, f
+            activate(act, fast, z, 2 * units, 3 * units)  # g
+            activate(recurrent_act, fast, z, 3 * units, 4 * units)  # o
+            for u in range(units):  # c_t = f * c_{t-1} + i * g
+                c = forget_gate[u] * c_row[u] + input_gate[u] * candidate[u]
+                c_row[u] = c
+                cell_row[u] = c
+                tanh_buf[u] = c
+            activate(act, fast, tanh_buf, ZERO, units)
+            for u in range(units):  # h_t = o * tanh(c_t)
+                hidden_row[u] = output_gate[u] * tanh_buf[u]
         copy_into(h_row, hidden_row)
         set_recurrent_input(h_in_row, hidden_row, recurrent_drop, b, use_recurrent_drop)
 
@@ -185,13 +209,43 @@ def _lstm_backward_rows(
             grad_cell_norm[b, t] = norm_of(dc_row)
             dz[:] = 0.0
             continue
+        copy_into(tanh_buf, cell_state[t, b])
+        activate(act, fast, tanh_buf, ZERO, units)
         gate_row = gates[t, b]
         c_prev_row = c0[b] if s == 0 else cell_state[previous, b]
-        backward_units(gate_row[:units], gate_row[units : 2 * units], gate_row[2 * units : 3 * units],
-                       gate_row[3 * units :], cell_state[t, b], c_prev_row, dh_row, dc_row, tanh_buf, dc_buf,
-                       dz[:units], dz[units : 2 * units], dz[2 * units : 3 * units], dz[3 * units :], act,
-                       recurrent_act, fast)
+        # dc_t in dc_buf first (its norm is a separate, vectorized sum), then the gate gradients
+        if act == TANH:  # the default, derivative written out: no branch in the loop, so it vectorizes
+            for u in range(units):
+                tanh_c = tanh_buf[u]
+                dc_buf[u] = dc_row[u] + dh_row[u] * gate_row[3 * units + u] * (ONE - tanh_c * tanh_c)
+        else:
+            for u in range(units):
+                dc_buf[u] = dc_row[u] + dh_row[u] * gate_row[3 * units + u] * derivative_scalar(act, tanh_buf[u])
         grad_cell_norm[b, t] = norm_of(dc_buf)
+        if act == TANH and recurrent_act == SIGMOID:  # the defaults, written out (same arithmetic)
+            for u in range(units):
+                i = gate_row[u]
+                f = gate_row[units + u]
+                g = gate_row[2 * units + u]
+                o = gate_row[3 * units + u]
+                dc_u = dc_buf[u]
+                dz[u] = dc_u * g * (i * (ONE - i))
+                dz[units + u] = dc_u * c_prev_row[u] * (f * (ONE - f))
+                dz[2 * units + u] = dc_u * i * (ONE - g * g)
+                dz[3 * units + u] = dh_row[u] * tanh_buf[u] * (o * (ONE - o))
+                dc_row[u] = dc_u * f  # the cell-state path back in time
+        else:
+            for u in range(units):
+                i = gate_row[u]
+                f = gate_row[units + u]
+                g = gate_row[2 * units + u]
+                o = gate_row[3 * units + u]
+                dc_u = dc_buf[u]
+                dz[u] = dc_u * g * derivative_scalar(recurrent_act, i)
+                dz[units + u] = dc_u * c_prev_row[u] * derivative_scalar(recurrent_act, f)
+                dz[2 * units + u] = dc_u * i * derivative_scalar(act, g)
+                dz[3 * units + u] = dh_row[u] * tanh_buf[u] * derivative_scalar(recurrent_act, o)
+                dc_row[u] = dc_u * f  # the cell-state path back in time
 
 
 @njit(nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -277,14 +331,10 @@ class LSTMCell(RecurrentCell):
         kernel = cache["weights"]["recurrent_kernel"]
         h0, c0 = cache["states"]
         drop, use_drop = cache["recurrent_drop_arg"], cache["recurrent_drop"] is not None
+        n_chunks = kernel_parts.thread_chunks(batch)
         common = (self.activation_code, self.recurrent_activation_code, cache["fast"], record_trace)
-        if lstm_units.splits_by_units(units, dtype):  # a large recurrent kernel: each thread reads only a part
-            lstm_units.run_forward(kernel, h0, c0, cache["step_mask"], drop, use_drop, cache["go_backwards"], common,
-                                   gates, hidden, cell_state, preactivations)
-        else:
-            run_chunks(_lstm_forward_fused, kernel_parts.thread_chunks(batch), pack_columns(kernel), h0, c0,
-                       cache["step_mask"], drop, use_drop, cache["go_backwards"], *common, gates, hidden, cell_state,
-                       preactivations)
+        run_chunks(_lstm_forward_fused, n_chunks, pack_columns(kernel), h0, c0, cache["step_mask"], drop, use_drop,
+                   cache["go_backwards"], *common, gates, hidden, cell_state, preactivations)
         return {"hidden": hidden, "cell_state": cell_state, "gates": gates, "preactivations": preactivations}
 
     def _run_backward(self, cache, grad_hidden_seq, has_grad_seq, final_grads):
@@ -294,22 +344,17 @@ class LSTMCell(RecurrentCell):
         grad_preact = self._scratch_buffer((timesteps, batch, 4 * units), dtype)  # (T, B, 4U), reused
         grad_hidden_norm = np.empty((batch, timesteps), dtype)
         grad_cell_norm = np.empty((batch, timesteps), dtype)
-        kernel = cache["weights"]["recurrent_kernel"]  # (U, 4U)
+        kernel_t = cache["weights"]["recurrent_kernel"].T  # (4U, U)
         c0 = cache["states"][1]
         step_mask, go_backwards = cache["step_mask"], cache["go_backwards"]
         drop, use_drop = cache["recurrent_drop_arg"], cache["recurrent_drop"] is not None
+        n_chunks = kernel_parts.thread_chunks(batch)
         codes = (self.activation_code, self.recurrent_activation_code, cache["fast"])
-        if lstm_units.splits_by_units(units, dtype):
-            grad_h0, grad_c0 = lstm_units.run_backward(
-                kernel, c0, step_mask, drop, use_drop, go_backwards, codes, cell_state, cache["gates"], grad_hidden_seq,
-                has_grad_seq, final_grads[0], final_grads[1], grad_preact, grad_hidden_norm, grad_cell_norm)
-        else:
-            grad_h0 = np.empty((batch, units), dtype)
-            grad_c0 = np.empty((batch, units), dtype)
-            run_chunks(_lstm_backward_fused, kernel_parts.thread_chunks(batch), pack_columns(kernel.T), c0, step_mask,
-                       drop, use_drop, go_backwards, *codes, cell_state, cache["gates"], grad_hidden_seq, has_grad_seq,
-                       final_grads[0], final_grads[1], grad_preact, grad_h0, grad_c0, grad_hidden_norm,
-                       grad_cell_norm)
+        grad_h0 = np.empty((batch, units), dtype)
+        grad_c0 = np.empty((batch, units), dtype)
+        run_chunks(_lstm_backward_fused, n_chunks, pack_columns(kernel_t), c0, step_mask, drop, use_drop, go_backwards,
+                   *codes, cell_state, cache["gates"], grad_hidden_seq, has_grad_seq, final_grads[0],
+                   final_grads[1], grad_preact, grad_h0, grad_c0, grad_hidden_norm, grad_cell_norm)
         return {
             "grad_input_preact": grad_preact,
             "grad_recurrent_preact": grad_preact,
