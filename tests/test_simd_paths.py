@@ -60,19 +60,20 @@ def _case_at(cell, monkeypatch, batch, units, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("chunks", [1, 2])
+@pytest.mark.parametrize("chunks", [1, 2, 3])
 @pytest.mark.parametrize("units", [13, 32])
 @pytest.mark.parametrize("variant", list(CELL_VARIANTS))
 @pytest.mark.parametrize("isa", ISAS)
 def test_every_vector_widths_path_through_the_cells_matches_reference(isa, variant, units, chunks, dtype,
                                                                       monkeypatch):
-    # 21 rows in 1 or 2 chunks: 8-row tiles, a 4-row one and single rows; 13 units make ragged strips
-    # everywhere, 32 whole ones (a float32 LSTM's 128 columns: 4 AVX-512 strips, 8 AVX2, 16 generic).
+    # 29 rows in 1, 2 or 3 chunks: AVX-512's 12-, 8- and 4-row tiles and single rows (AVX2's 4-row tiles);
+    # 13 units make ragged strips everywhere, 32 whole ones (a float32 LSTM's 128 columns: 4 AVX-512
+    # strips, 8 AVX2, 16 generic).
     monkeypatch.setattr(simd, "ISA", isa)
     monkeypatch.setattr(blocks, "thread_chunks", lambda batch: min(batch, chunks))
     factory = CELL_VARIANTS[variant]
     cell = type(factory())(units, **({"reset_after": False} if variant == "gru_reset_before" else {}))
-    weights, x, kwargs, grad_outputs, grad_final = _case_at(cell, monkeypatch, 21, units, np.float64)
+    weights, x, kwargs, grad_outputs, grad_final = _case_at(cell, monkeypatch, 29, units, np.float64)
     forward, backward = run_reference(cell, weights, x, kwargs, grad_outputs, grad_final)
     if dtype == np.float32:  # the approximate vectorized tanh/sigmoid: float32 accuracy, not 1e-10
         cast = lambda a: None if a is None else a.astype(np.float32)  # noqa: E731
@@ -160,7 +161,7 @@ def _report(**env):
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("isa, vector_bytes, tile_rows, strip", [("avx512", 64, 8, 32), ("avx2", 32, 4, 16),
+@pytest.mark.parametrize("isa, vector_bytes, tile_rows, strip", [("avx512", 64, 12, 32), ("avx2", 32, 4, 16),
                                                                  ("generic", 16, 4, 8)])
 def test_rnnsim_simd_chooses_the_path_at_import(isa, vector_bytes, tile_rows, strip):
     report = _report(RNNSIM_SIMD=isa)

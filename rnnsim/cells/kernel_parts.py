@@ -39,7 +39,7 @@ ZERO = np.int64(0)
 TRUE = np.bool_(True)
 FALSE = np.bool_(False)
 
-MIN_CHUNK_ROWS = 4  # a 4-row tile of the micro-kernel (simd.py; AVX-512's 8-row tile has one for the rest)
+MIN_CHUNK_ROWS = 4  # a 4-row tile of the micro-kernel (simd.py; AVX-512's 12-row tile has smaller ones for the rest)
 
 
 def thread_chunks(batch: int) -> int:

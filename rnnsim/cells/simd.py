@@ -23,7 +23,7 @@ rounding choice as the kernels' `fastmath={"contract"}`).
 The vector width (`ISA`), chosen once per process at import from the features Numba compiles for
 (the CPU's, or NUMBA_CPU_NAME / NUMBA_CPU_FEATURES), or forced with RNNSIM_SIMD=avx512|avx2|generic:
 
-    avx512   64-byte vectors (32 zmm registers): 8-row tiles, 16 accumulators; strips of 128 bytes
+    avx512   64-byte vectors (32 zmm registers): 12-row tiles, 24 accumulators; strips of 128 bytes
     avx2     32-byte vectors (16 ymm registers): 4-row tiles, 8 accumulators; strips of 64 bytes
     generic  16-byte vectors (SSE2, NEON, ...):  4-row tiles; strips of 32 bytes
 
@@ -55,7 +55,7 @@ from numba.extending import intrinsic
 FASTMATH = {"contract"}
 ISAS = ("avx512", "avx2", "generic")
 VECTOR_BYTES_OF = {"avx512": 64, "avx2": 32, "generic": 16}
-TILE_ROWS_OF = {"avx512": 8, "avx2": 4, "generic": 4}  # MR: 2*MR accumulators, at most half the registers
+TILE_ROWS_OF = {"avx512": 12, "avx2": 4, "generic": 4}  # MR: 2*MR accumulators (AVX2: half its 16 registers)
 ENV_VAR = "RNNSIM_SIMD"
 
 
@@ -250,8 +250,8 @@ def wide_vectors(typingctx):
     return sig, codegen
 
 
-# One set of tiles per vector width: the full tile, a 4-row one for what is left (avx512), one row.
-_tile_z8, _tile_z4, _tile_z1 = _make_tile(8, 64), _make_tile(4, 64), _make_tile(1, 64)
+# One set of tiles per vector width: the full tile, smaller ones for what is left (avx512), one row.
+_tile_z12, _tile_z8, _tile_z4, _tile_z1 = _make_tile(12, 64), _make_tile(8, 64), _make_tile(4, 64), _make_tile(1, 64)
 _tile_y4, _tile_y1 = _make_tile(4, 32), _make_tile(1, 32)
 _tile_x4, _tile_x1 = _make_tile(4, 16), _make_tile(1, 16)
 
@@ -261,7 +261,10 @@ def _strip_rows(a, b, c_strip, r0, r1, accumulate, strip_bytes):
     """c_strip[r0:r1] (+)= a[r0:r1] @ b for one whole packed strip, with the tile of the strip's width."""
     r = r0
     if strip_bytes == 2 * 64:
-        while r + 8 <= r1:
+        while r + 12 <= r1:
+            _tile_z12(a, b, c_strip, r, 0, accumulate)
+            r += 12
+        if r + 8 <= r1:
             _tile_z8(a, b, c_strip, r, 0, accumulate)
             r += 8
         if r + 4 <= r1:
