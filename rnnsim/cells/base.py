@@ -87,6 +87,9 @@ class RecurrentCell:
     """
 
     spec: CellSpec | None = None  # the cell's gates and equations (rnnsim.cells.spec)
+    # True: for dense inputs the forward kernel computes x_t W + b inside its time loop (x_proj comes to
+    # `_run_forward` uninitialized, with cache["x_steps"]) instead of one product over all timesteps first
+    projects_inputs_in_loop = False
     name = ""
     n_blocks = 1
     state_names: tuple[str, ...] = ("hidden",)
@@ -301,11 +304,14 @@ class RecurrentCell:
             x_steps = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D); free when x is a time-major view
             if input_drop is not None:
                 x_steps = x_steps * input_drop[None, :, :]
-            # The input projection of every timestep at once: one BLAS call instead of T small ones.
-            # The bias is added block by block right after each block's product, while it is in cache.
-            x_proj = matmul(x_steps.reshape(timesteps * batch, features), weights["kernel"],
-                            add=self._input_bias(weights))
-            x_proj = x_proj.reshape(timesteps, batch, width)  # (T, B, G*U)
+            if self.projects_inputs_in_loop:  # the kernel adds x_t W + b itself, step by step (lstm.py)
+                x_proj = np.empty((timesteps, batch, width), dtype)
+            else:
+                # The input projection of every timestep at once: one BLAS call instead of T small ones.
+                # The bias is added block by block right after each block's product, while it is in cache.
+                x_proj = matmul(x_steps.reshape(timesteps * batch, features), weights["kernel"],
+                                add=self._input_bias(weights))
+                x_proj = x_proj.reshape(timesteps, batch, width)  # (T, B, G*U)
 
         recurrent_drop_arg = (
             recurrent_drop if recurrent_drop is not None else np.ones((1, 1), dtype)
