@@ -166,6 +166,8 @@ def test_pack_columns_cuts_b_into_contiguous_strips_of_two_vectors(isa, dtype, s
         columns = b[:, 1 + s * strip : 1 + min(36, (s + 1) * strip)]
         np.testing.assert_array_equal(packed[s, :, : columns.shape[1]], columns)
         assert not packed[s, :, columns.shape[1] :].any()  # the last strip's padding is zeros
+    transposed = np.arange(37 * 3, dtype=dtype).reshape(37, 3).T  # U^T, as the backward passes pack it
+    np.testing.assert_array_equal(pack_columns(transposed, isa), pack_columns(np.ascontiguousarray(transposed), isa))
 
 
 @pytest.mark.parametrize("units", [8, 16])

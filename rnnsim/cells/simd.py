@@ -308,10 +308,31 @@ def pack_columns(b, isa: str | None = None):
     """B (K, N) -> (S, K, 2W) strips of 2W columns each (the last zero-padded), S = ceil(N / 2W)."""
     depth, width = b.shape
     strip = strip_width(b.dtype, isa)
-    n_strips = -(-width // strip)
-    padded = np.zeros((depth, n_strips * strip), b.dtype)
-    padded[:, :width] = b
-    return np.ascontiguousarray(padded.reshape(depth, n_strips, strip).transpose(1, 0, 2))
+    packed = np.empty((-(-width // strip), depth, strip), b.dtype)
+    _pack_into(b, packed, b.strides[0] < b.strides[1])
+    return packed
+
+
+@njit(cache=True, nogil=True)
+def _pack_into(b, packed, by_columns):
+    """One pass over B, in the order of its memory (`by_columns` for a transposed view such as U^T)."""
+    depth, width = b.shape
+    n_strips, _, strip = packed.shape
+    for s in range(n_strips):
+        j0 = s * strip
+        n = min(strip, width - j0)
+        block = packed[s]
+        if by_columns:
+            for jj in range(n):
+                for k in range(depth):
+                    block[k, jj] = b[k, j0 + jj]
+        else:
+            for k in range(depth):
+                for jj in range(n):
+                    block[k, jj] = b[k, j0 + jj]
+        for k in range(depth):
+            for jj in range(n, strip):
+                block[k, jj] = 0.0
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
