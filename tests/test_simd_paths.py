@@ -207,20 +207,3 @@ def test_only_the_cells_functions_get_the_folder_stamp(tmp_path):
     outside.write_text("def f(x):\n    return x\n")
     for locator_class in kernel_cache._installed:
         assert locator_class.from_function(lambda x: x, str(outside)) is None
-
-
-def test_wide_vectors_lets_llvm_vectorize_a_loop_with_the_widest_registers():
-    from numba import njit
-
-    @njit(fastmath={"contract"})  # not cached: inspected
-    def scale(values, factor):
-        simd.wide_vectors()
-        for k in range(values.shape[0]):
-            values[k] = values[k] * factor + 1.0
-
-    values = np.arange(100, dtype=np.float32)
-    scale(values, np.float32(2.0))
-    np.testing.assert_array_equal(values, np.arange(100, dtype=np.float32) * 2 + 1)
-    assert simd.PREFER_VECTOR_WIDTH in next(iter(scale.inspect_llvm().values()))
-    if simd.isa_from_features(simd.target_features()) == "avx512":
-        assert "zmm" in next(iter(scale.inspect_asm().values()))

@@ -27,7 +27,6 @@ import math
 import numpy as np
 from numba import njit
 
-from rnnsim.cells.simd import wide_vectors
 from rnnsim.errors import InputError
 
 LINEAR, TANH, SIGMOID, HARD_SIGMOID, RELU = 0, 1, 2, 3, 4
@@ -126,7 +125,6 @@ def activate(act_code, fast, buffer, start, stop):
     The loops run over a slice view from 0: with `range(start, stop)` Numba cannot prove the
     index non-negative, keeps its wraparound check, and the loop does not vectorize (14x slower).
     """
-    wide_vectors()
     view = buffer[start:stop]
     n = view.shape[0]
     if act_code == TANH:

@@ -46,7 +46,7 @@ from rnnsim.cells.kernel_parts import (
     set_recurrent_input,
     take_output_gradient,
 )
-from rnnsim.cells.simd import matmul_packed_into, pack_columns, wide_vectors
+from rnnsim.cells.simd import matmul_packed_into, pack_columns
 from rnnsim.cells.spec import GRU as GRU_SPEC
 from rnnsim.cells.threads import matmul, run_chunks
 from rnnsim.errors import InputError
@@ -65,7 +65,6 @@ def _gru_forward_gate_rows(
     recurrent_candidate, preactivations,
 ):
     """z_t and r_t of the chunk's rows, in place in z_slab[:, :2U]; r_t * h_in for reset_after=False."""
-    wide_vectors()
     units = h_in.shape[1]
     for r in range(h_in.shape[0]):
         b = start + r
@@ -94,7 +93,6 @@ def _gru_forward_state_rows(
     record, h_prev, h_in, hidden, recurrent_candidate, preactivations,
 ):
     """The candidate and h_t = z * h_{t-1} + (1 - z) * hh of the chunk's rows."""
-    wide_vectors()
     units = h_prev.shape[1]
     width = 3 * units
     for r in range(h_prev.shape[0]):
@@ -151,7 +149,6 @@ def _gru_forward(
     recurrent_candidate,  # out (T, B, U): m_h (after) or (r*h) (before), needed by backward
     preactivations,  # out (T, B, 3U) when record
 ):
-    wide_vectors()
     timesteps, batch, width = gates.shape
     units = width // 3
     start, stop = chunk_bounds(batch, n_chunks, chunk)
@@ -188,7 +185,6 @@ def _gru_backward_gate_rows(
     grad_hidden_seq, has_grad_seq, dh, d_in, d_rec, grad_hidden_norm,
 ):
     """dz, da_h (and dr when reset_after) of the chunk's rows, into d_in and d_rec (zero rows where masked)."""
-    wide_vectors()
     units = dh.shape[1]
     previous = t + 1 if go_backwards else t - 1
     for r in range(dh.shape[0]):
@@ -240,7 +236,6 @@ def _gru_backward_reset_rows(
     d_rh, d_in, d_rec, dh_in,
 ):
     """reset_after=False: dr = d(r h) * h_in * r', and dh_in starts as d(r h) * r."""
-    wide_vectors()
     units = d_rh.shape[1]
     previous = t + 1 if go_backwards else t - 1
     for r in range(d_rh.shape[0]):
@@ -284,7 +279,6 @@ def _gru_backward(
     grad_h0,  # out (B, U)
     grad_hidden_norm,  # out (B, T)
 ):
-    wide_vectors()
     timesteps, batch, units = hidden.shape
     start, stop = chunk_bounds(batch, n_chunks, chunk)
     rows = stop - start

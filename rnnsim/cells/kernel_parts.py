@@ -24,7 +24,6 @@ import numpy as np
 from numba import njit
 
 from rnnsim.cells import threads
-from rnnsim.cells.simd import wide_vectors
 
 FASTMATH = {"contract"}
 
@@ -55,7 +54,6 @@ chunk_bounds = njit(cache=True)(threads.chunk_bounds)  # rows [start, stop) of o
 def carry_hidden_gradient(r0, r1, offset, t, step_mask, recurrent_drop, use_recurrent_drop, dh_product, dh):
     """dh <- dL/dh_{t-1}: the product (dz_t U^T, times the recurrent dropout mask) where step t ran,
     dh itself where t was a masked step (the state, and so its gradient, was carried over)."""
-    wide_vectors()
     units = dh.shape[1]
     for r in range(r0, r1):
         b = offset + r
@@ -77,7 +75,6 @@ def norm_of(row):
     written inside a kernel's row loop it was a chain of dependent scalar adds, about 5% of a step.
     The norm is a diagnostic (the trace's gradient curve); reordering changes its last bits only.
     """
-    wide_vectors()
     total = row[0] * row[0]
     for k in range(1, row.shape[0]):
         total += row[k] * row[k]

@@ -43,7 +43,7 @@ from rnnsim.cells.kernel_parts import (
     set_recurrent_input,
     take_output_gradient,
 )
-from rnnsim.cells.simd import matmul_packed_into, pack_columns, wide_vectors
+from rnnsim.cells.simd import matmul_packed_into, pack_columns
 from rnnsim.cells.spec import LSTM as LSTM_SPEC
 from rnnsim.cells.threads import run_chunks
 
@@ -82,7 +82,6 @@ def _lstm_forward_rows(
     cell_state,  # out (T, B, U)
     preactivations,  # out (T, B, 4U) when record, else a dummy
 ):
-    wide_vectors()
     units = h_prev.shape[1]
     # Loops run over 1-D views indexed from 0 (see activations.activate: that is what vectorizes).
     for r in range(r0, r1):
@@ -159,7 +158,6 @@ def _lstm_forward_fused(
     input_kernel,  # W (D, 4U) as simd.pack_columns strips, or a dummy
     input_bias,  # (4U,) b (zeros without one)
 ):
-    wide_vectors()
     timesteps, batch, width = gates.shape
     units = width // 4
     start, stop = chunk_bounds(batch, n_chunks, chunk)
@@ -213,7 +211,6 @@ def _lstm_backward_rows(
     grad_hidden_norm,  # out (B, T)
     grad_cell_norm,  # out (B, T)
 ):
-    wide_vectors()
     units = dh.shape[1]
     previous = t + 1 if go_backwards else t - 1
     for r in range(r0, r1):
@@ -288,7 +285,6 @@ def _lstm_backward_fused(
     grad_hidden_norm,  # out (B, T)
     grad_cell_norm,  # out (B, T)
 ):
-    wide_vectors()
     timesteps, batch, units = cell_state.shape
     start, stop = chunk_bounds(batch, n_chunks, chunk)
     rows = stop - start

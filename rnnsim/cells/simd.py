@@ -229,27 +229,6 @@ def _suffix(vector):
     return f"v{vector.count}{kind}"
 
 
-PREFER_VECTOR_WIDTH = '"prefer-vector-width"="512"'
-
-
-@intrinsic
-def wide_vectors(typingctx):
-    """Called first in a kernel: LLVM may vectorize the kernel's own loops with the CPU's widest vectors.
-
-    On Intel's AVX-512 CPUs LLVM's loop vectorizer stops at 256 bits by default (`prefer-vector-width`
-    256, against the clock slow-down that heavy 512-bit code had on older parts). The attribute lifts
-    that cap; where the widest vectors are narrower it changes nothing, so it is the same on every CPU
-    and keys nothing in the cache.
-    """
-    sig = types.void()
-
-    def codegen(context, builder, signature, args):
-        set.add(builder.function.attributes, PREFER_VECTOR_WIDTH)  # a string attribute: llvmlite has no API
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
 # One set of tiles per vector width: the full tile, smaller ones for what is left (avx512), one row.
 _tile_z12, _tile_z8, _tile_z4, _tile_z1 = _make_tile(12, 64), _make_tile(8, 64), _make_tile(4, 64), _make_tile(1, 64)
 _tile_y4, _tile_y1 = _make_tile(4, 32), _make_tile(1, 32)

@@ -43,7 +43,7 @@ from rnnsim.cells.kernel_parts import (
     set_recurrent_input,
     take_output_gradient,
 )
-from rnnsim.cells.simd import matmul_packed_into, pack_columns, wide_vectors
+from rnnsim.cells.simd import matmul_packed_into, pack_columns
 from rnnsim.cells.spec import SIMPLE_RNN as SIMPLE_RNN_SPEC
 from rnnsim.cells.threads import run_chunks
 
@@ -64,7 +64,6 @@ def _simple_rnn_forward(
     hidden,  # in: x_t W + b for every step (T, B, U); out: h_t, written in place
     preactivations,  # out (T, B, U) when record, else a dummy
 ):
-    wide_vectors()
     timesteps, batch, units = hidden.shape
     start, stop = chunk_bounds(batch, n_chunks, chunk)
     rows = stop - start
@@ -111,7 +110,6 @@ def _simple_rnn_backward(
     grad_h0,  # out (B, U)
     grad_hidden_norm,  # out (B, T)
 ):
-    wide_vectors()
     timesteps, batch, units = hidden.shape
     start, stop = chunk_bounds(batch, n_chunks, chunk)
     rows = stop - start
