@@ -1,27 +1,31 @@
 """rnnsim against PyTorch on the CPU: training step and forward pass, plus start-up, compile, trace and memory.
 
-    .venv/bin/python benchmarks/bench_cpu.py                 # everything, 20 timed steps per case
-    .venv/bin/python benchmarks/bench_cpu.py --steps 30 --threads 2 --cases a,b_rnn,b_lstm,c256,c512
-    .venv/bin/python benchmarks/bench_cpu.py --skip-extras   # only the speed table
+    .venv/bin/python benchmarks/bench_cpu.py --json /tmp/bench.json --markdown /tmp/bench.md   # everything
+    .venv/bin/python benchmarks/bench_cpu.py --cases a,b_rnn,b_lstm,c256,c512 --steps 20 --rounds 2 --threads 2
+    .venv/bin/python benchmarks/bench_cpu.py --skip-extras --no-shared   # only each framework alone
 
-PyTorch is a benchmark-only dependency (pip install torch==2.13.0 into the venv); rnnsim never
-imports it. Both frameworks run in this one process with the same thread count, and their steps
-alternate (rnnsim, torch, rnnsim, torch, ...) so that the noise of a shared machine hits both;
-the table quotes medians, the interquartile range, and the ratio of the medians. In that shared
-process OMP_WAIT_POLICY is PASSIVE (unless set by the user): PyTorch's OpenMP threads otherwise spin
-after each of its ops and take the cores from whichever framework runs next. So each framework is
-also timed alone, in a fresh process with the environment this script was started with (as its
-users run it), and the table gives the speed-up both ways: "same" (shared process) and "own" (each
-alone). `--no-subprocess` skips the second.
+PyTorch is a benchmark-only dependency (pip install torch==2.13.0 into the venv); rnnsim never imports it.
 
-Columns: `speed-up` = PyTorch median / rnnsim median (above 1: rnnsim is faster). `GFLOP/s` counts
-only the recurrent math, 2*B*T*U*G*U per pass (G = 1, 3, 4 gate blocks), three passes for a
-training step (forward, dh = dz U^T, dU = h^T dz); `% mm` compares it with the float32 matrix
-multiply rate numpy reaches on this machine, measured at the start of the run.
+Each framework is timed **alone**, in fresh processes, PyTorch and rnnsim alternating (`--rounds` of
+each), the steps of a framework's processes pooled: medians, the interquartile range, and the ratio of
+the medians (speed-up = PyTorch / rnnsim; above 1, rnnsim is faster). That is done in two environments:
+the one this script was started with, and the same with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset,
+as users' machines have them (one run serves both where they are already unset). The goals are judged
+on the second. Every table says where it was measured: the CPU model and vector ISA, the path rnnsim's
+micro-kernel took (rnnsim.cells.simd.ISA), the BLAS kernel numpy ran (threadpoolctl) and numpy's
+float32 2048² matmul rate, each measured in a fresh process with that table's environment.
 
-The extras (issue 2) run in subprocesses: first-call compile time with an empty Numba cache,
-`import rnnsim.cells` + first step with a warm cache, trace-recording overhead, and peak resident
-memory (VmHWM from /proc/self/status) of the IMDB-size training for each framework in its own process.
+Both frameworks also run in this one process (unless --no-shared), steps alternating, with
+OMP_WAIT_POLICY=PASSIVE (unless set by the user): PyTorch's OpenMP threads otherwise spin after each
+of its ops and take the cores from whichever framework runs next. "cell-level" there is the step
+written on the cell API, without the model engine.
+
+`GFLOP/s` counts only the recurrent math, 2*B*T*U*G*U per pass (G = 1, 3, 4 gate blocks), three passes
+for a training step (forward, dh = dz U^T, dU = h^T dz); `% mm` compares it with numpy's matmul rate.
+
+The extras (benchmarks/cpu_extras.py) run in subprocesses with the goals' environment: first-call
+compile time with an empty Numba cache, `import rnnsim.cells` + first step with a warm cache,
+trace-recording overhead, and the peak memory of the IMDB-size training for each framework.
 """
 
 from __future__ import annotations
@@ -30,15 +34,16 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from benchmarks.cpu_extras import extras, run_python  # noqa: E402
+from benchmarks.cpu_report import report  # noqa: E402
 
 # The environment as the user started us: PyTorch is also timed in a subprocess with exactly this environment.
 USER_ENV = dict(os.environ)
@@ -203,7 +208,13 @@ def torch_model(case, seed=0):
 def summarize(times):
     times = np.asarray(times) * 1e3
     q1, median, q3 = np.percentile(times, [25, 50, 75])
-    return {"median_ms": float(median), "q1_ms": float(q1), "q3_ms": float(q3), "min_ms": float(times.min())}
+    return {"median_ms": float(median), "q1_ms": float(q1), "q3_ms": float(q3), "min_ms": float(times.min()),
+            "steps_ms": [float(t) for t in times]}
+
+
+def pooled(summaries):
+    """One summary of the steps of several runs (the alternating processes of one framework)."""
+    return summarize(np.concatenate([np.asarray(s["steps_ms"]) / 1e3 for s in summaries]))
 
 
 def alternate(functions, steps, warmup):
@@ -220,54 +231,75 @@ def alternate(functions, steps, warmup):
     return [summarize(t) for t in times]
 
 
-def run_case(case, steps, warmup, alone=True, fold=True):
-    import torch
-
+def run_case(case, steps, warmup, environments, rounds=2, shared=True, fold=True, threads=2, torch_flush=False):
+    """One case: both frameworks in this process (steps alternating), then each alone in fresh processes,
+    per environment, `rounds` times (PyTorch, rnnsim, PyTorch, rnnsim, ...), the steps pooled."""
     description, cell, batch, timesteps, features, units, loss = CASES[case]
-    x, y = case_data(case)
-    model = rnnsim_model(case)
-    cell_step = CellLevelStep(case)
-    net, loss_fn, optimizer = torch_model(case)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    result = {"case": case, "description": description, "flops_forward": recurrent_flops(cell, batch, timesteps, units),
+              "load_average": os.getloadavg()}
+    if shared:
+        import torch
 
-    def torch_train():
-        optimizer.zero_grad(set_to_none=True)
-        loss_fn(net(xt), yt).backward()
-        optimizer.step()
+        x, y = case_data(case)
+        model = rnnsim_model(case)
+        cell_step = CellLevelStep(case)
+        net, loss_fn, optimizer = torch_model(case)
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
-    def torch_forward():
-        with torch.no_grad():
-            net(xt)
+        def torch_train():
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn(net(xt), yt).backward()
+            optimizer.step()
 
-    train = alternate([lambda: model.train_on_batch(x, y), lambda: cell_step.train_step(x, y), torch_train],
-                      steps, warmup)
-    forward = alternate([lambda: model.predict_on_batch(x), lambda: cell_step.predict(x), torch_forward],
-                        steps, warmup)
-    flops = recurrent_flops(cell, batch, timesteps, units)
-    result = {"case": case, "description": description, "flops_forward": flops,
-              "train": {"rnnsim": train[0], "rnnsim_cell": train[1], "torch": train[2]},
-              "forward": {"rnnsim": forward[0], "rnnsim_cell": forward[1], "torch": forward[2]}}
-    if alone:  # each framework alone, in the user's environment (PyTorch with its own OpenMP wait policy)
-        for framework in ("torch", "rnnsim"):
-            code = _ALONE_SNIPPET.format(root=ROOT, threads=torch.get_num_threads(), case=case, steps=steps,
-                                         warmup=warmup, framework=framework, fold=fold)
-            timings = json.loads(_python(code, env=USER_ENV, inherit=False))
-            result[f"{framework}_alone_omp_wait_policy"] = timings["OMP_WAIT_POLICY"]
-            for kind in ("train", "forward"):
-                result[kind][f"{framework}_alone"] = timings[kind]
+        def torch_forward():
+            with torch.no_grad():
+                net(xt)
+
+        train = alternate([lambda: model.train_on_batch(x, y), lambda: cell_step.train_step(x, y), torch_train],
+                          steps, warmup)
+        forward = alternate([lambda: model.predict_on_batch(x), lambda: cell_step.predict(x), torch_forward],
+                            steps, warmup)
+        result["train"] = {"rnnsim": train[0], "rnnsim_cell": train[1], "torch": train[2]}
+        result["forward"] = {"rnnsim": forward[0], "rnnsim_cell": forward[1], "torch": forward[2]}
+    result["alone"] = {}
+    for environment in environments:
+        runs = {"torch": [], "rnnsim": []}
+        for _ in range(rounds):
+            for framework in ("torch", "rnnsim"):
+                code = _ALONE_SNIPPET.format(root=ROOT, threads=threads, case=case, steps=steps, warmup=warmup,
+                                             framework=framework, fold=fold, torch_flush=torch_flush)
+                runs[framework].append(json.loads(run_python(code, env=environment["env"], inherit=False)))
+        result["alone"][environment["name"]] = {
+            framework: {"train": pooled([r["train"] for r in done]), "forward": pooled([r["forward"] for r in done]),
+                        "OMP_WAIT_POLICY": done[0]["OMP_WAIT_POLICY"], "blas": done[0]["blas"],
+                        **({"rnnsim_simd": done[0]["rnnsim_simd"]} if framework == "rnnsim" else {})}
+            for framework, done in runs.items()}
     return result
 
 
 _ALONE_SNIPPET = """
 import json, os, sys
 sys.path.insert(0, {root!r})
-from benchmarks.bench_cpu import rnnsim_alone, torch_alone
+from benchmarks.bench_cpu import blas_kernels, rnnsim_alone, torch_alone
 if {framework!r} == "torch":
-    out = torch_alone({case!r}, {steps}, {warmup}, {threads})
+    out = torch_alone({case!r}, {steps}, {warmup}, {threads}, flush_denormal={torch_flush!r})
 else:
     out = rnnsim_alone({case!r}, {steps}, {warmup}, {threads}, fold={fold!r})
+    from rnnsim.cells import simd
+    out["rnnsim_simd"] = simd.ISA
 out["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY", "(unset)")
+out["blas"] = blas_kernels()
 print(json.dumps(out))
+"""
+
+_MATMUL_SNIPPET = """
+import json, sys
+sys.path.insert(0, {root!r})
+from threadpoolctl import threadpool_limits
+threadpool_limits({threads})
+from benchmarks.bench_cpu import blas_kernels, matmul_rates
+from rnnsim.cells import simd
+print(json.dumps({{"matmul": matmul_rates(), "blas": blas_kernels(), "rnnsim_simd": simd.ISA}}))
 """
 
 
@@ -286,11 +318,13 @@ def rnnsim_alone(case, steps, warmup, threads, fold=True):
             "forward": alternate([lambda: model.predict_on_batch(x)], steps, warmup)[0]}
 
 
-def torch_alone(case, steps, warmup, threads):
+def torch_alone(case, steps, warmup, threads, flush_denormal=False):
     """PyTorch's train and forward steps timed on their own (run in a fresh process by `run_case`)."""
     import torch
 
     torch.set_num_threads(threads)
+    if flush_denormal:  # not PyTorch's default: denormals cost it on Intel CPUs as they cost rnnsim before
+        torch.set_flush_denormal(True)
     x, y = case_data(case)
     net, loss_fn, optimizer = torch_model(case)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
@@ -307,7 +341,7 @@ def torch_alone(case, steps, warmup, threads):
     return {"train": alternate([train], steps, warmup)[0], "forward": alternate([forward], steps, warmup)[0]}
 
 
-def matmul_rates(size=2048, repeats=5):
+def matmul_rates(size=2048, repeats=9):
     """float32 GFLOP/s of numpy's matmul (and torch.mm) on (size x size) @ (size x size)."""
     import torch
 
@@ -328,31 +362,48 @@ def matmul_rates(size=2048, repeats=5):
     return {k: float(np.median(v)) for k, v in rates.items()}
 
 
-def machine_info(threads):
-    import numba
-    import torch
+def blas_kernels():
+    """What threadpoolctl says of this process's BLAS libraries: library, version, kernel, threads."""
     from threadpoolctl import threadpool_info
 
-    model = platform.processor() or "?"
+    return [f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} threads={i.get('num_threads')}"
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+
+
+def cpu_model_and_isa():
+    model, isa = platform.processor() or "?", "?"
     try:
         with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-            handle.seek(0)
-            flags = next((line for line in handle if line.startswith("flags")), "")
-        isa = "AVX-512" if "avx512f" in flags else ("AVX2+FMA" if "avx2" in flags else "SSE")
+            lines = handle.readlines()
     except OSError:
-        isa = "?"
-    blas = [f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} threads={i.get('num_threads')}"
-            for i in threadpool_info()]
+        return model, isa
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), model)
+    flags = set(next((line.split(":", 1)[1].split() for line in lines if line.startswith(("flags", "Features"))), []))
+    if "avx512f" in flags:
+        parts = sorted(f.removeprefix("avx512").strip("_") for f in flags if f.startswith("avx512"))
+        isa = "AVX-512 (" + " ".join(parts) + (", AMX" if "amx_tile" in flags else "") + ")"
+    elif "avx2" in flags:
+        isa = "AVX2" + ("+FMA" if "fma" in flags else "")
+    elif "asimd" in flags:
+        isa = "NEON (asimd)"
+    else:
+        isa = "SSE"
+    return model, isa
+
+
+def machine_info(threads):
+    import llvmlite.binding
+    import numba
+    import torch
+
+    from rnnsim.cells import simd
+
+    model, isa = cpu_model_and_isa()
     return {
-        "cpu": model, "isa": isa, "logical_cpus": os.cpu_count(), "threads": threads,
+        "cpu": model, "isa": isa, "llvm_cpu": llvmlite.binding.get_host_cpu_name(), "rnnsim_simd": simd.ISA,
+        "logical_cpus": os.cpu_count(), "threads": threads,
         "python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
-        "torch": torch.__version__, "blas": blas, "torch_mkldnn": bool(torch.backends.mkldnn.is_available()),
-        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
-        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE", "(unset)"),
+        "torch": torch.__version__, "blas": blas_kernels(), "torch_mkldnn": bool(torch.backends.mkldnn.is_available()),
         "load_average": os.getloadavg(),
         "OMP_WAIT_POLICY_in_this_process": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
         "OMP_WAIT_POLICY_as_started": USER_ENV.get("OMP_WAIT_POLICY", "(unset)"),
@@ -361,168 +412,44 @@ def machine_info(threads):
     }
 
 
-# -- extras (issue 2), each in a fresh subprocess ---------------------------------------------------
-
-_COMPILE_SNIPPET = """
-import time, json, numpy as np
-import rnnsim.threads
-rnnsim.threads.set_num_threads({threads})
-t0 = time.perf_counter()
-from rnnsim.cells import make_cell
-t_import = time.perf_counter() - t0
-out = {{"import_s": t_import}}
-for name in ("simple_rnn", "lstm", "gru"):
-    cell = make_cell(name, 32)
-    w = cell.init_weights(32, np.random.default_rng(0))
-    x = np.random.default_rng(1).normal(size=({batch}, {timesteps}, 32)).astype(np.float32)
-    g = (np.ones(({batch}, 32), np.float32),) * len(cell.state_names)
-    t0 = time.perf_counter(); r = cell.forward(x, w); cell.backward(r, grad_final_states=g)
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter(); r = cell.forward(x, w); cell.backward(r, grad_final_states=g)
-    out[name] = {{"first_call_s": first, "warm_call_s": time.perf_counter() - t0}}
-print(json.dumps(out))
-"""
-
-_STARTUP_SNIPPET = """
-import time
-t0 = time.perf_counter()
-import numpy as np
-import rnnsim.threads
-rnnsim.threads.set_num_threads({threads})
-import rnnsim.cells
-from rnnsim.cells import make_cell
-cell = make_cell("lstm", 32)
-w = cell.init_weights(32, np.random.default_rng(0))
-x = np.random.default_rng(1).normal(size=(128, 500, 32)).astype(np.float32)
-r = cell.forward(x, w); cell.backward(r, grad_final_states=(np.ones((128, 32), np.float32), None))
-print(time.perf_counter() - t0)
-"""
-
-_TRACE_SNIPPET = """
-import time, json, numpy as np
-import rnnsim.threads
-rnnsim.threads.set_num_threads({threads})
-from rnnsim.cells import make_cell
-out = {{}}
-for name in ("simple_rnn", "lstm", "gru"):
-    cell = make_cell(name, 32)
-    w = cell.init_weights(32, np.random.default_rng(0))
-    x = np.random.default_rng(1).normal(size=(128, 500, 32)).astype(np.float32)
-    probe = x[:16]  # the probe batch the app records
-    g = (np.ones((128, 32), np.float32),) + (None,) * (len(cell.state_names) - 1)
-    gp = (np.ones((16, 32), np.float32),) + (None,) * (len(cell.state_names) - 1)
-    def step(xb, gb, record):
-        r = cell.forward(xb, w, record_trace=record); cell.backward(r, grad_final_states=gb)
-    for rec in (False, True):
-        step(probe, gp, rec)
-    plain, traced, train = [], [], []
-    for _ in range(15):
-        t0 = time.perf_counter(); step(probe, gp, False); plain.append(time.perf_counter() - t0)
-        t0 = time.perf_counter(); step(probe, gp, True); traced.append(time.perf_counter() - t0)
-        t0 = time.perf_counter(); step(x, g, False); train.append(time.perf_counter() - t0)
-    p, q, s = (float(np.median(v)) for v in (plain, traced, train))
-    out[name] = {{"probe_plain_ms": p * 1e3, "probe_traced_ms": q * 1e3, "train_step_ms": s * 1e3,
-                  "overhead_vs_train_pct": 100 * (q - p) / s, "overhead_vs_probe_pct": 100 * (q - p) / p}}
-print(json.dumps(out))
-"""
-
-_MEMORY_SNIPPET = """
-import json, sys, numpy as np
-sys.path.insert(0, {root!r})
-from benchmarks.bench_cpu import case_data, rnnsim_model, torch_model
-framework, case, threads = {framework!r}, {case!r}, {threads}
-x, y = case_data(case)
-def high_water_mb():  # VmHWM is per address space; ru_maxrss would carry the parent's peak across exec
-    with open("/proc/self/status") as handle:
-        return next(int(line.split()[1]) for line in handle if line.startswith("VmHWM")) / 1024
-before = high_water_mb()
-if framework == "rnnsim":
-    import rnnsim.threads
-    rnnsim.threads.set_num_threads(threads)
-    model = rnnsim_model(case)
-    for _ in range(3):
-        model.train_on_batch(x, y)
-else:
-    import torch
-    torch.set_num_threads(threads)
-    net, loss_fn, optimizer = torch_model(case)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    for _ in range(3):
-        optimizer.zero_grad(set_to_none=True)
-        loss_fn(net(xt), yt).backward()
-        optimizer.step()
-print(json.dumps({{"before_mb": before, "peak_mb": high_water_mb()}}))
-"""
+OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
-def _python(code, env=None, timeout=900, inherit=True):
-    base = dict(os.environ) if inherit else {}
-    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                               env={**base, **(env or {}), "PYTHONPATH": ROOT}, timeout=timeout)
-    if completed.returncode != 0:
-        raise RuntimeError(completed.stderr[-2000:])
-    return completed.stdout.strip().splitlines()[-1]
-
-
-def extras(threads):
-    results = {}
-    with tempfile.TemporaryDirectory() as cache_dir:  # an empty Numba cache: first calls compile
-        code = _COMPILE_SNIPPET.format(threads=threads, batch=128, timesteps=500)
-        results["cold_cache"] = json.loads(_python(code, {"NUMBA_CACHE_DIR": cache_dir}))
-        results["warm_cache"] = json.loads(_python(code, {"NUMBA_CACHE_DIR": cache_dir}))
-        startup = [float(_python(_STARTUP_SNIPPET.format(threads=threads), {"NUMBA_CACHE_DIR": cache_dir}))
-                   for _ in range(3)]
-        results["startup_plus_first_step_s"] = float(np.median(startup))
-    results["trace"] = json.loads(_python(_TRACE_SNIPPET.format(threads=threads)))
-    memory = {}
-    for case in ("b_rnn", "b_lstm"):
-        for framework in ("rnnsim", "torch"):
-            code = _MEMORY_SNIPPET.format(root=ROOT, framework=framework, case=case, threads=threads)
-            memory[f"{case}/{framework}"] = json.loads(_python(code))
-    results["memory"] = memory
-    return results
-
-
-# -- report ------------------------------------------------------------------------------------
-
-
-def _cell(timing):
-    if timing is None:
-        return "–"
-    return f"{timing['median_ms']:.1f} ({timing['q1_ms']:.1f}–{timing['q3_ms']:.1f})"
-
-
-def table(results, matmul):
-    lines = ["| case | pass | rnnsim model ms, same process (IQR) | rnnsim alone ms (IQR) | rnnsim cell-level ms | "
-             "PyTorch same process ms (IQR) | PyTorch alone ms (IQR) | speed-up (same / alone) | "
-             "rnnsim GFLOP/s alone (% numpy mm) | PyTorch GFLOP/s alone |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        for kind, passes in (("train", 3), ("forward", 1)):
-            ours, cell, theirs = r[kind]["rnnsim"], r[kind]["rnnsim_cell"], r[kind]["torch"]
-            ours_alone, theirs_alone = r[kind].get("rnnsim_alone"), r[kind].get("torch_alone")
-            flops = passes * r["flops_forward"]
-            ours_rate = flops / (ours_alone or ours)["median_ms"] / 1e6
-            theirs_rate = flops / (theirs_alone or theirs)["median_ms"] / 1e6
-            alone_ratio = "–" if ours_alone is None else f"{theirs_alone['median_ms'] / ours_alone['median_ms']:.2f}x"
-            lines.append(
-                f"| {r['description']} | {kind} | {_cell(ours)} | {_cell(ours_alone)} | {cell['median_ms']:.1f} | "
-                f"{_cell(theirs)} | {_cell(theirs_alone)} | "
-                f"**{theirs['median_ms'] / ours['median_ms']:.2f}x / {alone_ratio}** | "
-                f"{ours_rate:.1f} ({100 * ours_rate / matmul['numpy']:.0f}%) | {theirs_rate:.1f} |")
-    return "\n".join(lines)
+def environments(threads):
+    """The environment as given, and with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset (as users' machines have
+    them, where the goals are judged); one entry when they are the same. Each with its BLAS kernel and
+    numpy's matmul rate, measured in a fresh process with that environment."""
+    unset = {key: value for key, value in USER_ENV.items() if key not in OPENBLAS_OVERRIDES}
+    if unset == USER_ENV:
+        chosen = [("as given = OPENBLAS_* unset", USER_ENV)]
+    else:
+        chosen = [("as given", USER_ENV), ("OPENBLAS_* unset", unset)]
+    out = []
+    for name, env in chosen:
+        measured = json.loads(run_python(_MATMUL_SNIPPET.format(root=ROOT, threads=threads), env=env, inherit=False))
+        out.append({"name": name, "env": env, "matmul_gflops": measured["matmul"]["numpy"],
+                    "torch_mm_gflops": measured["matmul"]["torch"], "blas": measured["blas"],
+                    "rnnsim_simd": measured["rnnsim_simd"],
+                    **{key: env.get(key, "(unset)") for key in OPENBLAS_OVERRIDES}})
+    return out
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2, help="threads for both frameworks (default 2)")
-    parser.add_argument("--steps", type=int, default=20, help="timed steps per framework and pass (default 20)")
+    parser.add_argument("--steps", type=int, default=20,
+                        help="timed steps per framework, pass and process (default 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="processes per framework, alternating, for each alone timing (default 2)")
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {','.join(CASES)}")
-    parser.add_argument("--skip-extras", action="store_true", help="only the speed table")
+    parser.add_argument("--skip-extras", action="store_true", help="only the speed tables")
+    parser.add_argument("--no-shared", action="store_true", help="skip the run of both frameworks in this process")
     parser.add_argument("--json", default=None, help="also write all results to this JSON file")
-    parser.add_argument("--no-subprocess", action="store_true",
-                        help="skip timing each framework alone in its own process with the user's environment")
+    parser.add_argument("--markdown", default=None, help="also write the report to this markdown file")
+    parser.add_argument("--torch-flush-denormal", action="store_true",
+                        help="PyTorch alone with torch.set_flush_denormal(True), as rnnsim's cells flush them "
+                             "(not PyTorch's default; the goals are judged on its default)")
     parser.add_argument("--no-token-fold", action="store_true",
                         help="rnnsim models embed the tokens first instead of folding the Embedding into the "
                              "recurrent layer's input projection (to see what the fold is worth)")
@@ -542,25 +469,36 @@ def main(argv=None):
 
     rnnsim.threads.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
+    if args.torch_flush_denormal:
+        torch.set_flush_denormal(True)
     threadpool_limits(args.threads)
     info = machine_info(args.threads)
-    matmul = matmul_rates()
-    print(json.dumps({**info, "matmul_gflops": matmul}, indent=1), flush=True)
-    results = []
+    envs = environments(args.threads)
+    print(json.dumps({**info, "environments": [{k: v for k, v in e.items() if k != "env"} for e in envs]}, indent=1),
+          flush=True)
+    output = {"machine": info, "environments": envs, "shared_process": not args.no_shared, "cases": [],
+              "torch_flush_denormal": args.torch_flush_denormal}
     for case in args.cases.split(","):
-        results.append(run_case(case, args.steps, args.warmup, alone=not args.no_subprocess,
-                                fold=not args.no_token_fold))
-        print(table(results[-1:], matmul), flush=True)
-    print("\n" + table(results, matmul), flush=True)
-    print(json.dumps({"omp_wait_policy_alone": sorted({r.get("torch_alone_omp_wait_policy", "-") for r in results}),
-                      "omp_wait_policy_same_process": os.environ["OMP_WAIT_POLICY"]}), flush=True)
-    output = {"machine": info, "matmul_gflops": matmul, "cases": results}
+        output["cases"].append(run_case(case, args.steps, args.warmup, envs, rounds=args.rounds,
+                                        torch_flush=args.torch_flush_denormal,
+                                        shared=not args.no_shared, fold=not args.no_token_fold, threads=args.threads))
+        print(json.dumps({case: {name: {fw: {kind: round(t[kind]["median_ms"], 1) for kind in ("train", "forward")}
+                                        for fw, t in alone.items()}
+                                 for name, alone in output["cases"][-1]["alone"].items()}}), flush=True)
     if not args.skip_extras:
-        output["extras"] = extras(args.threads)
+        goal_env = envs[-1]["env"]  # OPENBLAS_* unset
+        output["extras"] = extras(args.threads, goal_env)
         print(json.dumps(output["extras"], indent=1), flush=True)
+    text = report(output)
+    print("\n" + text, flush=True)
+    for environment in envs:
+        environment.pop("env")  # the whole environment stays out of the files
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(output, handle, indent=1)
+    if args.markdown:
+        with open(args.markdown, "w") as handle:
+            handle.write(text + "\n")
 
 
 if __name__ == "__main__":

@@ -109,13 +109,16 @@ def test_gru_backward_with_other_activations_matches_reference(activations, rese
     np.testing.assert_allclose(grads.inputs, back["inputs"], rtol=1e-10, atol=1e-11)
 
 
+@pytest.mark.parametrize("isa", ["avx512", "avx2", "generic"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
-    "shape", [(64, 32, 128), (9, 32, 96), (7, 5, 3), (13, 20, 37), (5, 3, 16), (1, 1, 1), (6, 7, 40), (11, 256, 1030)]
+    "shape", [(64, 32, 128), (9, 32, 96), (7, 5, 3), (13, 20, 37), (5, 3, 16), (1, 1, 1), (6, 7, 40), (21, 9, 70),
+              (11, 256, 1030)]
 )
-def test_simd_tile_product_matches_numpy(shape, dtype):
-    # The LLVM-vector micro-kernel covers whole 4-row x 2-vector tiles; the ragged rows and columns
-    # take plain loops. Both must give a @ b, overwriting or accumulating, on any row range.
+def test_simd_tile_product_matches_numpy(shape, dtype, isa):
+    # The LLVM-vector micro-kernel covers whole tiles (8 or 4 rows x 2 vectors); the ragged rows and
+    # columns take smaller tiles and plain loops. Each vector width's strips (the packing picks the
+    # tile, so every width runs on any CPU) must give a @ b, overwriting or accumulating, on any row range.
     from rnnsim.cells.simd import matmul_packed_into, pack_columns
 
     rows, depth, width = shape
@@ -126,7 +129,7 @@ def test_simd_tile_product_matches_numpy(shape, dtype):
     # float32 rounding grows with the length of the sums (K = 256: a few 1e-5 on values of ~16)
     scale = max(1.0, depth / 32)
     tol = dict(rtol=1e-5, atol=1e-5 * scale) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-13 * scale)
-    packed = pack_columns(b)
+    packed = pack_columns(b, isa)
     matmul_packed_into(a, packed, c, 0, rows, True)
     np.testing.assert_allclose(c, before + a.astype(np.float64) @ b, **tol)
     start = rows // 3
@@ -148,26 +151,32 @@ def test_simd_tile_product_writes_into_a_strided_view_only():
     assert not buffer[:, 0].any() and not buffer[:, 2].any()
 
 
-@pytest.mark.parametrize("dtype, strip", [(np.float32, 16), (np.float64, 8)])
-def test_pack_columns_cuts_b_into_contiguous_strips_of_two_vectors(dtype, strip):
-    from rnnsim.cells.simd import pack_columns
+@pytest.mark.parametrize("isa, dtype, strip", [("avx512", np.float32, 32), ("avx512", np.float64, 16),
+                                               ("avx2", np.float32, 16), ("avx2", np.float64, 8),
+                                               ("generic", np.float32, 8), ("generic", np.float64, 4)])
+def test_pack_columns_cuts_b_into_contiguous_strips_of_two_vectors(isa, dtype, strip):
+    from rnnsim.cells.simd import pack_columns, strip_width
 
-    b = np.arange(3 * 37, dtype=dtype).reshape(3, 37)  # 37 columns: two whole float32 strips and 5 more
-    packed = pack_columns(b[:, 1:])  # a view, as the GRU packs column blocks of its recurrent kernel
+    assert strip_width(dtype, isa) == strip
+    b = np.arange(3 * 37, dtype=dtype).reshape(3, 37)  # 36 columns after the first: whole strips and a rest
+    packed = pack_columns(b[:, 1:], isa)  # a view, as the GRU packs column blocks of its recurrent kernel
     n_strips = -(-36 // strip)
     assert packed.shape == (n_strips, 3, strip) and packed.flags.c_contiguous
     for s in range(n_strips):
         columns = b[:, 1 + s * strip : 1 + min(36, (s + 1) * strip)]
         np.testing.assert_array_equal(packed[s, :, : columns.shape[1]], columns)
         assert not packed[s, :, columns.shape[1] :].any()  # the last strip's padding is zeros
+    transposed = np.arange(37 * 3, dtype=dtype).reshape(37, 3).T  # U^T, as the backward passes pack it
+    np.testing.assert_array_equal(pack_columns(transposed, isa), pack_columns(np.ascontiguousarray(transposed), isa))
 
 
 @pytest.mark.parametrize("units", [8, 16])
 @pytest.mark.parametrize("variant", list(CELL_VARIANTS))
 def test_kernels_with_whole_simd_tiles_match_reference(variant, units, monkeypatch):
     # The suite's default cells are narrow (every column takes the micro-kernel's ragged-edge loop);
-    # at 8 and 16 units the products G*U and U are whole 16-column tiles (plus a ragged rest for the
-    # GRU's 24 and the SimpleRNN's 8), with 4-row tiles and leftover rows in each thread's chunk.
+    # at 8 and 16 units the products G*U and U are whole strips of 2 vectors for AVX2 (8 float64) and,
+    # at 16, for AVX-512 (16 float64), plus ragged rests, with 4-row tiles and leftover rows in each
+    # thread's chunk. tests/test_simd_paths.py runs every vector width's path through the cells.
     import helpers as base_case
 
     monkeypatch.setattr(base_case, "UNITS", units)

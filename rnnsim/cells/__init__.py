@@ -6,8 +6,9 @@ forward kernel and its Numba backward (BPTT) kernel; `base.py` holds what they s
 as the oracle. The names users type for a cell ('rnn', 'SimpleRNN', ...) are in `rnnsim.registry`.
 """
 
-# First: choose a writable Numba cache before any `@njit(cache=True)` below is decorated (cache.py).
-from rnnsim.cells import cache  # noqa: F401
+# First, before any `@njit(cache=True)` below is decorated: choose a writable Numba cache (cache.py),
+# then key the cache of every kernel on this whole folder (kernel_cache.py). Imported in that order.
+from rnnsim.cells import cache, kernel_cache  # noqa: F401
 from rnnsim.cells.base import CellGradients, ForwardResult, RecurrentCell
 from rnnsim.cells.gru import GRUCell
 from rnnsim.cells.lstm import LSTMCell

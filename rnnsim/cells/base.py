@@ -34,6 +34,7 @@ import numpy as np
 from rnnsim import initializers
 from rnnsim.cells import activations, kernel_parts
 from rnnsim.cells.embedding_lookup import TokenSequence, gather_rows, scatter_add_rows
+from rnnsim.cells.floating_point import denormals_flushed
 from rnnsim.cells.spec import CellSpec
 from rnnsim.cells.threads import matmul, run_chunks, single_threaded_blas
 from rnnsim.cells.trace import GATE_NAMES, Trace
@@ -67,11 +68,12 @@ class CellGradients:
 
 def _blas_on_one_thread(method):
     """Run a cell method with numpy's BLAS on one thread: the cells' large products are split over
-    rnnsim's own threads instead (`threads.matmul`; see rnnsim.threads for why)."""
+    rnnsim's own threads instead (`threads.matmul`; see rnnsim.threads for why). Denormals are flushed
+    to zero on this thread meanwhile, as on the cells' worker threads (`floating_point`)."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with single_threaded_blas():
+        with single_threaded_blas(), denormals_flushed():
             return method(self, *args, **kwargs)
 
     return wrapper
@@ -85,6 +87,9 @@ class RecurrentCell:
     """
 
     spec: CellSpec | None = None  # the cell's gates and equations (rnnsim.cells.spec)
+    # True: for dense inputs the forward kernel computes x_t W + b inside its time loop (x_proj comes to
+    # `_run_forward` uninitialized, with cache["x_steps"]) instead of one product over all timesteps first
+    projects_inputs_in_loop = False
     name = ""
     n_blocks = 1
     state_names: tuple[str, ...] = ("hidden",)
@@ -299,11 +304,14 @@ class RecurrentCell:
             x_steps = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D); free when x is a time-major view
             if input_drop is not None:
                 x_steps = x_steps * input_drop[None, :, :]
-            # The input projection of every timestep at once: one BLAS call instead of T small ones.
-            # The bias is added block by block right after each block's product, while it is in cache.
-            x_proj = matmul(x_steps.reshape(timesteps * batch, features), weights["kernel"],
-                            add=self._input_bias(weights))
-            x_proj = x_proj.reshape(timesteps, batch, width)  # (T, B, G*U)
+            if self.projects_inputs_in_loop:  # the kernel adds x_t W + b itself, step by step (lstm.py)
+                x_proj = np.empty((timesteps, batch, width), dtype)
+            else:
+                # The input projection of every timestep at once: one BLAS call instead of T small ones.
+                # The bias is added block by block right after each block's product, while it is in cache.
+                x_proj = matmul(x_steps.reshape(timesteps * batch, features), weights["kernel"],
+                                add=self._input_bias(weights))
+                x_proj = x_proj.reshape(timesteps, batch, width)  # (T, B, G*U)
 
         recurrent_drop_arg = (
             recurrent_drop if recurrent_drop is not None else np.ones((1, 1), dtype)

@@ -38,7 +38,7 @@ ZERO = np.int64(0)
 TRUE = np.bool_(True)
 FALSE = np.bool_(False)
 
-MIN_CHUNK_ROWS = 4  # one row tile of the micro-kernel (simd.TILE_ROWS): smaller chunks waste its registers
+MIN_CHUNK_ROWS = 4  # a 4-row tile of the micro-kernel (simd.py; AVX-512's 12-row tile has smaller ones for the rest)
 
 
 def thread_chunks(batch: int) -> int:

@@ -33,6 +33,7 @@ from rnnsim.cells.kernel_parts import (
     FALSE,
     FASTMATH,
     ONE,
+    TRUE,
     ZERO,
     carry_hidden_gradient,
     chunk_bounds,
@@ -62,8 +63,10 @@ def _lstm_forward_rows(
     r1,
     offset,
     t,
-    gates,  # (T, B, 4U): x_t W + b on entry at step t, the activated i, f, g, o on exit
-    product,  # (R, 4U) h_{t-1} U of the chunk's rows, added into gates[t] here (making z_t)
+    gates,  # (T, B, 4U): x_t W + b on entry at step t (or nothing, inputs_in_loop), the activated i, f, g, o on exit
+    product,  # (R, 4U) h_{t-1} U of the chunk's rows (+ x_t W, inputs_in_loop), added into gates[t] (making z_t)
+    inputs_in_loop,
+    input_bias,  # (4U,) b, added here when inputs_in_loop
     step_mask,  # (T, B) uint8, 0 = carry the state over
     recurrent_drop,  # (B, U) or a (1, 1) dummy
     use_recurrent_drop,
@@ -94,8 +97,12 @@ def _lstm_forward_rows(
                 preactivations[t, b, :] = 0.0
             continue
         product_row = product[r]
-        for j in range(z.shape[0]):
-            z[j] += product_row[j]
+        if inputs_in_loop:  # z_t = (x_t W + h_{t-1} U) + b
+            for j in range(z.shape[0]):
+                z[j] = product_row[j] + input_bias[j]
+        else:  # z_t = (x_t W + b) + h_{t-1} U
+            for j in range(z.shape[0]):
+                z[j] += product_row[j]
         if record:
             copy_into(preactivations[t, b], z)
         input_gate, forget_gate = z[:units], z[units : 2 * units]
@@ -142,10 +149,14 @@ def _lstm_forward_fused(
     recurrent_act,
     fast,
     record,
-    gates,  # in: x_proj (T, B, 4U); out: gates
+    gates,  # in: x_proj (T, B, 4U), or nothing when inputs_in_loop; out: gates
     hidden,  # out (T, B, U)
     cell_state,  # out (T, B, U)
     preactivations,  # out (T, B, 4U) when record, else a dummy
+    inputs_in_loop,  # x_t W + b here, step by step, from:
+    x_steps,  # (T, B, D) inputs, or a dummy
+    input_kernel,  # W (D, 4U) as simd.pack_columns strips, or a dummy
+    input_bias,  # (4U,) b (zeros without one)
 ):
     timesteps, batch, width = gates.shape
     units = width // 4
@@ -162,8 +173,12 @@ def _lstm_forward_fused(
     product = np.empty((rows, width), gates.dtype)  # (R, 4U), stays in cache
     for s in range(timesteps):
         t = timesteps - 1 - s if go_backwards else s
-        matmul_packed_into(h_in, recurrent_kernel, product, ZERO, rows, FALSE)  # h_{t-1} U
-        _lstm_forward_rows(0, rows, start, t, gates, product, step_mask, recurrent_drop,
+        if inputs_in_loop:  # x_t W + h_{t-1} U: the inputs' product never leaves the cache
+            matmul_packed_into(x_steps[t, start:stop], input_kernel, product, ZERO, rows, FALSE)
+            matmul_packed_into(h_in, recurrent_kernel, product, ZERO, rows, TRUE)
+        else:
+            matmul_packed_into(h_in, recurrent_kernel, product, ZERO, rows, FALSE)  # h_{t-1} U
+        _lstm_forward_rows(0, rows, start, t, gates, product, inputs_in_loop, input_bias, step_mask, recurrent_drop,
                            use_recurrent_drop, act, recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf,
                            hidden, cell_state, preactivations)
 
@@ -305,6 +320,7 @@ class LSTMCell(RecurrentCell):
     spec = LSTM_SPEC  # its gates and equations, declared once
     name = spec.key
     n_blocks = 4
+    projects_inputs_in_loop = True
     state_names = ("hidden", "cell")
 
     def init_weights(self, input_dim, rng, dtype=np.float32, kernel_initializer="glorot_uniform",
@@ -329,8 +345,15 @@ class LSTMCell(RecurrentCell):
         drop, use_drop = cache["recurrent_drop_arg"], cache["recurrent_drop"] is not None
         n_chunks = kernel_parts.thread_chunks(batch)
         common = (self.activation_code, self.recurrent_activation_code, cache["fast"], record_trace)
+        x_steps = cache["x_steps"]
+        if x_steps is not None and self.projects_inputs_in_loop:  # dense inputs: x_t W + b in the loop
+            weights = cache["weights"]
+            inputs = (True, x_steps, pack_columns(weights["kernel"]),
+                      weights["bias"] if self.use_bias else np.zeros(width, dtype))
+        else:  # x_proj holds x_t W + b already
+            inputs = (False, np.empty((1, 1, 1), dtype), pack_columns(np.empty((1, 1), dtype)), np.empty(1, dtype))
         run_chunks(_lstm_forward_fused, n_chunks, pack_columns(kernel), h0, c0, cache["step_mask"], drop, use_drop,
-                   cache["go_backwards"], *common, gates, hidden, cell_state, preactivations)
+                   cache["go_backwards"], *common, gates, hidden, cell_state, preactivations, *inputs)
         return {"hidden": hidden, "cell_state": cell_state, "gates": gates, "preactivations": preactivations}
 
     def _run_backward(self, cache, grad_hidden_seq, has_grad_seq, final_grads):

@@ -1,4 +1,5 @@
-"""The register-blocked micro-kernel of the recurrent product, written as LLVM vector IR.
+"""The register-blocked micro-kernel of the recurrent product, written as LLVM vector IR, at the
+widest vector width the CPU has.
 
 At the tutorial's sizes the recurrent product h_{t-1} U is small, (R, 32) @ (32, G*32) for one
 thread's R batch rows, and it runs T times in sequence. A plain Numba triple loop is slow on it:
@@ -14,19 +15,35 @@ BLAS-style micro-kernel keeps a tile of the output in vector registers for the w
                 acc[i][0] += a * b0;  acc[i][1] += a * b1   two fused multiply-adds
         C[i, cols v] = acc[i][v]
 
-Numba has no SIMD types, so the tile is LLVM IR written here, with explicit vectors of 32 bytes (8
-float32 or 4 float64: one AVX register; LLVM splits or joins them for other targets), as one
-out-of-line function per tile shape and dtype (`_tile_function`), called through a Numba `intrinsic`
-(`tile_rows4`, `tile_rows1`). `llvm.fmuladd` lets LLVM emit one FMA instruction per multiply-add
-where the CPU has FMA (the same rounding choice as the kernels' `fastmath={"contract"}`).
+Numba has no SIMD types, so the tile is LLVM IR written here with explicit vectors, as one
+out-of-line function per tile shape and dtype (`_tile_function`), called through Numba intrinsics.
+`llvm.fmuladd` lets LLVM emit one FMA instruction per multiply-add where the CPU has FMA (the same
+rounding choice as the kernels' `fastmath={"contract"}`).
 
-`matmul_packed_into` is the njit-callable entry. It takes B packed once per pass into strips of
-two vectors' width (`pack_columns`), covers a row range with tiles strip by strip, and finishes
-the ragged edges (rows beyond a multiple of MR, a last strip narrower than two vectors) with
-plain loops, so it is correct for every shape; the tests compare it with numpy's matmul.
+The vector width (`ISA`), chosen once per process at import from the features Numba compiles for
+(the CPU's, or NUMBA_CPU_NAME / NUMBA_CPU_FEATURES), or forced with RNNSIM_SIMD=avx512|avx2|generic:
+
+    avx512   64-byte vectors (32 zmm registers): 12-row tiles, 24 accumulators; strips of 128 bytes
+    avx2     32-byte vectors (16 ymm registers): 4-row tiles, 8 accumulators; strips of 64 bytes
+    generic  16-byte vectors (SSE2, NEON, ...):  4-row tiles; strips of 32 bytes
+
+Any choice is correct on any CPU (LLVM splits a vector the CPU does not have into ones it has), only
+slower. The choice is carried by the data, never baked into compiled code: `pack_columns` cuts B
+into strips of two vectors' width, and `matmul_packed_into` picks the tile from the width of the
+strips it is given (every tile is compiled in). So packing and tile always agree, and a kernel in
+Numba's on-disk cache is right whatever RNNSIM_SIMD says; the cache itself is keyed by the target
+CPU's name and features (Numba's `codegen.magic_tuple`), so one CPU's code is never loaded on another.
+
+`matmul_packed_into` covers a row range with tiles strip by strip: smaller tiles for the rows beyond
+a multiple of MR, and a last strip narrower than two vectors computed whole (its padding is zeros)
+into a scratch block. So every element of C, for every shape and every way of cutting B into
+column blocks, is the same chain of multiply-adds in the same order; the tests compare it with numpy.
 """
 
 from __future__ import annotations
+
+import os
+import warnings
 
 import numpy as np
 from llvmlite import ir
@@ -36,8 +53,49 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
 FASTMATH = {"contract"}
-VECTOR_BYTES = 32  # one AVX register
-TILE_ROWS = 4  # MR: 4 rows x 2 vectors = 8 accumulators (float32: a 4 x 16 tile), half the AVX registers
+ISAS = ("avx512", "avx2", "generic")
+VECTOR_BYTES_OF = {"avx512": 64, "avx2": 32, "generic": 16}
+TILE_ROWS_OF = {"avx512": 12, "avx2": 4, "generic": 4}  # MR: 2*MR accumulators (AVX2: half its 16 registers)
+ENV_VAR = "RNNSIM_SIMD"
+
+
+def isa_from_features(features: str) -> str:
+    """The widest vector set a CPU feature string ('+avx2,+fma,-avx512f,...', as LLVM writes it) offers."""
+    enabled = {flag[1:] for flag in features.split(",") if flag.startswith("+")}
+    if "avx512f" in enabled:
+        return "avx512"
+    if {"avx2", "fma"} <= enabled:
+        return "avx2"
+    return "generic"
+
+
+def target_features() -> str:
+    """The CPU features Numba compiles for: NUMBA_CPU_FEATURES when set, else what the CPU reports."""
+    from llvmlite import binding
+    from numba.core import config
+
+    if config.CPU_FEATURES is not None:
+        return config.CPU_FEATURES
+    try:
+        return binding.get_host_cpu_features().flatten()
+    except RuntimeError:  # llvmlite cannot read the features on this platform
+        return ""
+
+
+def choose_isa(forced: str | None, features: str) -> str:
+    """RNNSIM_SIMD's value when it names a choice, else the widest the features offer."""
+    if forced:
+        key = forced.strip().lower()
+        if key in ISAS:
+            return key
+        warnings.warn(f"{ENV_VAR}={forced!r} is not one of {', '.join(ISAS)}; using the CPU's widest vectors",
+                      stacklevel=2)
+    return isa_from_features(features)
+
+
+ISA = choose_isa(os.environ.get(ENV_VAR), target_features())  # once per process: packing follows it
+VECTOR_BYTES = VECTOR_BYTES_OF[ISA]
+TILE_ROWS = TILE_ROWS_OF[ISA]
 
 
 def _element_pointer(builder, base, row, row_stride, col):
@@ -46,7 +104,7 @@ def _element_pointer(builder, base, row, row_stride, col):
     return builder.gep(base, [offset])
 
 
-def _tile_function(module, scalar, itemsize, rows):
+def _tile_function(module, scalar, itemsize, rows, vector_bytes):
     """The LLVM function computing one tile, defined once per module:
 
         void tile(a, a_stride, b, b_stride, c, c_stride, depth, accumulate)
@@ -54,10 +112,10 @@ def _tile_function(module, scalar, itemsize, rows):
 
     It is kept out of line (`noinline`): inlined at every call site of every kernel, the unrolled
     tile about doubled the kernels' compile time, for a call that costs a few cycles against the
-    tile's 256+ multiply-adds. `linkonce_odr`
-    lets every compiled module carry its copy without clashing when Numba links them.
+    tile's 256+ multiply-adds. `linkonce_odr` lets every compiled module carry its copy without
+    clashing when Numba links them.
     """
-    lanes = VECTOR_BYTES // itemsize
+    lanes = vector_bytes // itemsize
     vector = ir.VectorType(scalar, lanes)
     name = f"rnnsim_simd_tile_{rows}x{2 * lanes}_{_suffix(vector)}"
     existing = module.globals.get(name)
@@ -121,7 +179,7 @@ def _tile_function(module, scalar, itemsize, rows):
     return function
 
 
-def _make_tile(rows):
+def _make_tile(rows, vector_bytes):
     """An intrinsic computing C[r:r+rows, j:j+2*W] (+)= A[r:r+rows, :] @ B[:, j:j+2*W], W = lanes per vector."""
 
     @intrinsic
@@ -151,7 +209,7 @@ def _make_tile(rows):
             b_ptr, b_stride, _ = unpack(b, b_val)
             c_ptr, c_stride, _ = unpack(c, c_val)
             zero = ir.Constant(intp, 0)
-            function = _tile_function(builder.module, scalar, itemsize, rows)
+            function = _tile_function(builder.module, scalar, itemsize, rows, vector_bytes)
             builder.call(function, [
                 _element_pointer(builder, a_ptr, row_val, a_stride, zero), a_stride,
                 _element_pointer(builder, b_ptr, zero, b_stride, col_val), b_stride,
@@ -171,8 +229,43 @@ def _suffix(vector):
     return f"v{vector.count}{kind}"
 
 
-tile_rows4 = _make_tile(TILE_ROWS)
-tile_rows1 = _make_tile(1)
+# One set of tiles per vector width: the full tile, smaller ones for what is left (avx512), one row.
+_tile_z12, _tile_z8, _tile_z4, _tile_z1 = _make_tile(12, 64), _make_tile(8, 64), _make_tile(4, 64), _make_tile(1, 64)
+_tile_y4, _tile_y1 = _make_tile(4, 32), _make_tile(1, 32)
+_tile_x4, _tile_x1 = _make_tile(4, 16), _make_tile(1, 16)
+
+
+@njit(inline="always")
+def _strip_rows(a, b, c_strip, r0, r1, accumulate, strip_bytes):
+    """c_strip[r0:r1] (+)= a[r0:r1] @ b for one whole packed strip, with the tile of the strip's width."""
+    r = r0
+    if strip_bytes == 2 * 64:
+        while r + 12 <= r1:
+            _tile_z12(a, b, c_strip, r, 0, accumulate)
+            r += 12
+        if r + 8 <= r1:
+            _tile_z8(a, b, c_strip, r, 0, accumulate)
+            r += 8
+        if r + 4 <= r1:
+            _tile_z4(a, b, c_strip, r, 0, accumulate)
+            r += 4
+        while r < r1:
+            _tile_z1(a, b, c_strip, r, 0, accumulate)
+            r += 1
+    elif strip_bytes == 2 * 32:
+        while r + 4 <= r1:
+            _tile_y4(a, b, c_strip, r, 0, accumulate)
+            r += 4
+        while r < r1:
+            _tile_y1(a, b, c_strip, r, 0, accumulate)
+            r += 1
+    else:
+        while r + 4 <= r1:
+            _tile_x4(a, b, c_strip, r, 0, accumulate)
+            r += 4
+        while r < r1:
+            _tile_x1(a, b, c_strip, r, 0, accumulate)
+            r += 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,49 +274,70 @@ tile_rows1 = _make_tile(1)
 # Read in place, a tile's column strip of B is K short pieces one row of B apart: at U = 256 (the
 # LSTM's (U, 4U) recurrent kernel) rows are 4 KB apart, so all K lines fall in the same L1 set (the
 # cache thrashes) and each on its own page. Packed, each strip is one contiguous (K, 2W) block
-# (16 KB at K = 256, float32) that stays in L1 while every row tile of the chunk uses it.
+# that stays in cache while every row tile of the chunk uses it.
 
 
-def strip_width(dtype) -> int:
-    """Columns per packed strip: two AVX vectors of `dtype` (16 float32, 8 float64)."""
-    return 2 * (VECTOR_BYTES // dtype.itemsize)
+def strip_width(dtype, isa: str | None = None) -> int:
+    """Columns per packed strip: two vectors of `dtype` at `isa`'s width (default: this process's ISA),
+    e.g. 32 float32 / 16 float64 for avx512, 16 / 8 for avx2."""
+    return 2 * (VECTOR_BYTES_OF[isa or ISA] // np.dtype(dtype).itemsize)
 
 
-def pack_columns(b):
+def pack_columns(b, isa: str | None = None):
     """B (K, N) -> (S, K, 2W) strips of 2W columns each (the last zero-padded), S = ceil(N / 2W)."""
     depth, width = b.shape
-    strip = strip_width(b.dtype)
-    n_strips = -(-width // strip)
-    padded = np.zeros((depth, n_strips * strip), b.dtype)
-    padded[:, :width] = b
-    return np.ascontiguousarray(padded.reshape(depth, n_strips, strip).transpose(1, 0, 2))
+    strip = strip_width(b.dtype, isa)
+    packed = np.empty((-(-width // strip), depth, strip), b.dtype)
+    _pack_into(b, packed, b.strides[0] < b.strides[1])
+    return packed
+
+
+@njit(cache=True, nogil=True)
+def _pack_into(b, packed, by_columns):
+    """One pass over B, in the order of its memory (`by_columns` for a transposed view such as U^T)."""
+    depth, width = b.shape
+    n_strips, _, strip = packed.shape
+    for s in range(n_strips):
+        j0 = s * strip
+        n = min(strip, width - j0)
+        block = packed[s]
+        if by_columns:
+            for jj in range(n):
+                for k in range(depth):
+                    block[k, jj] = b[k, j0 + jj]
+        else:
+            for k in range(depth):
+                for jj in range(n):
+                    block[k, jj] = b[k, j0 + jj]
+        for k in range(depth):
+            for jj in range(n, strip):
+                block[k, jj] = 0.0
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def matmul_packed_into(a, b_packed, c, r0, r1, accumulate):
     """c[r0:r1] = a[r0:r1] @ B, or += when `accumulate`, with B given as `pack_columns(B)`.
 
-    a (R, K), b_packed (S, K, 2W), c (R, N) with N <= S * 2W; last axes contiguous.
+    a (R, K), b_packed (S, K, 2W), c (R, N) with N <= S * 2W; last axes contiguous. The tile is the
+    one for the strips' width in bytes (2W times the item size), whichever ISA packed them.
     """
     width = c.shape[1]
-    depth = a.shape[1]
     strip = b_packed.shape[2]
+    strip_bytes = strip * a.itemsize
     for s in range(b_packed.shape[0]):
         j = s * strip
         b = b_packed[s]  # (K, 2W), contiguous
         if j + strip <= width:
-            c_strip = c[:, j : j + strip]
-            r = r0
-            while r + TILE_ROWS <= r1:
-                tile_rows4(a, b, c_strip, r, 0, accumulate)
-                r += TILE_ROWS
-            while r < r1:
-                tile_rows1(a, b, c_strip, r, 0, accumulate)
-                r += 1
-        else:  # the ragged last strip
+            _strip_rows(a, b, c[:, j : j + strip], r0, r1, accumulate, strip_bytes)
+        else:  # the ragged last strip: whole tiles into a scratch block (the packing padded it with zeros),
+            # then its valid columns: every element of C comes from the same tile code, whatever the packing
+            rest = width - j
+            scratch = np.empty((r1 - r0, strip), c.dtype)
+            if accumulate:
+                for r in range(r0, r1):
+                    for jj in range(rest):
+                        scratch[r - r0, jj] = c[r, j + jj]
+            _strip_rows(a[r0:r1], b, scratch, 0, r1 - r0, accumulate, strip_bytes)
             for r in range(r0, r1):
-                for jj in range(width - j):
-                    if not accumulate:
-                        c[r, j + jj] = 0.0
-                    for k in range(depth):
-                        c[r, j + jj] += a[r, k] * b[k, jj]
+                for jj in range(rest):
+                    c[r, j + jj] = scratch[r - r0, jj]

@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from rnnsim.cells import floating_point
+
 _controller = None
 
 
@@ -99,7 +101,9 @@ def run_chunks(kernel, n_chunks: int, *args) -> None:
         kernel(0, 1, *args)
         return
     if _pool is None or _pool_size < n_chunks - 1 or _pool_pid != os.getpid():
-        _pool = ThreadPoolExecutor(max_workers=n_chunks - 1, thread_name_prefix="rnnsim")
+        # the workers flush denormals, as the calling thread does during a cell's pass (floating_point.py)
+        _pool = ThreadPoolExecutor(max_workers=n_chunks - 1, thread_name_prefix="rnnsim",
+                                   initializer=floating_point.flush_this_thread)
         _pool_size, _pool_pid = n_chunks - 1, os.getpid()
     futures = [_pool.submit(kernel, chunk, n_chunks, *args) for chunk in range(1, n_chunks)]
     try:
