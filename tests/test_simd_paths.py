@@ -118,6 +118,30 @@ def test_a_product_is_the_same_to_the_last_bit_however_b_is_cut_into_column_bloc
 
 
 @pytest.mark.parametrize("isa", ISAS)
+def test_a_large_product_prefetches_and_gives_the_bits_of_the_small_ones(isa):
+    # A packed B of PREFETCH_MIN_BYTES or more takes the prefetching tiles; cut into column blocks small
+    # enough not to, the same product must come out to the last bit (a prefetch changes no number),
+    # with and without accumulating, and match numpy.
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(29, 300)).astype(np.float32), rng.normal(size=(300, 610)).astype(np.float32)
+    packed = simd.pack_columns(b, isa)
+    assert packed.nbytes >= simd.PREFETCH_MIN_BYTES
+    start = rng.normal(size=(29, 610)).astype(np.float32)
+    for accumulate in (False, True):
+        whole = start.copy()
+        simd.matmul_packed_into(a, packed, whole, 0, 29, accumulate)
+        pieces = []
+        for j in range(0, 610, 64):
+            block = simd.pack_columns(b[:, j : j + 64], isa)
+            assert block.nbytes < simd.PREFETCH_MIN_BYTES
+            piece = start[:, j : j + 64].copy()
+            simd.matmul_packed_into(a, block, piece, 0, 29, accumulate)
+            pieces.append(piece)
+        np.testing.assert_array_equal(np.concatenate(pieces, axis=1), whole)
+        np.testing.assert_allclose(whole, a @ b + (start if accumulate else 0), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("isa", ISAS)
 def test_every_vector_width_gives_the_same_numbers_on_one_thread_and_on_three(isa, monkeypatch):
     from rnnsim import threads
     from rnnsim.cells import LSTMCell

@@ -104,11 +104,14 @@ def _element_pointer(builder, base, row, row_stride, col):
     return builder.gep(base, [offset])
 
 
-def _tile_function(module, scalar, itemsize, rows, vector_bytes):
+def _tile_function(module, scalar, itemsize, rows, vector_bytes, prefetch=False):
     """The LLVM function computing one tile, defined once per module:
 
         void tile(a, a_stride, b, b_stride, c, c_stride, depth, accumulate)
         c[0:rows, 0:2W] (+)= a[0:rows, 0:depth] @ b[0:depth, 0:2W]   (pointers at the tile's origin)
+
+    With `prefetch`, each k also prefetches row k of the strip after b (b + depth rows: packed strips
+    are contiguous) into L2 (`llvm.prefetch`, locality 2: prefetcht1 on x86), one per cache line.
 
     It is kept out of line (`noinline`): inlined at every call site of every kernel, the unrolled
     tile about doubled the kernels' compile time, for a call that costs a few cycles against the
@@ -117,7 +120,7 @@ def _tile_function(module, scalar, itemsize, rows, vector_bytes):
     """
     lanes = vector_bytes // itemsize
     vector = ir.VectorType(scalar, lanes)
-    name = f"rnnsim_simd_tile_{rows}x{2 * lanes}_{_suffix(vector)}"
+    name = f"rnnsim_simd_tile_{rows}x{2 * lanes}_{_suffix(vector)}{'_pf' if prefetch else ''}"
     existing = module.globals.get(name)
     if existing is not None:
         return existing
@@ -161,8 +164,20 @@ def _tile_function(module, scalar, itemsize, rows, vector_bytes):
 
     undef = ir.Constant(vector, ir.Undefined)
     splat_mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+    if prefetch:
+        byte_ptr = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        prefetch_fn = cgutils.get_or_insert_function(
+            module, ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32]), "llvm.prefetch.p0"
+        )
+        lines = [ir.Constant(intp, (64 // itemsize) * j) for j in range(max(1, 2 * vector_bytes // 64))]
     with cgutils.for_range(builder, depth) as loop:
         k = loop.index
+        if prefetch:  # row k of the next strip, into L2
+            ahead = builder.add(k, depth)
+            for line in lines:
+                address = builder.bitcast(_element_pointer(builder, b_ptr, ahead, b_stride, line), byte_ptr)
+                builder.call(prefetch_fn, [address, ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)])
         b0 = builder.load(vector_at(b_ptr, k, b_stride, zero_index), align=itemsize)
         b1 = builder.load(vector_at(b_ptr, k, b_stride, second), align=itemsize)
         for i, r in enumerate(c_rows):
@@ -179,7 +194,7 @@ def _tile_function(module, scalar, itemsize, rows, vector_bytes):
     return function
 
 
-def _make_tile(rows, vector_bytes):
+def _make_tile(rows, vector_bytes, prefetch=False):
     """An intrinsic computing C[r:r+rows, j:j+2*W] (+)= A[r:r+rows, :] @ B[:, j:j+2*W], W = lanes per vector."""
 
     @intrinsic
@@ -209,7 +224,7 @@ def _make_tile(rows, vector_bytes):
             b_ptr, b_stride, _ = unpack(b, b_val)
             c_ptr, c_stride, _ = unpack(c, c_val)
             zero = ir.Constant(intp, 0)
-            function = _tile_function(builder.module, scalar, itemsize, rows, vector_bytes)
+            function = _tile_function(builder.module, scalar, itemsize, rows, vector_bytes, prefetch)
             builder.call(function, [
                 _element_pointer(builder, a_ptr, row_val, a_stride, zero), a_stride,
                 _element_pointer(builder, b_ptr, zero, b_stride, col_val), b_stride,
@@ -229,22 +244,40 @@ def _suffix(vector):
     return f"v{vector.count}{kind}"
 
 
-# One set of tiles per vector width: the full tile, smaller ones for what is left (avx512), one row.
+# One set of tiles per vector width: the full tile, smaller ones for what is left (avx512), one row;
+# and the full tiles again, prefetching the next strip (the `_pf` ones, see `_strip_rows`).
 _tile_z12, _tile_z8, _tile_z4, _tile_z1 = _make_tile(12, 64), _make_tile(8, 64), _make_tile(4, 64), _make_tile(1, 64)
-_tile_y4, _tile_y1 = _make_tile(4, 32), _make_tile(1, 32)
+_tile_z12_pf, _tile_z8_pf = _make_tile(12, 64, prefetch=True), _make_tile(8, 64, prefetch=True)
+_tile_y4, _tile_y1, _tile_y4_pf = _make_tile(4, 32), _make_tile(1, 32), _make_tile(4, 32, prefetch=True)
 _tile_x4, _tile_x1 = _make_tile(4, 16), _make_tile(1, 16)
+
+# A product whose packed B is at least this large prefetches: at U = 256 the LSTM's recurrent kernel is 1 MB
+# and the input kernel 0.5 MB; at U = 32 (16 KB) everything stays in L1 and a prefetch would only take a slot.
+PREFETCH_MIN_BYTES = 1 << 18
 
 
 @njit(inline="always")
-def _strip_rows(a, b, c_strip, r0, r1, accumulate, strip_bytes):
-    """c_strip[r0:r1] (+)= a[r0:r1] @ b for one whole packed strip, with the tile of the strip's width."""
+def _strip_rows(a, b, c_strip, r0, r1, accumulate, strip_bytes, prefetch):
+    """c_strip[r0:r1] (+)= a[r0:r1] @ b for one whole packed strip, with the tile of the strip's width.
+
+    With `prefetch`, the full tiles also ask for the next strip's rows (packed strips are contiguous),
+    one row per k, into L2: the first tile of the next strip then finds in L2 what it would otherwise wait
+    for from L3 (an LSTM(512)'s packed kernels, 5 MB, are read from L3 at every step). The prefetch
+    instruction never faults and changes no number; it costs a load slot.
+    """
     r = r0
     if strip_bytes == 2 * 64:
         while r + 12 <= r1:
-            _tile_z12(a, b, c_strip, r, 0, accumulate)
+            if prefetch:
+                _tile_z12_pf(a, b, c_strip, r, 0, accumulate)
+            else:
+                _tile_z12(a, b, c_strip, r, 0, accumulate)
             r += 12
         if r + 8 <= r1:
-            _tile_z8(a, b, c_strip, r, 0, accumulate)
+            if prefetch:
+                _tile_z8_pf(a, b, c_strip, r, 0, accumulate)
+            else:
+                _tile_z8(a, b, c_strip, r, 0, accumulate)
             r += 8
         if r + 4 <= r1:
             _tile_z4(a, b, c_strip, r, 0, accumulate)
@@ -254,7 +287,10 @@ def _strip_rows(a, b, c_strip, r0, r1, accumulate, strip_bytes):
             r += 1
     elif strip_bytes == 2 * 32:
         while r + 4 <= r1:
-            _tile_y4(a, b, c_strip, r, 0, accumulate)
+            if prefetch:
+                _tile_y4_pf(a, b, c_strip, r, 0, accumulate)
+            else:
+                _tile_y4(a, b, c_strip, r, 0, accumulate)
             r += 4
         while r < r1:
             _tile_y1(a, b, c_strip, r, 0, accumulate)
@@ -322,13 +358,15 @@ def matmul_packed_into(a, b_packed, c, r0, r1, accumulate):
     one for the strips' width in bytes (2W times the item size), whichever ISA packed them.
     """
     width = c.shape[1]
-    strip = b_packed.shape[2]
+    n_strips, depth, strip = b_packed.shape
     strip_bytes = strip * a.itemsize
-    for s in range(b_packed.shape[0]):
+    large = n_strips * depth * strip_bytes >= PREFETCH_MIN_BYTES
+    for s in range(n_strips):
         j = s * strip
         b = b_packed[s]  # (K, 2W), contiguous
+        prefetch = large and s + 1 < n_strips
         if j + strip <= width:
-            _strip_rows(a, b, c[:, j : j + strip], r0, r1, accumulate, strip_bytes)
+            _strip_rows(a, b, c[:, j : j + strip], r0, r1, accumulate, strip_bytes, prefetch)
         else:  # the ragged last strip: whole tiles into a scratch block (the packing padded it with zeros),
             # then its valid columns: every element of C comes from the same tile code, whatever the packing
             rest = width - j
@@ -337,7 +375,8 @@ def matmul_packed_into(a, b_packed, c, r0, r1, accumulate):
                 for r in range(r0, r1):
                     for jj in range(rest):
                         scratch[r - r0, jj] = c[r, j + jj]
-            _strip_rows(a[r0:r1], b, scratch, 0, r1 - r0, accumulate, strip_bytes)
+            _strip_rows(a[r0:r1], b, scratch, 0, r1 - r0, accumulate, strip_bytes, False)
             for r in range(r0, r1):
                 for jj in range(rest):
                     c[r, j + jj] = scratch[r - r0, jj]
+
