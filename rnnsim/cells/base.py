@@ -33,6 +33,8 @@ import numpy as np
 
 from rnnsim import initializers
 from rnnsim.cells import activations, kernel_parts
+from rnnsim.cells.buffers import BufferPool
+from rnnsim.cells.checks import check_inputs, check_weights
 from rnnsim.cells.embedding_lookup import TokenSequence, gather_rows, scatter_add_rows
 from rnnsim.cells.floating_point import denormals_flushed
 from rnnsim.cells.spec import CellSpec
@@ -40,8 +42,6 @@ from rnnsim.cells.threads import matmul, run_chunks, single_threaded_blas
 from rnnsim.cells.trace import GATE_NAMES, Trace
 from rnnsim.errors import InputError
 from rnnsim.sparse import SparseRows
-
-FLOAT_DTYPES = (np.float32, np.float64)
 
 
 @dataclass
@@ -156,105 +156,13 @@ class RecurrentCell:
             weights["bias"] = initializers.get(bias_initializer)(shapes["bias"], rng, dtype)
         return weights
 
-    # -- validation ------------------------------------------------------------------------
+    # -- validation (rnnsim.cells.checks) ---------------------------------------------------
 
     def _check_weights(self, weights, input_dim):
-        if not isinstance(weights, dict):
-            raise InputError("weights must be a dict with 'kernel', 'recurrent_kernel' (and 'bias')")
-        shapes = self.weight_shapes(input_dim)
-        missing = [key for key in shapes if key not in weights]
-        if missing:
-            raise InputError(f"{self.name} weights are missing {', '.join(missing)}")
-        dtype = np.asarray(weights["kernel"]).dtype
-        if dtype not in FLOAT_DTYPES:
-            raise InputError(f"{self.name} weights must be float32 or float64, got {dtype}")
-        checked = {}
-        for key, shape in shapes.items():
-            value = np.asarray(weights[key])
-            if value.shape != shape:
-                raise InputError(
-                    f"{self.name} {key} has shape {value.shape}, expected {shape} "
-                    f"for {input_dim} input features and {self.units} units"
-                )
-            if value.dtype != dtype:
-                raise InputError(f"{self.name} weights mix dtypes: {key} is {value.dtype}, kernel is {dtype}")
-            checked[key] = np.ascontiguousarray(value)
-        return checked, dtype
+        return check_weights(self, weights, input_dim)
 
     def _check_inputs(self, x, weights, initial_state, mask, input_dropout_mask, recurrent_dropout_mask):
-        tokens = x if isinstance(x, TokenSequence) else None
-        if tokens is not None:
-            ids = np.asarray(tokens.ids)
-            if ids.ndim != 2 or ids.dtype.kind not in "iu" or np.ndim(tokens.embeddings) != 2:
-                raise InputError(f"{self.name} token input needs (batch, timesteps) integer ids and a (V, D) table")
-            if ids.size and (ids.min() < 0 or ids.max() >= tokens.embeddings.shape[0]):
-                raise InputError(f"{self.name} token ids must lie in [0, {tokens.embeddings.shape[0] - 1}]")
-            if input_dropout_mask is not None:
-                raise InputError(f"{self.name} token input takes no input dropout mask (embed the tokens first)")
-        else:
-            x = np.asarray(x)
-        if x.ndim != 3:
-            raise InputError(
-                f"{self.name} expects input of shape (batch, timesteps, features), got {x.ndim} dimensions "
-                f"{x.shape}"
-            )
-        batch, timesteps, features = x.shape
-        if batch == 0 or timesteps == 0:
-            raise InputError(f"{self.name} got an empty input of shape {x.shape}")
-        kernel = weights.get("kernel") if isinstance(weights, dict) else None
-        if kernel is not None and np.ndim(kernel) == 2 and np.shape(kernel)[0] != features:
-            raise InputError(
-                f"{self.name} input has {features} features per timestep but the kernel expects "
-                f"{np.shape(kernel)[0]}"
-            )
-        weights, dtype = self._check_weights(weights, features)
-        if not np.issubdtype(x.dtype, np.number) or x.dtype == np.complex128:
-            raise InputError(f"{self.name} input must be numeric, got dtype {x.dtype}")
-        if tokens is not None:
-            x = TokenSequence(ids, np.ascontiguousarray(tokens.embeddings, dtype=dtype))
-            values = x.embeddings
-        else:
-            x = np.asarray(x, dtype=dtype)  # any memory order: a previous layer's outputs are a time-major view
-            values = x
-        if not np.isfinite(values).all():
-            raise InputError(f"{self.name} input contains NaN or infinite values")
-
-        states = []
-        n_states = len(self.state_names)
-        if initial_state is None:
-            states = [np.zeros((batch, self.units), dtype) for _ in range(n_states)]
-        else:
-            if not isinstance(initial_state, (tuple, list)):
-                initial_state = (initial_state,)
-            if len(initial_state) != n_states:
-                raise InputError(f"{self.name} needs {n_states} initial state array(s), got {len(initial_state)}")
-            for name, state in zip(self.state_names, initial_state):
-                state = np.ascontiguousarray(state, dtype=dtype)
-                if state.shape != (batch, self.units):
-                    raise InputError(
-                        f"{self.name} initial {name} state has shape {state.shape}, expected {(batch, self.units)}"
-                    )
-                states.append(state)
-
-        if mask is None:
-            step_mask = np.ones((timesteps, batch), np.uint8)
-        else:
-            mask = np.asarray(mask)
-            if mask.shape != (batch, timesteps):
-                raise InputError(f"{self.name} mask has shape {mask.shape}, expected {(batch, timesteps)}")
-            step_mask = np.ascontiguousarray(mask.astype(bool).T, dtype=np.uint8)  # (T, B), time-major
-
-        def dropout(array, width, what):
-            if array is None:
-                return None
-            array = np.ascontiguousarray(array, dtype=dtype)
-            if array.shape != (batch, width):
-                raise InputError(f"{self.name} {what} mask has shape {array.shape}, expected {(batch, width)}")
-            return array
-
-        input_dropout_mask = dropout(input_dropout_mask, features, "input dropout")
-        recurrent_dropout_mask = dropout(recurrent_dropout_mask, self.units, "recurrent dropout")
-        return x, weights, dtype, states, step_mask, mask, input_dropout_mask, recurrent_dropout_mask
+        return check_inputs(self, x, weights, initial_state, mask, input_dropout_mask, recurrent_dropout_mask)
 
     # -- forward ---------------------------------------------------------------------------
 
@@ -296,7 +204,7 @@ class RecurrentCell:
             bias = self._input_bias(weights)
             if bias is not None:
                 table += bias
-            x_proj = np.empty((timesteps, batch, width), dtype)
+            x_proj = self._kept_buffer((timesteps, batch, width), dtype)
             n_chunks = kernel_parts.thread_chunks(token_ids.shape[0])
             run_chunks(gather_rows, n_chunks, table, token_ids, x_proj)
         else:
@@ -305,11 +213,12 @@ class RecurrentCell:
             if input_drop is not None:
                 x_steps = x_steps * input_drop[None, :, :]
             if self.projects_inputs_in_loop:  # the kernel adds x_t W + b itself, step by step (lstm.py)
-                x_proj = np.empty((timesteps, batch, width), dtype)
+                x_proj = self._kept_buffer((timesteps, batch, width), dtype)
             else:
                 # The input projection of every timestep at once: one BLAS call instead of T small ones.
                 # The bias is added block by block right after each block's product, while it is in cache.
                 x_proj = matmul(x_steps.reshape(timesteps * batch, features), weights["kernel"],
+                                out=self._kept_buffer((timesteps * batch, width), dtype),
                                 add=self._input_bias(weights))
                 x_proj = x_proj.reshape(timesteps, batch, width)  # (T, B, G*U)
 
@@ -534,26 +443,27 @@ class RecurrentCell:
     def _adjust_weight_gradients(self, cache, out, grads, grad_rec):
         """Hook for cells whose weight gradients differ from the plain form (the GRU)."""
 
-    # -- scratch buffers --------------------------------------------------------------------
+    # -- reusable buffers (rnnsim.cells.buffers) -------------------------------------------
+
+    @property
+    def buffers(self) -> BufferPool:
+        """This cell's pool of large arrays, made on first use."""
+        pool = self.__dict__.get("_buffers")
+        if pool is None:
+            pool = self.__dict__.setdefault("_buffers", BufferPool())
+        return pool
 
     def _scratch_buffer(self, shape, dtype) -> np.ndarray:
-        """An uninitialized array for backward's internal (T, B, G*U) gradients, reused across calls.
-
-        These arrays never leave `backward` (only the weight and input gradients made from them do),
-        so the last call's can be handed out again: a fresh 10-30 MB array per step costs page faults
-        (about 10% of a GRU(32) training step here) once the allocator has given the memory back.
-        """
-        pool = self.__dict__.setdefault("_buffer_pool", [])
-        for k, buffer in enumerate(pool):
-            if buffer.shape == tuple(shape) and buffer.dtype == dtype:
-                return pool.pop(k)  # list.pop is atomic: two threads never get the same buffer
-        return np.empty(shape, dtype)
+        """An uninitialized array for backward's internal (T, B, G*U) gradients, reused across calls."""
+        return self.buffers.scratch(shape, dtype)
 
     def _release_buffers(self, *buffers):
-        pool = self.__dict__.setdefault("_buffer_pool", [])
-        for buffer in {id(b): b for b in buffers}.values():
-            pool.append(buffer)
-        del pool[:-4]  # a few shapes at most (training and probe batches); drop the oldest
+        self.buffers.release(*buffers)
+
+    def _kept_buffer(self, shape, dtype) -> np.ndarray:
+        """An uninitialized array for what a forward pass keeps in its result (gates, states), reused
+        once no earlier result holds it."""
+        return self.buffers.kept(shape, dtype)
 
     # -- subclass interface ----------------------------------------------------------------
 

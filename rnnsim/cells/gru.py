@@ -363,9 +363,9 @@ class GRUCell(RecurrentCell):
             recurrent_bias = np.ascontiguousarray(weights["bias"][1])
         else:
             recurrent_bias = np.zeros(width, dtype)
-        hidden = np.empty((timesteps, batch, units), dtype)
+        hidden = self._kept_buffer((timesteps, batch, units), dtype)
         gates = x_proj  # overwritten in place: x_t W + b_in in, activated z, r, hh out
-        recurrent_candidate = np.empty((timesteps, batch, units), dtype)
+        recurrent_candidate = self._kept_buffer((timesteps, batch, units), dtype)
         preactivations = trace_buffer(record_trace, (timesteps, batch, width), dtype)
         n_chunks = kernel_parts.thread_chunks(batch)
         run_chunks(

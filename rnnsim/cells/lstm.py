@@ -336,8 +336,8 @@ class LSTMCell(RecurrentCell):
         timesteps, batch, width = x_proj.shape
         units = self.units
         dtype = cache["dtype"]
-        hidden = np.empty((timesteps, batch, units), dtype)
-        cell_state = np.empty((timesteps, batch, units), dtype)
+        hidden = self._kept_buffer((timesteps, batch, units), dtype)
+        cell_state = self._kept_buffer((timesteps, batch, units), dtype)
         gates = x_proj  # overwritten in place: x_t W + b in, activated gates out
         preactivations = trace_buffer(record_trace, (timesteps, batch, width), dtype)
         kernel = cache["weights"]["recurrent_kernel"]

@@ -210,6 +210,7 @@ class RNN(Layer):
         if not isinstance(x, TokenSequence):
             x = np.asarray(x, dtype=self.weights[0].dtype)
         input_mask, recurrent_mask = self._dropout_masks(x.shape[0], x.shape[2], training)
+        self._result = None  # the last pass's arrays can then be reused by this one (cells/buffers.py)
         result = self.cell.forward(
             x, self.weight_dict(), initial_state=initial_state, mask=mask, input_dropout_mask=input_mask,
             recurrent_dropout_mask=recurrent_mask, go_backwards=self.go_backwards, record_trace=record_trace,

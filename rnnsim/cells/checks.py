@@ -1,0 +1,116 @@
+"""Checks of a cell's forward arguments: weights, inputs, states, mask and dropout masks.
+
+Every problem is one `InputError` line naming the cell and the argument (ARCHITECTURE.md: how errors
+reach users); what passes comes back converted to the weights' dtype and memory layout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnsim.cells.embedding_lookup import TokenSequence
+from rnnsim.errors import InputError
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def check_weights(cell, weights, input_dim):
+    """The weights as contiguous arrays in Keras's layout, and their dtype; or InputError."""
+    if not isinstance(weights, dict):
+        raise InputError("weights must be a dict with 'kernel', 'recurrent_kernel' (and 'bias')")
+    shapes = cell.weight_shapes(input_dim)
+    missing = [key for key in shapes if key not in weights]
+    if missing:
+        raise InputError(f"{cell.name} weights are missing {', '.join(missing)}")
+    dtype = np.asarray(weights["kernel"]).dtype
+    if dtype not in FLOAT_DTYPES:
+        raise InputError(f"{cell.name} weights must be float32 or float64, got {dtype}")
+    checked = {}
+    for key, shape in shapes.items():
+        value = np.asarray(weights[key])
+        if value.shape != shape:
+            raise InputError(
+                f"{cell.name} {key} has shape {value.shape}, expected {shape} "
+                f"for {input_dim} input features and {cell.units} units"
+            )
+        if value.dtype != dtype:
+            raise InputError(f"{cell.name} weights mix dtypes: {key} is {value.dtype}, kernel is {dtype}")
+        checked[key] = np.ascontiguousarray(value)
+    return checked, dtype
+
+def check_inputs(cell, x, weights, initial_state, mask, input_dropout_mask, recurrent_dropout_mask):
+    """A forward pass's arguments checked and converted (one InputError line for anything wrong):
+    (x, weights, dtype, states, step_mask (T, B) uint8, mask, input dropout mask, recurrent dropout mask)."""
+    tokens = x if isinstance(x, TokenSequence) else None
+    if tokens is not None:
+        ids = np.asarray(tokens.ids)
+        if ids.ndim != 2 or ids.dtype.kind not in "iu" or np.ndim(tokens.embeddings) != 2:
+            raise InputError(f"{cell.name} token input needs (batch, timesteps) integer ids and a (V, D) table")
+        if ids.size and (ids.min() < 0 or ids.max() >= tokens.embeddings.shape[0]):
+            raise InputError(f"{cell.name} token ids must lie in [0, {tokens.embeddings.shape[0] - 1}]")
+        if input_dropout_mask is not None:
+            raise InputError(f"{cell.name} token input takes no input dropout mask (embed the tokens first)")
+    else:
+        x = np.asarray(x)
+    if x.ndim != 3:
+        raise InputError(
+            f"{cell.name} expects input of shape (batch, timesteps, features), got {x.ndim} dimensions "
+            f"{x.shape}"
+        )
+    batch, timesteps, features = x.shape
+    if batch == 0 or timesteps == 0:
+        raise InputError(f"{cell.name} got an empty input of shape {x.shape}")
+    kernel = weights.get("kernel") if isinstance(weights, dict) else None
+    if kernel is not None and np.ndim(kernel) == 2 and np.shape(kernel)[0] != features:
+        raise InputError(
+            f"{cell.name} input has {features} features per timestep but the kernel expects "
+            f"{np.shape(kernel)[0]}"
+        )
+    weights, dtype = check_weights(cell, weights, features)
+    if not np.issubdtype(x.dtype, np.number) or x.dtype == np.complex128:
+        raise InputError(f"{cell.name} input must be numeric, got dtype {x.dtype}")
+    if tokens is not None:
+        x = TokenSequence(ids, np.ascontiguousarray(tokens.embeddings, dtype=dtype))
+        values = x.embeddings
+    else:
+        x = np.asarray(x, dtype=dtype)  # any memory order: a previous layer's outputs are a time-major view
+        values = x
+    if not np.isfinite(values).all():
+        raise InputError(f"{cell.name} input contains NaN or infinite values")
+
+    states = []
+    n_states = len(cell.state_names)
+    if initial_state is None:
+        states = [np.zeros((batch, cell.units), dtype) for _ in range(n_states)]
+    else:
+        if not isinstance(initial_state, (tuple, list)):
+            initial_state = (initial_state,)
+        if len(initial_state) != n_states:
+            raise InputError(f"{cell.name} needs {n_states} initial state array(s), got {len(initial_state)}")
+        for name, state in zip(cell.state_names, initial_state):
+            state = np.ascontiguousarray(state, dtype=dtype)
+            if state.shape != (batch, cell.units):
+                raise InputError(
+                    f"{cell.name} initial {name} state has shape {state.shape}, expected {(batch, cell.units)}"
+                )
+            states.append(state)
+
+    if mask is None:
+        step_mask = np.ones((timesteps, batch), np.uint8)
+    else:
+        mask = np.asarray(mask)
+        if mask.shape != (batch, timesteps):
+            raise InputError(f"{cell.name} mask has shape {mask.shape}, expected {(batch, timesteps)}")
+        step_mask = np.ascontiguousarray(mask.astype(bool).T, dtype=np.uint8)  # (T, B), time-major
+
+    def dropout(array, width, what):
+        if array is None:
+            return None
+        array = np.ascontiguousarray(array, dtype=dtype)
+        if array.shape != (batch, width):
+            raise InputError(f"{cell.name} {what} mask has shape {array.shape}, expected {(batch, width)}")
+        return array
+
+    input_dropout_mask = dropout(input_dropout_mask, features, "input dropout")
+    recurrent_dropout_mask = dropout(recurrent_dropout_mask, cell.units, "recurrent dropout")
+    return x, weights, dtype, states, step_mask, mask, input_dropout_mask, recurrent_dropout_mask
