@@ -6,7 +6,7 @@ import copy
 import numpy as np
 import pytest
 
-from rnnsim.cells import LSTMCell, buffers, make_cell
+from rnnsim.cells import buffers, make_cell
 
 
 def test_a_kept_array_is_handed_out_again_only_when_nobody_else_holds_it():
