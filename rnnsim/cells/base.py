@@ -177,6 +177,8 @@ class RecurrentCell:
         recurrent_dropout_mask=None,
         go_backwards=False,
         record_trace=False,
+        keep_for_backward=True,
+        return_sequences=True,
     ) -> ForwardResult:
         """Run the cell over a whole sequence.
 
@@ -190,23 +192,25 @@ class RecurrentCell:
             recurrent_dropout_mask: (B, U) mask for h_{t-1} in the recurrent product; default None.
             go_backwards: read the sequence last-to-first (default False).
             record_trace: also keep pre-activations and return a `Trace` (default False).
+            keep_for_backward: keep what `backward` needs (default True). False, for predict: cells with
+                a lean forward (the LSTM) keep nothing, and `backward` on the result is an error; ignored
+                with record_trace or dropout masks, and by the other cells.
+            return_sequences: with keep_for_backward=False, False keeps only the final states
+                (`outputs` is then None); default True.
         """
         x, weights, dtype, states, step_mask, user_mask, input_drop, recurrent_drop = self._check_inputs(
             x, weights, initial_state, mask, input_dropout_mask, recurrent_dropout_mask
         )
         batch, timesteps, features = x.shape
         width = self.n_blocks * self.units
+        lean = (not keep_for_backward and not record_trace and input_drop is None and recurrent_drop is None
+                and hasattr(self, "_run_predict"))
+        if lean:
+            return self._predict(x, weights, dtype, states, step_mask, bool(go_backwards), bool(return_sequences))
 
         if isinstance(x, TokenSequence):  # project the (V, D) table once, then look the rows up (see tokens.py)
             x_steps = None
-            token_ids = np.ascontiguousarray(x.ids.T)  # (T, B)
-            table = matmul(x.embeddings, weights["kernel"])  # (V, G*U)
-            bias = self._input_bias(weights)
-            if bias is not None:
-                table += bias
-            x_proj = self._kept_buffer((timesteps, batch, width), dtype)
-            n_chunks = kernel_parts.thread_chunks(token_ids.shape[0])
-            run_chunks(gather_rows, n_chunks, table, token_ids, x_proj)
+            token_ids, x_proj = self._token_projection(x, weights, dtype)
         else:
             token_ids = None
             x_steps = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D); free when x is a time-major view
@@ -255,6 +259,32 @@ class RecurrentCell:
         cache["trace"] = trace
         return ForwardResult(outputs=outputs, final_states=final_states, trace=trace, cache=cache)
 
+    def _token_projection(self, tokens, weights, dtype):
+        """(ids (T, B), x_t W + b (T, B, G*U)) for a TokenSequence: the (V, D) table projected once, then
+        its rows looked up (embedding_lookup.py)."""
+        batch, timesteps = tokens.ids.shape
+        token_ids = np.ascontiguousarray(tokens.ids.T)  # (T, B)
+        table = matmul(tokens.embeddings, weights["kernel"])  # (V, G*U)
+        bias = self._input_bias(weights)
+        if bias is not None:
+            table += bias
+        x_proj = self._kept_buffer((timesteps, batch, self.n_blocks * self.units), dtype)
+        run_chunks(gather_rows, kernel_parts.thread_chunks(token_ids.shape[0]), table, token_ids, x_proj)
+        return token_ids, x_proj
+
+    def _predict(self, x, weights, dtype, states, step_mask, go_backwards, return_sequences) -> ForwardResult:
+        """forward(keep_for_backward=False): the cell's `_run_predict`, whose result backward refuses."""
+        if isinstance(x, TokenSequence):
+            x_in, x_proj = None, self._token_projection(x, weights, dtype)[1]
+        else:
+            x_in, x_proj = x, None
+        hidden, final_states = self._run_predict(x_in, x_proj, weights, states, step_mask, go_backwards,
+                                                 dtype == np.float32, return_sequences)
+        outputs = None
+        if hidden is not None:
+            outputs = (hidden[::-1] if go_backwards else hidden).transpose(1, 0, 2)  # (B, T, U) view
+        return ForwardResult(outputs=outputs, final_states=final_states, trace=None, cache={"lean": True})
+
     def _input_bias(self, weights):
         """The bias added to x_t W (None without one)."""
         return weights["bias"] if self.use_bias else None
@@ -299,6 +329,9 @@ class RecurrentCell:
                 layer: nobody needs the gradient of the data) and `inputs` is None.
         """
         cache = result.cache
+        if cache.get("lean"):
+            raise InputError(f"{self.name}: this forward pass kept nothing for backward "
+                             "(it ran with keep_for_backward=False); run it again with keep_for_backward=True")
         dtype = cache["dtype"]
         timesteps, batch, units = cache["hidden"].shape
         go_backwards = cache["go_backwards"]

@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda
 
-from rnnsim.cells.base import FLOAT_DTYPES, CellGradients, ForwardResult
+from rnnsim.cells.base import CellGradients, ForwardResult
+from rnnsim.cells.checks import FLOAT_DTYPES
 from rnnsim.cells.gru import GRUCell
 from rnnsim.cells.lstm import LSTMCell
 from rnnsim.cells.simple_rnn import SimpleRNNCell
@@ -137,8 +138,11 @@ class CudaCellMixin:
     # -- forward ---------------------------------------------------------------------------
 
     def forward(self, x, weights, initial_state=None, mask=None, input_dropout_mask=None,
-                recurrent_dropout_mask=None, go_backwards=False, record_trace=False) -> ForwardResult:
-        """As `RecurrentCell.forward` (same Args); device arrays in give device arrays out."""
+                recurrent_dropout_mask=None, go_backwards=False, record_trace=False, keep_for_backward=True,
+                return_sequences=True) -> ForwardResult:
+        """As `RecurrentCell.forward` (same Args); device arrays in give device arrays out. The device
+        forward always keeps what backward needs (keep_for_backward and return_sequences are accepted for
+        the same signature, and ignored)."""
         require_cuda()
         on_device = kernels.is_device_array(x)
         if on_device:

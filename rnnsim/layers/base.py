@@ -8,6 +8,9 @@ Masks (B, T) bool flow as in Keras: Embedding(mask_zero=True) and Masking make o
 layers consume it (a padded step carries the state over) and pass it on only with
 return_sequences=True; Dense and Dropout pass it through.
 
+Inside `inference_only()` (a model's predict and evaluate) a forward pass keeps only what its
+outputs need.
+
 Layers can also be called directly on arrays, `SimpleRNN(8)(x)`, which builds them on first use,
 or on the symbolic tensors of `rnnsim.Input`, which records a node of a functional model's graph
 (rnnsim/models/functional.py; the tensor itself knows how, so this module imports no model).
@@ -15,11 +18,33 @@ or on the symbolic tensors of `rnnsim.Input`, which records a node of a function
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import numpy as np
 
 from rnnsim.errors import InputError
 
 FLOAT_DTYPES = ("float32", "float64")
+
+_INFERENCE = contextvars.ContextVar("rnnsim_inference", default=False)
+
+
+@contextlib.contextmanager
+def inference_only():
+    """Forward passes inside the block are read for their outputs only, never backward (a model's
+    predict and evaluate): recurrent layers may then keep nothing for backward (the LSTM's lean
+    forward, cells/lstm.py), and their `backward` is an error until the next ordinary pass."""
+    token = _INFERENCE.set(True)
+    try:
+        yield
+    finally:
+        _INFERENCE.reset(token)
+
+
+def in_inference() -> bool:
+    """Inside `inference_only()`?"""
+    return _INFERENCE.get()
 
 
 def check_positive_int(value, label) -> int:

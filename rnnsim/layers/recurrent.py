@@ -18,7 +18,15 @@ from rnnsim import initializers
 from rnnsim.cells import ForwardResult, activations, make_cell
 from rnnsim.cells.embedding_lookup import TokenSequence
 from rnnsim.errors import InputError
-from rnnsim.layers.base import FLOAT_DTYPES, Layer, check_positive_int, check_rate, find_symbolic, shape_text
+from rnnsim.layers.base import (
+    FLOAT_DTYPES,
+    Layer,
+    check_positive_int,
+    check_rate,
+    find_symbolic,
+    in_inference,
+    shape_text,
+)
 
 
 class RNN(Layer):
@@ -214,6 +222,7 @@ class RNN(Layer):
         result = self.cell.forward(
             x, self.weight_dict(), initial_state=initial_state, mask=mask, input_dropout_mask=input_mask,
             recurrent_dropout_mask=recurrent_mask, go_backwards=self.go_backwards, record_trace=record_trace,
+            keep_for_backward=not in_inference(), return_sequences=self.return_sequences,
         )
         if result.trace is not None:
             result.trace.layer_name = self.name or ""

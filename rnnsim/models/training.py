@@ -21,7 +21,7 @@ from rnnsim import metrics as metrics_module
 from rnnsim import optimizers as optimizers_module
 from rnnsim.callbacks import CallbackList, History, Observer, ProgressBar
 from rnnsim.errors import InputError
-from rnnsim.layers.base import find_symbolic
+from rnnsim.layers.base import find_symbolic, inference_only
 from rnnsim.models.batches import BatchStream, array_batches, is_batch_source
 from rnnsim.models.device import host_copy
 from rnnsim.reports import BatchReport, EpochReport, ProbeReport
@@ -211,13 +211,19 @@ class Trainer:
         self._require_compiled()
         x = self._check_x(x)
         y = self._check_y(y, x.shape[0])
-        output, mask = self._forward(x, training=False)
+        output, mask = self._infer(x)
         value = self._loss_value(y, output, mask)
         return self._batch_result(value, self._metric_sums(y, output, mask), return_dict)
 
+    def _infer(self, x):
+        """(output, mask) of a forward pass that no backward will read: the layers keep only what the
+        outputs need (`layers.base.inference_only`)."""
+        with inference_only():
+            return self._forward(x, training=False)
+
     def predict_on_batch(self, x):
         """The model's outputs for one batch x."""
-        return self._forward(self._check_x(x), training=False)[0]
+        return self._infer(self._check_x(x))[0]
 
     def __call__(self, x, training=False):
         """The model's outputs for x, all at once (dropout only with training=True)."""
@@ -242,8 +248,7 @@ class Trainer:
                                        for batch in BatchStream(x, steps, "x", "steps").inputs()])
         x = self._check_x(x)
         batch_size = self._check_batch_size(batch_size)
-        return self._join_batches([self._forward(batch, training=False)[0]
-                                   for batch in array_batches(x, None, batch_size)])
+        return self._join_batches([self._infer(batch)[0] for batch in array_batches(x, None, batch_size)])
 
     def _join_batches(self, outputs):
         """One result from the outputs of consecutive batches (a model with several outputs joins each)."""
@@ -265,7 +270,7 @@ class Trainer:
         for xb, yb in batches:
             xb = self._check_x(xb)
             yb = self._check_y(yb, xb.shape[0])
-            output, mask = self._forward(xb, training=False)
+            output, mask = self._infer(xb)
             loss_total += self._loss_value(yb, output, mask) * xb.shape[0]
             count += xb.shape[0]
             for totals, (total, seen) in zip(metric_totals, self._metric_sums(yb, output, mask)):
