@@ -78,11 +78,12 @@ def test_a_cell_gives_the_same_numbers_on_one_thread_and_on_three(name):
         np.testing.assert_array_equal(one, three)  # each row is computed by the same code on any thread
 
 
-@pytest.mark.parametrize("shape", [(600, 40, 50), (10, 5000, 12), (3, 2, 4), (1, 900, 3000)])
+@pytest.mark.parametrize("shape", [(600, 40, 50), (10, 5000, 12), (3, 2, 4), (1, 900, 3000), (40, 700, 900)])
 @pytest.mark.parametrize("count", [1, 2, 3])
 def test_matmul_on_the_cells_threads_equals_numpy(shape, count, monkeypatch):
-    # Big enough to be split (along the rows, or along the inner dimension for a long sum with a small
-    # result), except (3, 2, 4), which runs as one call; the result must not depend on the split.
+    # Big enough to be split (along the rows, the columns (40, 700, 900), or the inner dimension for a
+    # long sum with a small result), except (3, 2, 4), which runs as one call; the result must not depend
+    # on the split.
     monkeypatch.setattr(threads, "SPLIT_MIN_MACS", 1000)
     threads.set_num_threads(count)
     rows, depth, width = shape
@@ -94,7 +95,7 @@ def test_matmul_on_the_cells_threads_equals_numpy(shape, count, monkeypatch):
     np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("shape", [(1000, 14, 96), (8, 5000, 8), (3, 2, 4)])
+@pytest.mark.parametrize("shape", [(1000, 14, 96), (8, 5000, 8), (3, 2, 4), (40, 700, 900)])
 def test_matmul_adds_a_row_vector_to_every_row(shape, monkeypatch):
     # The input projection x W + b: the bias goes in block by block (row split), after the partial sums
     # (a long inner dimension) or after the one call (small).
@@ -114,6 +115,34 @@ def test_matmul_splits_a_long_sum_into_partial_sums(monkeypatch):
     threads.matmul(np.ones((8, 100_000)), np.ones((100_000, 8)))  # dW = x^T dz: a long sum, a small result
     threads.matmul(np.ones((100_000, 8)), np.ones((8, 8)))  # the input projection: many rows
     assert calls == [("_matmul_inner_chunk", 2), ("_matmul_row_chunk", 2)]
+
+
+@pytest.mark.parametrize("shape, split", [
+    ((512, 6400, 2048), "columns"),  # LSTM(512)'s h^T dz: the (T*B, 4U) gradients read once
+    ((128, 6400, 2048), "columns"),  # its x^T dz
+    ((14, 30720, 96), "inner"),  # the Jena GRU's x^T dz: a long sum, a small result
+    ((32, 30720, 96), "inner"),
+    ((6400, 128, 2048), "rows"),  # the input projection: many rows, a small B
+    ((64000, 32, 128), "rows"),
+    ((30720, 96, 14), "rows"),  # dx = dz W^T
+])
+def test_matmul_takes_the_split_that_moves_the_fewest_elements(shape, split):
+    assert threads._split(*shape) == split
+
+
+def test_a_column_split_gives_the_same_bits_on_any_thread_count(monkeypatch):
+    monkeypatch.setattr(threads, "SPLIT_MIN_MACS", 1000)
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(30, 500)).astype(np.float32), rng.normal(size=(500, 700)).astype(np.float32)
+    bias = rng.normal(size=700).astype(np.float32)
+    assert threads._split(30, 500, 700) == "columns"
+    results = []
+    for count in (1, 2, 3, 5):
+        threads.set_num_threads(count)
+        results.append(threads.matmul(a.T.copy().T, b, add=bias))
+    for result in results[1:]:
+        np.testing.assert_array_equal(result, results[0])
+    np.testing.assert_allclose(results[0], a @ b + bias, rtol=1e-4, atol=1e-3)
 
 
 def test_matmul_adds_the_same_partial_sums_on_any_thread_count():

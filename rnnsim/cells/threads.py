@@ -132,10 +132,12 @@ def matmul(a, b, out=None, add=None):
     BLAS's own threads are not used because they spin for a while after each call, and a spinning
     OpenBLAS thread takes the core the next kernel's chunk needs.
 
-    The split, into PIECES shared out over the threads: a weight gradient such as x^T dz (a long
-    inner dimension, a small result) along the inner dimension, as partial sums added in order;
-    anything else along the rows of the result, in blocks of about BLOCK_ELEMENTS. `add` (a row vector, such
-    as a bias) is added to each block right after its product, while the block is still in cache.
+    The split, into PIECES shared out over the threads, is the one that moves the fewest elements
+    through memory (`_split`): along the rows of the result, in blocks of about BLOCK_ELEMENTS (the
+    input projection: many rows, a small B); along its columns (a weight gradient such as h^T dz at
+    large U: B, the (T*B, G*U) gradients, is then read once, not once per piece); or along the inner
+    dimension as partial sums added in order (a weight gradient with a small result). `add` (a row
+    vector, such as a bias) is added to each block right after its product, while it is in cache.
     """
     rows, depth = a.shape
     width = b.shape[1]
@@ -147,7 +149,8 @@ def matmul(a, b, out=None, add=None):
         if add is not None:
             out += add
         return out
-    if depth > 4 * max(rows, width) and depth >= 64 * PIECES:  # split the sum
+    split = _split(rows, depth, width)
+    if split == "inner":
         partials = [out] + [np.empty_like(out) for _ in range(PIECES - 1)]
         n = min(n, PIECES)
         run_chunks(_matmul_inner_chunk, n, a, b, partials)
@@ -156,10 +159,45 @@ def matmul(a, b, out=None, add=None):
         if add is not None:
             out += add
         return out
+    if split == "columns":
+        run_chunks(_matmul_column_chunk, min(n, PIECES), a, b, out, add)
+        return out
     pieces = min(PIECES, max(1, rows // 8))
     n = min(n, pieces)
     run_chunks(_matmul_row_chunk, n, a, b, out, pieces, add)
     return out
+
+
+def _split(rows, depth, width) -> str:
+    """'rows', 'columns' or 'inner': the split of (rows, depth) @ (depth, width) into PIECES that reads
+    and writes the fewest elements (each piece a whole BLAS call, so each reads its share of A and B):
+
+        rows:    A once, B once per piece
+        columns: A once per piece, B once
+        inner:   A and B once, plus the partial results written and added (3 passes each but the first)
+
+    Measured at LSTM(512)'s h^T dz, (512, 6400) @ (6400, 2048) on 2 threads: rows 58.9 ms, inner 47.4,
+    columns 47.1; x^T dz (128, 6400) @ (6400, 2048): rows 23.6, columns 14.6 (BENCHMARKS.md round 6).
+    """
+    a_size, b_size, c_size = rows * depth, depth * width, rows * width
+    by_rows = a_size + PIECES * b_size
+    by_columns = PIECES * a_size + b_size
+    inner = a_size + b_size + (3 * (PIECES - 1) + PIECES) * c_size
+    if depth < 64 * PIECES:
+        inner = by_rows + 1  # pieces of the sum too short to pay
+    if inner < min(by_rows, by_columns):
+        return "inner"
+    if by_columns < by_rows and width >= 8 * PIECES:
+        return "columns"
+    return "rows"
+
+
+def _matmul_column_chunk(chunk, n_chunks, a, b, out, add):
+    for piece in range(chunk, PIECES, n_chunks):  # this thread's share of the pieces
+        start, stop = chunk_bounds(b.shape[1], PIECES, piece)
+        np.matmul(a, b[:, start:stop], out=out[:, start:stop])
+        if add is not None:
+            out[:, start:stop] += add[start:stop]
 
 
 def _matmul_row_chunk(chunk, n_chunks, a, b, out, pieces, add):
