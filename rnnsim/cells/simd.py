@@ -52,6 +52,8 @@ from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
+from rnnsim.cells import threads
+
 FASTMATH = {"contract"}
 ISAS = ("avx512", "avx2", "generic")
 VECTOR_BYTES_OF = {"avx512": 64, "avx2": 32, "generic": 16}
@@ -324,16 +326,23 @@ def pack_columns(b, isa: str | None = None):
     depth, width = b.shape
     strip = strip_width(b.dtype, isa)
     packed = np.empty((-(-width // strip), depth, strip), b.dtype)
-    _pack_into(b, packed, b.strides[0] < b.strides[1])
+    by_columns = b.strides[0] < b.strides[1]
+    n_chunks = min(threads.get_num_threads(), packed.shape[0]) if b.size >= PACK_SPLIT_ELEMENTS else 1
+    threads.run_chunks(_pack_into, n_chunks, b, packed, by_columns)  # the strips shared out over the threads
     return packed
 
 
+PACK_SPLIT_ELEMENTS = 1 << 17  # from 512 KB of float32 (an LSTM(128)'s recurrent kernel) the packing is shared out
+
+
 @njit(cache=True, nogil=True)
-def _pack_into(b, packed, by_columns):
-    """One pass over B, in the order of its memory (`by_columns` for a transposed view such as U^T)."""
+def _pack_into(chunk, n_chunks, b, packed, by_columns):
+    """One pass over this chunk's strips of B, in the order of its memory (`by_columns` for a transposed
+    view such as U^T)."""
     depth, width = b.shape
     n_strips, _, strip = packed.shape
-    for s in range(n_strips):
+    per_chunk = (n_strips + n_chunks - 1) // n_chunks
+    for s in range(chunk * per_chunk, min(n_strips, (chunk + 1) * per_chunk)):
         j0 = s * strip
         n = min(strip, width - j0)
         block = packed[s]
