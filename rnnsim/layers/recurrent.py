@@ -299,9 +299,13 @@ class RNN(Layer):
         return to_host(grads.inputs), tuple(to_host(grad) for grad in grads.initial_state)  # (B, T, D), (B, U)s
 
     def release_cache(self) -> None:
-        """Drop the last forward pass's cell result: its cache for backward and its trace."""
+        """Drop the last forward pass's cell result (its cache for backward and its trace) and the arrays
+        the cell keeps for reuse (cells/buffers.py)."""
         super().release_cache()
         self._result = None
+        pool = getattr(self.cell, "buffers", None)
+        if pool is not None:
+            pool.clear()
 
     def traces(self):
         if self._result is None or self._result.trace is None:
