@@ -2,7 +2,7 @@
 
 Every user mistake (an unknown name, a missing or malformed file, a bad number, a run too big for
 the machine, a full disk) ends in one line `rnnsim: error: ...` and exit status 2; Ctrl-C ends in
-exit status 130; nothing is half-written. Internal bugs still raise with a traceback, so they get
+exit status 130 (SIGTERM while training: 143, after the current batch); nothing is half-written. Internal bugs still raise with a traceback, so they get
 reported rather than hidden.
 """
 
@@ -15,6 +15,7 @@ from rnnsim import interrupts
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = interrupts.EXIT_INTERRUPTED
+EXIT_TERMINATED = 143  # 128 + SIGTERM: training stopped by `kill`, a scheduler or `docker stop`
 
 # Run as the `rnnsim` program (the console script, or python -m rnnsim.cli), not imported by other code.
 if os.path.basename(sys.argv[0] if sys.argv else "") in ("rnnsim", "cli.py"):
@@ -350,8 +351,9 @@ def _report_end(run, task, config, out, initial_epoch, console) -> int:
                       f"{_verdict(label, ours, baseline)})")
     if run.stopped:
         resume = f"; continue with: rnnsim train --out {out} --resume" if run.saved_epoch > 0 else ""
-        console.print(f"stopped by Ctrl-C in epoch {run.epochs_done + 1}; {kept} (the last whole epoch){resume}")
-        return EXIT_INTERRUPTED
+        console.print(f"stopped by {run.stopped_by} in epoch {run.epochs_done + 1}; {kept} (the last whole epoch)"
+                      f"{resume}")
+        return EXIT_TERMINATED if run.stopped_by == "SIGTERM" else EXIT_INTERRUPTED
     console.print(f"saved to {out}/ (model.npz, history.json, config.json)")
     return 0
 

@@ -3,7 +3,7 @@
 `run_epochs` drives `model.fit_iter` and saves the run folder after each whole epoch (rnnsim.runs), so
 that whatever stops the run, the folder holds the last whole epoch as one consistent snapshot:
 
-- Ctrl-C: the first stops after the current batch, a second at once (never inside a snapshot being
+- Ctrl-C (and SIGTERM alike): the first stops after the current batch, a second at once (never inside a snapshot being
   written). The interrupted epoch is trained again on `--resume`, as with Keras's BackupAndRestore,
   so a resumed run ends on exactly the weights of an uninterrupted one.
 - a non-finite loss: TerminateOnNaN stops at that batch; the diverged weights are never saved.
@@ -29,7 +29,8 @@ class RunResult:
     epochs_done: int  # whole epochs trained, counting the resumed ones
     saved_epoch: int  # the epoch the run folder holds (0: nothing saved by this run)
     last_logs: dict  # the last epoch's logs
-    stopped: bool = False  # by Ctrl-C
+    stopped: bool = False  # by Ctrl-C or SIGTERM
+    stopped_by: str = "Ctrl-C"  # which
     diverged: str | None = None  # what went non-finite, and where
     save_error: str | None = None  # the one line of a failed save
 
@@ -89,10 +90,10 @@ def run_epochs(model, task, config, initial_epoch, history, quiet, console, save
                     progress.console.print(f"epoch {result.epochs_done}/{config.epochs}  {line}  "
                                            f"({report.elapsed:.1f} s)")
                 if ctrl_c.requested:  # stop between two batches, never inside an update
-                    result.stopped = True
+                    result.stopped, result.stopped_by = True, ctrl_c.by
                     break
         except KeyboardInterrupt:  # a second Ctrl-C: stop now; the folder keeps the last saved epoch
-            result.stopped = True
+            result.stopped, result.stopped_by = True, ctrl_c.by or "Ctrl-C"
         except SaveFailed as failure:
             result.save_error = str(failure)
         except NonFiniteWeights as error:  # the weights overflowed although the loss stayed finite
@@ -105,18 +106,23 @@ def run_epochs(model, task, config, initial_epoch, history, quiet, console, save
 
 
 class CtrlC:
-    """While training: the first Ctrl-C asks to stop after the current batch, a second one stops at once
-    (KeyboardInterrupt), except inside `deferred()` (a snapshot being written), where it waits for the end."""
+    """While training: the first Ctrl-C (or SIGTERM, as `kill`, a job scheduler or `docker stop` send) asks
+    to stop after the current batch, a second one stops at once (KeyboardInterrupt), except inside
+    `deferred()` (a snapshot being written), where it waits for the end. `by` names the first signal."""
+
+    SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
     def __init__(self):
         self.requested = False
+        self.by = None  # "Ctrl-C" or "SIGTERM"
         self._deferring = False
         self._abort_pending = False
-        self._previous = None
+        self._previous = {}
 
     def _handler(self, signum, frame):
         if not self.requested:
             self.requested = True
+            self.by = self.SIGNALS.get(signum, "a signal")
         elif self._deferring:
             self._abort_pending = True
         else:
@@ -124,14 +130,15 @@ class CtrlC:
 
     def __enter__(self):
         try:
-            self._previous = signal.signal(signal.SIGINT, self._handler)
+            for number in self.SIGNALS:
+                self._previous[number] = signal.signal(number, self._handler)
         except ValueError:  # not the main thread: no handler, plain KeyboardInterrupt applies
-            self._previous = None
+            pass
         return self
 
     def __exit__(self, *exc_info):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
 
     @contextlib.contextmanager
     def deferred(self):

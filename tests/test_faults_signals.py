@@ -1,5 +1,5 @@
 """Ctrl-C anywhere, as real SIGINTs to a real `rnnsim train` process: before training, while IMDB is
-first parsed, during an epoch's validation, mid-epoch, twice.
+first parsed, during an epoch's validation, mid-epoch, twice; and SIGTERM mid-epoch (exit status 143).
 
 Always exit status 130, never a traceback, and the run folder holds one consistent snapshot of the
 last whole epoch, from which --resume ends exactly where an uninterrupted run does.
@@ -78,6 +78,23 @@ def test_ctrl_c_mid_epoch_keeps_the_last_whole_epoch_and_resume_ends_where_a_str
     assert done >= 2
     assert (f"{out} holds epoch {done} (the last whole epoch); continue with: rnnsim train --out {out} --resume"
             in " ".join(stdout.split()))  # rich wraps lines at 80 columns when stdout is no terminal
+    assert_resume_matches_an_uninterrupted_run(out, tmp_path, done + 1)
+
+
+def test_sigterm_mid_epoch_stops_after_the_batch_keeps_the_last_whole_epoch_and_exits_143(tmp_path):
+    # what `kill`, a job scheduler or `docker stop` sends: handled as the first Ctrl-C, reported as itself
+    out = tmp_path / "run"
+    process = start_rnnsim(*TRAIN[:-1], "--epochs", "100000", "--out", out, cwd=tmp_path)
+    read_until(process, "epoch 2/")
+    time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr
+    assert stderr == ""
+    done = history_of(out).epochs_done
+    assert done >= 2
+    assert (f"stopped by SIGTERM in epoch {done + 1}; {out} holds epoch {done} (the last whole epoch); continue "
+            f"with: rnnsim train --out {out} --resume") in " ".join(stdout.split())
     assert_resume_matches_an_uninterrupted_run(out, tmp_path, done + 1)
 
 
