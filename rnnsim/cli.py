@@ -2,8 +2,8 @@
 
 Every user mistake (an unknown name, a missing or malformed file, a bad number, a run too big for
 the machine, a full disk) ends in one line `rnnsim: error: ...` and exit status 2; Ctrl-C ends in
-exit status 130 (SIGTERM while training: 143, after the current batch); nothing is half-written. Internal bugs still raise with a traceback, so they get
-reported rather than hidden.
+exit status 130 (SIGTERM while training: 143, after the current batch); nothing is half-written.
+Internal bugs still raise with a traceback, so they get reported rather than hidden.
 """
 
 from __future__ import annotations
