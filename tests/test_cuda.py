@@ -215,6 +215,9 @@ else:
             np.testing.assert_allclose(g_dev.grad_cell_norm, g_cpu.grad_cell_norm, **tol)
         if record:
             np.testing.assert_allclose(r_dev.trace.grad_hidden_norm, g_cpu.grad_hidden_norm, **tol)
+            # the views' other two norms, as the CPU cells record them
+            np.testing.assert_allclose(r_dev.trace.grad_preact_norm, r_cpu.trace.grad_preact_norm, **tol)
+            np.testing.assert_allclose(r_dev.trace.grad_input_norm, r_cpu.trace.grad_input_norm, **tol)
         if expected_back is not None:  # and against the NumPy reference
             for key in weights:
                 np.testing.assert_allclose(g_dev.weights[key], expected_back[key], err_msg=key, **tol)

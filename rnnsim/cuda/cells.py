@@ -255,9 +255,11 @@ class CudaCellMixin:
         grads = self._device_weight_gradients(cache, out)
 
         trace = cache.get("trace")
-        if trace is not None:
+        if trace is not None:  # a probe: the norms the views draw, as the CPU cells record them
             trace.grad_hidden_norm = to_host(out["grad_hidden_norm"])
             trace.grad_cell_norm = to_host(out.get("grad_cell_norm"))
+            trace.grad_preact_norm = _last_axis_norms(to_host(out["grad_input_preact"]))  # (B, T)
+            trace.grad_input_norm = _last_axis_norms(to_host(grads["inputs"]))  # ||dL/dx_t||, (B, T)
         gradients = CellGradients(
             weights=grads["weights"],
             inputs=grads["inputs"],
@@ -304,6 +306,11 @@ class CudaCellMixin:
     def _recurrent_drop_arg(self, cache):
         drop = cache["recurrent_drop"]
         return (drop, True) if drop is not None else (cache["states"][0], False)  # placeholder when off
+
+
+def _last_axis_norms(batch_major) -> np.ndarray:
+    """The norm over the last axis of a host (B, T, K) array: (B, T)."""
+    return np.sqrt(np.einsum("btk,btk->bt", batch_major, batch_major))
 
 
 class CudaSimpleRNNCell(CudaCellMixin, SimpleRNNCell):
