@@ -65,36 +65,24 @@ def test_ctrl_c_during_validation_keeps_the_epoch_the_model_has_trained(tmp_path
     assert_resume_matches_an_uninterrupted_run(out, tmp_path, 4)  # epoch 4 is trained once, not epoch 3 twice
 
 
-def test_ctrl_c_mid_epoch_keeps_the_last_whole_epoch_and_resume_ends_where_a_straight_run_does(tmp_path):
+@pytest.mark.parametrize("signum, status, name", [
+    (signal.SIGINT, 130, "Ctrl-C"),
+    (signal.SIGTERM, 143, "SIGTERM"),  # what `kill`, a job scheduler or `docker stop` sends: as the first Ctrl-C
+])
+def test_a_signal_mid_epoch_keeps_the_last_whole_epoch_and_resume_ends_where_a_straight_run_does(
+        tmp_path, signum, status, name):
     out = tmp_path / "run"
     process = start_rnnsim(*TRAIN[:-1], "--epochs", "100000", "--out", out, cwd=tmp_path)
     read_until(process, "epoch 2/")
     time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
+    assert process.returncode == status, stderr
     assert stderr == ""
     done = history_of(out).epochs_done
     assert done >= 2
-    assert (f"{out} holds epoch {done} (the last whole epoch); continue with: rnnsim train --out {out} --resume"
-            in " ".join(stdout.split()))  # rich wraps lines at 80 columns when stdout is no terminal
-    assert_resume_matches_an_uninterrupted_run(out, tmp_path, done + 1)
-
-
-def test_sigterm_mid_epoch_stops_after_the_batch_keeps_the_last_whole_epoch_and_exits_143(tmp_path):
-    # what `kill`, a job scheduler or `docker stop` sends: handled as the first Ctrl-C, reported as itself
-    out = tmp_path / "run"
-    process = start_rnnsim(*TRAIN[:-1], "--epochs", "100000", "--out", out, cwd=tmp_path)
-    read_until(process, "epoch 2/")
-    time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
-    stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 143, stderr
-    assert stderr == ""
-    done = history_of(out).epochs_done
-    assert done >= 2
-    assert (f"stopped by SIGTERM in epoch {done + 1}; {out} holds epoch {done} (the last whole epoch); continue "
-            f"with: rnnsim train --out {out} --resume") in " ".join(stdout.split())
+    assert (f"stopped by {name} in epoch {done + 1}; {out} holds epoch {done} (the last whole epoch); continue "
+            f"with: rnnsim train --out {out} --resume") in " ".join(stdout.split())  # rich wraps at 80 columns
     assert_resume_matches_an_uninterrupted_run(out, tmp_path, done + 1)
 
 
