@@ -1,5 +1,5 @@
 """The main screen: tabs Train, Gates, Compare, Setup and the "why" tabs (tui/screens/why.py); training
-runs in a worker thread.
+runs in a worker thread (tui/screens/worker.py).
 
 The worker iterates a headless `TrainingSession` and appends its events to a buffer; it posts one
 `ProgressAvailable` message when the buffer goes from empty to non-empty (messages coalesce), and
@@ -9,7 +9,6 @@ nothing heavy runs in the UI thread: drawing works on arrays the worker already 
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from dataclasses import replace
 
@@ -20,25 +19,21 @@ from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane, Tabs
-from textual.worker import get_current_worker
 
 from rnnsim.errors import InputError
 from rnnsim.render.equations import quantities
 from rnnsim.render.lineplot import mean_gradient_norm
 from tui.messages import ProgressAvailable, SessionReady, TrainingFinished, WorkerFailed
 from tui.screens.why import WhyTabs
+from tui.screens.worker import TrainingWorker
 from tui.session import (
     CELL_ORDER,
     CELLS,
     BatchEvent,
-    DoneEvent,
     EpochEvent,
     ProbeEvent,
-    ReadyEvent,
     Settings,
     TrainingSession,
-    compare_cells,
-    compare_forget_bias,
     load_checkpoint,
 )
 from tui.widgets.curves import CurvesView
@@ -54,7 +49,7 @@ COMPARE_TITLES = {"cells": "||dL/dh_t||: SimpleRNN vs LSTM vs GRU (log)",
                   "forget_bias": "||dL/dh_t||: the same LSTM from forget bias b_f = 0 and b_f = 1 (log)"}
 
 
-class MainScreen(WhyTabs, Screen):
+class MainScreen(WhyTabs, TrainingWorker, Screen):
     BINDINGS = [
         Binding("s", "start", "Start"),
         Binding("p", "pause", "Pause"),
@@ -381,69 +376,6 @@ class MainScreen(WhyTabs, Screen):
         self.query_one("#gradient", GradientView).set_series(
             {name: norms}, note=f"step {self.step}" if self.step else ""
         )
-
-    # -- the worker ---------------------------------------------------------------------------
-    def push_event(self, event, run_id: int) -> None:
-        """Called in the worker thread: buffer the event, post a message if none is pending."""
-        with self._buffer_lock:
-            if run_id != self._run_id:  # a run that was stopped or replaced: drop what it still says
-                return
-            was_empty = not self._buffer
-            self._buffer.append(event)
-        if was_empty:
-            self.post_message(ProgressAvailable())
-
-    def wait_if_paused(self) -> bool:
-        """In the worker: block while paused; True when the run should stop."""
-        worker = get_current_worker()
-        while not self._resume.wait(0.05):
-            if self._stop.is_set() or worker.is_cancelled:
-                return True
-        return self._stop.is_set() or worker.is_cancelled
-
-    @work(thread=True, exclusive=True, group="train")
-    def train_worker(self, settings: Settings, compare: bool, run_id: int) -> None:
-        try:
-            if compare:
-                finished = self._compare_cells(settings, run_id)
-            else:
-                finished = self._train_one(settings, run_id)
-            self.post_message(TrainingFinished("finished" if finished else "stopped", compare, run_id))
-        except InputError as error:
-            self.post_message(WorkerFailed(str(error)))
-        except FileNotFoundError as error:
-            self.post_message(WorkerFailed(f"file not found: {error}"))
-        except Exception as error:  # an internal bug: say so in one line, keep the app alive
-            self.post_message(WorkerFailed(f"internal error while training: {type(error).__name__}: {error}"))
-
-    def _train_one(self, settings: Settings, run_id: int) -> bool:
-        """In the worker: train the chosen cell; False when stopped."""
-        session = self.session_factory(settings)
-        info = session.prepare()
-        self.post_message(SessionReady(info, settings.cell, False, run_id))
-        for event in session.events(self.wait_if_paused):
-            if isinstance(event, DoneEvent):
-                return event.reason != "stopped"
-            self.push_event(event, run_id)
-            if self.wait_if_paused():
-                return False
-        return True
-
-    def _compare_cells(self, settings: Settings, run_id: int) -> bool:
-        """In the worker: pass on what the headless compare run (`tui.session.compare_cells`) reports.
-
-        False when stopped.
-        """
-        run = compare_forget_bias if self.compare_kind == "forget_bias" else compare_cells
-        with contextlib.closing(run(settings, self.session_factory, self.wait_if_paused)) as events:
-            for event in events:
-                if isinstance(event, ReadyEvent):
-                    self.post_message(SessionReady(event.info, event.cell, True, run_id))
-                elif isinstance(event, DoneEvent):
-                    return event.reason != "stopped"
-                else:
-                    self.push_event(event, run_id)
-        return True
 
     @work(thread=True, exclusive=True, group="train")
     def load_checkpoint_worker(self, path: str) -> None:
