@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 
 import numpy as np
 import pytest
@@ -233,7 +234,7 @@ def test_edits_set_each_cells_bias_or_scale_u():
     scaled = clone_model(simple)
     apply_edit(scaled, Edit("recurrent_scale", 0.5))
     np.testing.assert_array_equal(scaled.layers[0].get_weights()[1], 0.5 * simple.layers[0].get_weights()[1])
-    with pytest.raises(InputError, match="changes an lstm layer"):
+    with pytest.raises(InputError, match="changes an LSTM layer"):
         apply_edit(clone_model(simple), Edit("forget_bias", 0.0))
 
 
@@ -259,3 +260,22 @@ def test_what_if_names_parse_in_the_short_forms():
     assert parse_edit("b_f=0") == Edit("forget_bias", 0.0)
     assert parse_edit("update_bias=-1") == Edit("update_bias", -1.0)
     assert parse_edit("U=0.5").describe() == "recurrent matrix U x 0.5"
+
+
+def test_a_what_if_shows_the_layer_it_edited_not_the_first_one():
+    # a GRU, then an LSTM: forget_bias edits the LSTM, and its traces are the ones to show
+    from rich.console import Console
+
+    from rnnsim.render.whatif import whatif_view
+
+    x, y = adding_problem(4, 12, seed=3)
+    model = Sequential([GRU(4, return_sequences=True, input_shape=(None, 2)), LSTM(3), Dense(1)], dtype="float64",
+                       seed=1)
+    model.compile(loss="mse")
+    result = what_if(model, x, y, Edit("forget_bias", -3.0))
+    before, after = result.traces()
+    assert before.cell == after.cell == "lstm" and result.layers == [model.layers[1].name]
+    assert after.gates["forget"].mean() < before.gates["forget"].mean()  # sigma(z - 3): the edit shows
+    console = Console(width=80, file=io.StringIO(), color_system=None)
+    console.print(whatif_view(result, width=80))  # drawn from the LSTM's traces (the GRU has no forget gate)
+    assert "edited: forget gate f" in console.file.getvalue()

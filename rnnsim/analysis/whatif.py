@@ -2,7 +2,7 @@
 
     edit = Edit("forget_bias", 0.0)                 # LSTM: every unit's forget-gate bias b_f set to 0
     result = what_if(model, x_probe, y_probe, edit)  # result.before, result.after: ProbeReports
-    gain_profile(result.after.traces[0]).total       # how much gradient now survives 100 steps
+    gain_profile(result.traces()[1]).total           # how much gradient now survives 100 steps
 
 The edits, one per cell, each the knob the cell's memory turns on:
 
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnsim.errors import InputError
+from rnnsim.registry import layer_name
 
 EDITS = {  # edit kind -> (the cell it applies to, what it is in words)
     "forget_bias": ("lstm", "forget-gate bias b_f"),
@@ -131,8 +132,10 @@ def _pick_layers(model, cell: str, layer) -> list:
             candidates = [candidates[index]]
     chosen = [item for item in candidates if item.cell_kind == cell]
     if not chosen:
-        kinds = sorted({item.cell_kind for item in candidates}) or ["none"]
-        raise InputError(f"this edit changes an {cell} layer; the model's recurrent layers are {', '.join(kinds)}")
+        kinds = sorted({layer_name(item.cell_kind) for item in candidates}) or ["none"]
+        title = layer_name(cell)
+        raise InputError(f"this edit changes {'an' if title == 'LSTM' else 'a'} {title} layer; the model's "
+                         f"recurrent layers are {', '.join(kinds)}")
     return chosen[:1] if layer is None else chosen
 
 
@@ -215,11 +218,26 @@ class WhatIf:
     layers: list[str]  # the layers the edit changed
     trained: float  # the trained model's value of what the edit sets (mean over units)
 
+    def traces(self) -> tuple:
+        """(as trained, edited): the traces of the layer the edit changed (its first, if several)."""
+        return _trace_of(self.before, self.layers[0]), _trace_of(self.after, self.layers[0])
+
     def summary(self) -> str:
         """'forget-gate bias b_f = 0 (trained: 1.3): probe loss 0.012 -> 0.160'."""
         trained = "x 1" if self.edit.kind == "recurrent_scale" else f"{self.trained:.3g}"
         return (f"{self.edit.describe()} (as trained: {trained}): probe loss {self.before.loss:.3g} -> "
                 f"{self.after.loss:.3g}")
+
+
+def _trace_of(report, name: str):
+    """The trace of the layer called `name` in a probe report."""
+    names = getattr(report, "layer_names", None) or [trace.layer_name for trace in report.traces]
+    for trace, layer in zip(report.traces, names, strict=True):
+        if name in (layer, trace.layer_name):
+            return trace
+    if len(report.traces) == 1:  # one recurrent layer: the edited one
+        return report.traces[0]
+    raise ValueError(f"the probe has no trace of layer {name!r}")  # apply_edit names only traced layers
 
 
 def what_if(model, x, y, edit: Edit, layer=None, weights=None) -> WhatIf:

@@ -22,7 +22,7 @@ EDITED_GATE = {"forget_bias": "forget", "update_bias": "update", "recurrent_scal
 
 def whatif_curves(result, sample: int | None = None) -> dict[str, dict[str, np.ndarray]]:
     """{'gain': {...}, 'gradient': {...}}: the as-trained and edited curves of one sample or the batch mean."""
-    before, after = result.before.traces[0], result.after.traces[0]
+    before, after = result.traces()
     curves: dict[str, dict[str, np.ndarray]] = {"gain": {}, "gradient": {}}
     for label, trace in (("trained", before), ("edited", after)):
         profile = gain_profile(trace, sample=sample)
@@ -39,8 +39,8 @@ def whatif_curves(result, sample: int | None = None) -> dict[str, dict[str, np.n
 def survival_line(result, sample: int | None = None) -> str:
     """'gradient reaching t=0 from t=99: x 0.028 as trained, x 3.9e-09 edited' (and along c for an LSTM)."""
     parts = []
-    for label, report in (("as trained", result.before), ("edited", result.after)):
-        profile = gain_profile(report.traces[0], sample=sample)
+    for label, trace in zip(("as trained", "edited"), result.traces()):
+        profile = gain_profile(trace, sample=sample)
         if profile is None:
             return ""
         text = f"x {profile.total:.2g} {label}"
@@ -65,7 +65,7 @@ def whatif_view(result, *, sample: int = 0, width: int = 100, height: int = 8, c
     """The edit in one line, the edited gate as trained and edited, then the gain and gradient plots."""
     gate = EDITED_GATE[result.edit.kind]
     shown = sample if sample_label is None else sample_label
-    before, after = result.before.traces[0], result.after.traces[0]
+    before, after = result.traces()
     parts: list = [Text(f"what if: {result.summary()}", style="bold")]
     side_by_side = width >= 2 * 60
     panel_width = width // 2 - 1 if side_by_side else width

@@ -20,10 +20,6 @@ from tui.widgets.notes import NoteView
 from tui.widgets.saturation import SaturationView
 from tui.widgets.whatif import WhatIfView
 
-WHY_TABS = ("gain", "inputs", "saturation", "whatif")
-NOTE_OF_TAB = {"train": "train", "gates": "gates", "compare": "compare", "gain": "gain",
-               "inputs": "connectivity", "saturation": "saturation", "whatif": "what_if"}
-
 
 class WhyTabs:
     """The four "why" tabs and the notes, for a screen with `traces`, `sample`, `t` and `settings`."""
@@ -127,6 +123,10 @@ class WhyTabs:
             result = source.what_if(edit)
         except InputError as error:
             self.app.call_from_thread(self.notify, str(error), severity="error", title="What if")
+            return
+        except Exception as error:  # an internal bug: one line, and the app stays open (as train_worker)
+            self.app.call_from_thread(self.notify, f"internal error in the what-if: {type(error).__name__}: {error}",
+                                      severity="error", title="What if")
             return
         self.app.call_from_thread(self.show_what_if, result, edit)
 

@@ -48,7 +48,7 @@ class WhatIfView(Widget):
         keys = Text(f"{EDITS[result.edit.kind][1]}: {KEYS}; sample {self.sample} ([ ])", style="dim")
         survival = Text(survival_line(result))
         gate = EDITED_GATE[result.edit.kind]
-        before, after = result.before.traces[0], result.after.traces[0]
+        before, after = result.traces()
         wide = width >= 100
         panel_width = width // 2 - 2 if wide else width
         panels = [gate_panel(before, gate, self.sample, panel_width, True, "as trained"),
