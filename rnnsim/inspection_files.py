@@ -11,6 +11,7 @@ from rnnsim import plot
 from rnnsim.checkpoint import choose_layer, model_file, probe_checkpoint
 from rnnsim.errors import InputError
 from rnnsim.inspection import model_name
+from rnnsim.render.equations import resolve_quantity
 
 
 def save_inspection(model_path, target, sample=0, layer=None, gate=None, data_path=None, file_format="svg",
@@ -25,7 +26,7 @@ def save_inspection(model_path, target, sample=0, layer=None, gate=None, data_pa
     trace = choose_layer(probe.traces, layer)
     layer_tokens = probe.tokens_for(trace)  # a functional model's layers may read different inputs
     labels = layer_tokens[0] if layer_tokens else None
-    gates = [gate] if gate else None
+    gates = [resolve_quantity(trace, gate)] if gate else None  # 'f', 'forget gate f' -> 'forget', as without --save
     title = (f"{model_name(model_path, model_file(model_path))}: layer {trace.layer_name or trace.cell}, "
              f"task {probe.task_name}, sample {sample}")
     if not to_folder:

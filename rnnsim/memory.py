@@ -23,9 +23,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rnnsim.errors import InputError
+from rnnsim.registry import resolve_cell
 
 FLOAT_BYTES = 4  # training runs in float32
-GATES = {"rnn": 1, "simple_rnn": 1, "lstm": 4, "gru": 3}
+GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}  # by the registry's cell key
 OPTIMIZER_SLOTS = {"rmsprop": 1, "adam": 2, "sgd": 0}  # arrays per weight (SGD without momentum: none)
 
 
@@ -92,6 +93,7 @@ def _resolved(config, shape: TaskShape) -> tuple[int, int, int]:
 
 
 def _recurrent_parameters(cell: str, inputs: int, units: int) -> int:
+    """Parameters of one recurrent layer; `cell` a registry key."""
     gates = GATES[cell]
     bias = 2 * gates * units if cell == "gru" else gates * units  # GRU reset_after: two biases
     return gates * (inputs * units + units * units) + bias
@@ -127,9 +129,10 @@ def estimate(config) -> MemoryEstimate | None:
     parameters = shape.vocab * int(config.embedding_dim) if shape.features is None else 0
     inputs, largest_recurrent = features, 0
     activations = batch * timesteps * features * FLOAT_BYTES * (3 if shape.features is None else 1)
-    gates = GATES[config.cell]
+    cell = resolve_cell(config.cell)  # any spelling the registry accepts ('LSTM', 'rnn', ...)
+    gates = GATES[cell]
     for _ in range(int(config.layers)):
-        parameters += directions * _recurrent_parameters(config.cell, inputs, units)
+        parameters += directions * _recurrent_parameters(cell, inputs, units)
         largest_recurrent = max(largest_recurrent, gates * units * units)
         # forward: input projection (T, B, GU), hidden and state (T, B, U) x 2, the input (T, B, D);
         # backward: the gate gradients (T, B, GU), dL/dh (T, B, U), dL/dx (T, B, D); per direction

@@ -82,6 +82,12 @@ def layer_name(name: str) -> str:
     return cell_entry(name).layer
 
 
+def layer_phrase(name: str) -> str:
+    """'an LSTM layer', 'a GRU layer', 'a SimpleRNN layer': for messages about a cell of any spelling."""
+    layer = layer_name(name)
+    return f"{'an' if layer == 'LSTM' else 'a'} {layer} layer"
+
+
 def short_name(name: str) -> str:
     """The command line's name ('rnn', 'lstm', 'gru') of any accepted spelling of a cell."""
     return cell_entry(name).short

@@ -57,7 +57,7 @@ def test_inspect_save_writes_valid_svg_and_png(run_folder, tmp_path):
     assert svg.startswith("<?xml") and "<svg" in svg[:1000] and svg.rstrip().endswith("</svg>")
     for text in ("update gate z_t", "reset gate r_t", "hidden state h_t", "gradient norm", "sample 0"):
         assert text in svg, text
-    status, _, stderr = run_cli("inspect", str(run_folder / "model.npz"), "--sample", "2", "--gate", "update",
+    status, _, stderr = run_cli("inspect", str(run_folder / "model.npz"), "--sample", "2", "--gate", "z",
                                 "--save", str(tmp_path / "update.png"))
     assert status == 0, stderr
     width, height = png_size((tmp_path / "update.png").read_bytes())
@@ -80,7 +80,8 @@ def test_inspect_save_into_a_folder_writes_one_file_per_view_including_the_histo
     ("args", "fragment"),
     [
         (["--save", "out.txt"], "--save out.txt: name a .svg, .png or .pdf file, or a folder"),
-        (["--gate", "forget", "--save", "x.svg"], "has no gate 'forget'; its gates are update, reset, candidate"),
+        (["--gate", "forget", "--save", "x.svg"], "unknown gate 'forget' for a GRU layer; choose one of update (z), "
+                                                 "reset (r), candidate (h~), hidden (h)"),
     ],
 )
 def test_inspect_save_mistakes_are_one_line(run_folder, tmp_path, args, fragment):

@@ -74,6 +74,11 @@ def test_the_flag_to_lower_is_the_one_that_saves_most_and_was_typed():
     activations = 64 * 50 * 2 * 4 + 64 * 50 * (6 * 32 + 4 * 32 + 4) * 4 + 3 * 64 * 33 * 4
     assert training["one batch's activations"] == activations
     assert check_fits(default, available=2**30).total == 275_749_424
+    # any spelling the registry accepts, as RunConfig does (the CLI passes its short names)
+    for spelling in ("GRU", "gru"):
+        assert estimate(RunConfig(seq_len=50, samples=6000, cell=spelling)).total == estimate(default).total
+    assert estimate(RunConfig(cell="LSTM")).total == estimate(RunConfig(cell="lstm")).total
+    assert estimate(RunConfig(cell="SimpleRNN")).total == estimate(RunConfig(cell="rnn")).total
     with pytest.raises(ValueError, match=r"^this run needs about 49 GiB of memory \(most of it for the orthogonal "
                                          r"initialisation of the recurrent weights: 45 GiB\); this machine has "
                                          r"1.0 GiB available: lower --units \(now 20,000\)$"):

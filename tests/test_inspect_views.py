@@ -83,7 +83,7 @@ def test_the_simple_rnn_gain_shows_its_two_factors(rnn_model):
 
 @pytest.mark.parametrize(
     "options, message",
-    [(dict(views=["gian"]), "unknown view 'gian'"), (dict(gate="zz"), "unknown gate 'zz' for a lstm layer"),
+    [(dict(views=["gian"]), "unknown view 'gian'"), (dict(gate="zz"), "unknown gate 'zz' for an LSTM layer"),
      (dict(what_if="forget_bias"), "is not NAME=VALUE"), (dict(what_if="update_bias=1"), "changes a GRU layer")],
 )
 def test_mistakes_are_one_line_and_exit_status_2(lstm_model, capsys, options, message):

@@ -155,7 +155,7 @@ def test_gates_can_be_named_as_shown_on_screen(cell, spelling, name):
 
 
 def test_an_unknown_gate_lists_every_choice_with_its_symbol():
-    with pytest.raises(InputError, match=r"unknown gate 'q' for a gru layer; choose one of update \(z\), "
+    with pytest.raises(InputError, match=r"unknown gate 'q' for a GRU layer; choose one of update \(z\), "
                                          r"reset \(r\), candidate \(h~\), hidden \(h\)"):
         resolve_quantity(make_trace("gru"), "q")
     with pytest.raises(InputError, match="has no cell state"):

@@ -75,4 +75,4 @@ def test_inspect_command_rejects_an_unknown_gate_in_one_line(saved_model, capsys
     )
     assert status == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "unknown gate 'reset' for a lstm layer" in err
+    assert len(err.splitlines()) == 1 and "unknown gate 'reset' for an LSTM layer" in err

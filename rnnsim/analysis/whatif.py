@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnsim.errors import InputError
-from rnnsim.registry import layer_name
+from rnnsim.registry import layer_name, layer_phrase
 
 EDITS = {  # edit kind -> (the cell it applies to, what it is in words)
     "forget_bias": ("lstm", "forget-gate bias b_f"),
@@ -133,9 +133,8 @@ def _pick_layers(model, cell: str, layer) -> list:
     chosen = [item for item in candidates if item.cell_kind == cell]
     if not chosen:
         kinds = sorted({layer_name(item.cell_kind) for item in candidates}) or ["none"]
-        title = layer_name(cell)
-        raise InputError(f"this edit changes {'an' if title == 'LSTM' else 'a'} {title} layer; the model's "
-                         f"recurrent layers are {', '.join(kinds)}")
+        raise InputError(f"this edit changes {layer_phrase(cell)}; the model's recurrent layers are "
+                         f"{', '.join(kinds)}")
     return chosen[:1] if layer is None else chosen
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from rnnsim.cells.spec import SPECS
 from rnnsim.cells.trace import GATE_SYMBOLS, Trace
 from rnnsim.errors import InputError
+from rnnsim.registry import layer_phrase
 
 
 def quantities(trace: Trace) -> list[str]:
@@ -50,7 +51,7 @@ def resolve_quantity(trace: Trace, name: str) -> str:
     choices = ", ".join(f"{q} ({title_of(q, trace.cell).rsplit(' ', 1)[-1]})" for q in quantities(trace))
     if key in ("cell_state", "cell state", "c") and trace.cell_state is None:
         raise InputError(f"a {trace.cell} layer has no cell state; choose one of {choices}")
-    raise InputError(f"unknown gate {name!r} for a {trace.cell} layer; choose one of {choices}")
+    raise InputError(f"unknown gate {name!r} for {layer_phrase(trace.cell)}; choose one of {choices}")
 
 
 def quantity(trace: Trace, name: str) -> np.ndarray:
@@ -64,7 +65,7 @@ def quantity(trace: Trace, name: str) -> np.ndarray:
             raise InputError(f"a {trace.cell} layer has no cell state; choose one of {quantities(trace)}")
         return trace.cell_state
     if name not in trace.gates:
-        raise InputError(f"unknown gate {name!r} for a {trace.cell} layer; choose one of {quantities(trace)}")
+        raise InputError(f"unknown gate {name!r} for {layer_phrase(trace.cell)}; choose one of {quantities(trace)}")
     return trace.gates[name]
 
 
