@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnsim.analysis.gain import gain_profile
 from rnnsim.errors import InputError
 
 INSTALL_HINT = 'pip install "rnnsim[plot]" (in a clone: pip install -e ".[plot]")'
@@ -367,10 +368,18 @@ def step_gain(source, *, sample: int | None = None, labels: Sequence[str] | None
     Returns:
         The Figure: the gains at t = 1 .. T-1 and a line at 1 (the gradient keeps its size).
     """
-    gains = per_step_gain(source)
-    gains, how = _pick_sample(gains, sample, geometric=True)
+    if _is_trace(source):  # the analysis' own gains: a layer that reads backwards steps back the other way
+        _norms(source, "source")  # one line when its backward pass has not run
+        if sample is not None:
+            _check_sample(sample, source.batch_size)
+        profile = gain_profile(source, sample)
+        gains, steps = profile.gain, np.arange(source.timesteps)  # NaN at the first step processed
+        how = f"sample {sample}" if sample is not None else (
+            f"geometric mean of {profile.samples} samples" if profile.samples > 1 else "")
+    else:
+        gains, how = _pick_sample(per_step_gain(source), sample, geometric=True)
+        steps = np.arange(1, len(gains) + 1)
     figure, ax = _one_axes(ax)
-    steps = np.arange(1, len(gains) + 1)
     ax.plot(steps, gains, marker="o", markersize=2.5, linewidth=1.4,
             label="g_t" + (f" ({how})" if how else ""))
     ax.axhline(1.0, color="grey", linestyle=":", linewidth=1.2, label="gain 1: the gradient keeps its size")
@@ -384,7 +393,7 @@ def step_gain(source, *, sample: int | None = None, labels: Sequence[str] | None
     ax.set_ylabel("g_t = ||dL/dh_{t-1}|| / ||dL/dh_t||")
     ax.set_title("Per-step gain of the gradient (below 1: it shrinks going back)")
     if labels is not None:
-        _label_time_axis(ax, len(gains) + 1, labels)
+        _label_time_axis(ax, int(steps[-1]) + 1, labels)
     ax.legend(loc="best", fontsize=8)
     return figure
 

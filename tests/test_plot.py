@@ -162,6 +162,27 @@ def test_step_gain_plots_g_t_at_t_with_a_line_at_one_and_averages_samples_geomet
     np.testing.assert_allclose(line(one, "g_t (sample 1)").get_ydata(), [0.125] * 3)
 
 
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_step_gain_of_a_trace_is_the_analysis_gain_in_the_order_the_layer_read(go_backwards):
+    # a layer that reads last-to-first steps back from t to t+1: its gains are not the forward ratios
+    from rnnsim.analysis.gain import gain_profile
+    from rnnsim.cells import make_cell
+
+    rng = np.random.default_rng(2)
+    cell = make_cell("gru", 5)
+    weights = cell.init_weights(3, rng)
+    result = cell.forward(rng.normal(size=(4, 9, 3)).astype(np.float32), weights, go_backwards=go_backwards,
+                          record_trace=True)
+    cell.backward(result, grad_final_states=(np.ones((4, 5), np.float32),))
+    ax = plot.step_gain(result.trace).axes[0]
+    gain = line(ax, "g_t (geometric mean of 4 samples)")
+    np.testing.assert_array_equal(gain.get_xdata(), np.arange(9))
+    np.testing.assert_allclose(gain.get_ydata(), gain_profile(result.trace).gain)  # NaN at the first step read
+    assert np.isnan(gain.get_ydata()[8 if go_backwards else 0])
+    one = line(plot.step_gain(result.trace, sample=2).axes[0], "g_t (sample 2)")
+    np.testing.assert_allclose(one.get_ydata(), gain_profile(result.trace, 2).gain)
+
+
 def test_input_connectivity_plots_dy_dx_by_position_with_the_words():
     values = np.array([0.01, 0.1, 1.0, 0.5])
     ax = plot.input_connectivity(values, labels=["the", "film", "was", "great"], marks=[2]).axes[0]
