@@ -55,11 +55,6 @@ class StepAnnotations:
         """The names of the windows step t is in, e.g. 'recall', or ''."""
         return ", ".join(name for start, stop, name in self.windows if start <= t < stop)
 
-    def describe(self, t: int) -> str:
-        """Step t in words: 'input 0.42, marked', 'word "great"', 'padding (state carried over)'."""
-        label = self.labels[t] if 0 <= t < self.steps else ""
-        return ", ".join([f'word "{label}"' if self.kind == "words" else f"input {label}", *self.marks_at(t)])
-
     def marks_at(self, t: int) -> list[str]:
         """What the task says about step t beyond its label: ['marked value'], ['in the recall window'], ..."""
         parts = []

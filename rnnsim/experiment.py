@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rnnsim.errors import InputError
 from rnnsim.registry import ALIASES, LAYER_NAMES, layer_name, resolve_cell, short_name
-from rnnsim.runs import read_json, write_json, write_snapshot  # noqa: F401  (read_json: kept for callers)
+from rnnsim.runs import write_snapshot
 
 # Every accepted spelling of a cell (lower case) -> its Keras layer, from the one registry (rnnsim.registry).
 CELL_LAYERS = {name: LAYER_NAMES[key] for name, key in ALIASES.items()}
@@ -159,11 +159,6 @@ def build_encoder_decoder(task, config: RunConfig):
     model.metadata["task"] = {"name": task.name, "seq_len": task.seq_len, "seed": config.seed}
     model.metadata["run"] = asdict(config)
     return model
-
-
-def write_json_atomically(path: Path, value) -> None:
-    """Write JSON so that an interrupted write never leaves a half-written file (rnnsim.runs.write_json)."""
-    write_json(path, value)
 
 
 def save_run(out: Path, model, config: RunConfig, history: dict, epochs_done: int,

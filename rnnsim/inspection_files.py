@@ -12,6 +12,7 @@ from rnnsim.checkpoint import choose_layer, model_file, probe_checkpoint
 from rnnsim.errors import InputError
 from rnnsim.inspection import model_name
 from rnnsim.render.equations import resolve_quantity
+from rnnsim.runs import read_json
 
 
 def save_inspection(model_path, target, sample=0, layer=None, gate=None, data_path=None, file_format="svg",
@@ -44,8 +45,6 @@ def save_inspection(model_path, target, sample=0, layer=None, gate=None, data_pa
         }
         history_file = model_file(model_path).parent / "history.json"
         if history_file.is_file():  # a run folder: its training history is a view too
-            from rnnsim.experiment import read_json
-
             views["history"] = plot.training_history(read_json(history_file, "the run folder is incomplete"))
         written = [plot.save(figure, target / f"{name}.{file_format}") for name, figure in views.items()]
     console = console or Console()

@@ -34,7 +34,7 @@ import numpy as np
 from rnnsim import initializers
 from rnnsim.cells import activations, kernel_parts
 from rnnsim.cells.buffers import BufferPool
-from rnnsim.cells.checks import check_inputs, check_weights
+from rnnsim.cells.checks import check_inputs
 from rnnsim.cells.embedding_lookup import TokenSequence, gather_rows, scatter_add_rows
 from rnnsim.cells.floating_point import denormals_flushed
 from rnnsim.cells.spec import CellSpec
@@ -157,9 +157,6 @@ class RecurrentCell:
         return weights
 
     # -- validation (rnnsim.cells.checks) ---------------------------------------------------
-
-    def _check_weights(self, weights, input_dim):
-        return check_weights(self, weights, input_dim)
 
     def _check_inputs(self, x, weights, initial_state, mask, input_dropout_mask, recurrent_dropout_mask):
         return check_inputs(self, x, weights, initial_state, mask, input_dropout_mask, recurrent_dropout_mask)
