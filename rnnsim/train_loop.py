@@ -64,7 +64,6 @@ def run_epochs(model, task, config, initial_epoch, history, quiet, console, save
     bar = progress.add_task("train", total=total, epoch=f"{initial_epoch + 1}/{config.epochs}",
                             logs="first batch: compiling the kernels if this is their first run (~10-15 s, once)")
     result = RunResult(epochs_done=initial_epoch, saved_epoch=initial_epoch, last_logs={})
-    steps_in_epoch = steps  # the loop's own count, from its batch reports
     started = time.perf_counter()
     # Overflow on the way to a non-finite loss is expected there; TerminateOnNaN reports it in one line.
     with progress, CtrlC() as ctrl_c, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -77,8 +76,7 @@ def run_epochs(model, task, config, initial_epoch, history, quiet, console, save
                         result.diverged = (f"the loss became {nan_guard.invalid_loss} in epoch "
                                            f"{nan_guard.stopped_epoch + 1}, batch {nan_guard.stopped_batch + 1}")
                         break
-                    steps_in_epoch = report.steps_in_epoch
-                elif isinstance(report, EpochReport) and report.steps == steps_in_epoch:
+                elif isinstance(report, EpochReport) and model.epochs_trained == report.epoch + 1:  # a whole epoch
                     # Record first, then look at Ctrl-C: an epoch whose report arrived is done, saved and kept.
                     result.epochs_done, result.last_logs = report.epoch + 1, dict(report.logs)
                     for key, value in report.logs.items():

@@ -305,6 +305,17 @@ def test_every_epoch_is_one_full_pass_and_a_step_count_continues_the_pass():
     seen.clear()
     model.fit(Dataset(make_pass, 5), epochs=4, steps_per_epoch=2, verbose=0)
     assert seen == [0, 1, 2, 3, 4, 0, 1]  # as Keras 3: the third epoch ends with the pass, the fourth starts anew
+    # an epoch that the pass's end cut short is still a whole epoch: counted (for saves and --resume), and
+    # its once-an-epoch probe runs
+    from rnnsim.callbacks import Observer
+
+    probes = []
+    model = series_model()
+    model.fit(Dataset(make_pass, 5), epochs=3, steps_per_epoch=2, verbose=0,
+              callbacks=[Observer(on_probe=probes.append)],
+              probe=(batches[0][0], batches[0][1]))
+    assert model.epochs_trained == 3
+    assert [report.epoch for report in probes] == [0, 1, 2]
 
 
 def test_a_plain_list_of_batches_trains_validates_and_predicts():

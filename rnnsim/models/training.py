@@ -463,8 +463,8 @@ class Trainer:
                 started = time.perf_counter()
                 loss_total, seen = 0.0, 0
                 metric_totals = [[0.0, 0.0] for _ in self.metric_names]
-                batches_done = 0
-                for batch_index, (xb, yb) in enumerate(train_batches()):
+                batches_done, cut_short = 0, False
+                for batch_index, ((xb, yb), is_last) in enumerate(_marking_the_last(train_batches())):
                     xb = self._check_x(xb)
                     yb = self._check_y(yb, xb.shape[0])
                     hooks.on_train_batch_begin(batch_index, {})
@@ -484,9 +484,8 @@ class Trainer:
                                          logs=dict(logs), elapsed=time.perf_counter() - started)
                     hooks.on_report(report)
                     yield report
-                    last_batch = batch_index == steps - 1
                     for probe_x, probe_y, every, observer in probes:
-                        due = (self.optimizer.iterations % every == 0) if every else last_batch
+                        due = (self.optimizer.iterations % every == 0) if every else is_last
                         if not due:
                             continue
                         probe_report = self.probe(probe_x, probe_y, epoch=epoch, batch=batch_index)
@@ -496,6 +495,7 @@ class Trainer:
                             target.on_report(probe_report)
                         yield probe_report
                     if self.stop_training:
+                        cut_short = not is_last
                         break
                 epoch_logs = {"loss": loss_total / max(seen, 1)}
                 for name, (total, count) in zip(self.metric_names, metric_totals):
@@ -506,9 +506,10 @@ class Trainer:
                     hooks.on_test_end(validation_logs)
                     for key, value in validation_logs.items():
                         epoch_logs["val_" + key] = value
-                if batches_done == steps:
-                    # Only a whole epoch counts: a callback that stops mid-epoch (TerminateOnNaN) still gets
-                    # on_epoch_end and a History entry, as in Keras, but a resume starts that epoch again.
+                if not cut_short:
+                    # Only a whole epoch counts (all its steps, or a dataset's pass that ended sooner): a
+                    # callback that stops mid-epoch (TerminateOnNaN) still gets on_epoch_end and a History
+                    # entry, as in Keras, but a resume starts that epoch again.
                     self.epochs_trained = epoch + 1
                 hooks.on_epoch_end(epoch, epoch_logs)
                 report = EpochReport(epoch=epoch, epochs=epochs, logs=dict(epoch_logs),
@@ -520,3 +521,15 @@ class Trainer:
         finally:
             hooks.on_train_end(epoch_logs)
 
+
+def _marking_the_last(items):
+    """(item, is_last) for each item of an iterable, looking one ahead."""
+    iterator = iter(items)
+    try:
+        current = next(iterator)
+    except StopIteration:
+        return
+    for following in iterator:
+        yield current, False
+        current = following
+    yield current, True
