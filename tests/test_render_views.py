@@ -100,7 +100,10 @@ def test_gain_plot_draws_the_line_g_equals_one_and_states_the_product():
     assert "╌ g = 1" in out
     assert "from t=19 back to t=0 the gradient is multiplied by 1.9e-06 (0.5 per step on average)" in out
     text = gain_plot(profile, width=40, height=6, colour=False).plain
-    assert "1┤" in text or "1.1┤" in text or "╌" in text
+    one_row = next(row for row in text.splitlines() if row.lstrip().startswith("1e0┤"))  # the axis at g = 1
+    assert set(one_row.split("┤", 1)[1]) == {"╌"}  # the dashed line g = 1 across the whole plot
+    gains_row = next(row for row in text.splitlines() if "●" in row and "g_t" not in row)
+    assert text.splitlines().index(gains_row) > text.splitlines().index(one_row)  # g = 0.5 is drawn below it
 
 
 def test_lstm_gain_view_shows_the_cell_path_and_the_forget_gate():

@@ -269,7 +269,7 @@ def test_gates_at_80x24_window_the_units_and_say_where_the_window_is():
             screen = app.screen
             await pilot.press("s")
             await wait_for(pilot, lambda: screen.state == "finished")
-            await pilot.press("2", *(["down"] * 15), *(["right"] * 90))
+            await pilot.press("2", *(["down"] * 15), *(["shift+right"] * 9))  # t+10 a press: to t=90
             gates = screen.query_one("#gates-view")
             rendered = plain(gates.render(), gates.size.width)
             found = re.search(r"units (\d+)-(\d+) of 16 \(↑↓\) · t (\d+)-(\d+) of 100 \(←→\)", rendered)

@@ -323,8 +323,9 @@ def test_a_plain_list_of_batches_trains_validates_and_predicts():
     model = series_model()
     history = model.fit(batches, epochs=2, validation_data=batches[:2], verbose=0)
     assert len(history.history["val_loss"]) == 2
-    assert model.predict(batches).shape == (sum(len(x) for x, _ in batches), 1)
-    assert isinstance(model.evaluate(batches), list)
+    xs, ys = np.concatenate([x for x, _ in batches]), np.concatenate([y for _, y in batches])
+    np.testing.assert_array_equal(model.predict(batches), model.predict(xs, batch_size=len(xs)))
+    assert model.evaluate(batches) == pytest.approx(model.evaluate(xs, ys, batch_size=len(xs)))
 
 
 def test_a_generator_still_needs_its_step_count_and_evaluate_names_steps():
