@@ -4,13 +4,14 @@ Cell cases: random weights, inputs and options for the kernels, and the plain-Nu
 forward and backward for the same case. Layers: `layer_gradient_errors`, a central-difference check
 of one layer's hand-written backward (input and weights). Traces: `make_trace`, a small NumPy forward
 pass recorded as a `Trace` (no Numba, no model), for the drawing and the app. The app: `wait_for`, a
-Pilot wait. The code's imports, read with `ast` (nothing imported): `imported_names`,
+Pilot wait, and `started_app`, the app under Pilot once a key's run has finished. The code's imports, read with `ast` (nothing imported): `imported_names`,
 `internal_edges`, for tests/test_structure.py and the layout tests. The command line in a real
 process (`run_rnnsim`, `start_rnnsim`, `one_error_line`) and a private mount namespace for read-only
 folders (`namespace_command`), for the fault tests.
 """
 
 import ast
+import contextlib
 import os
 import shutil
 import subprocess
@@ -195,6 +196,16 @@ async def wait_for(pilot, condition, timeout=10.0):
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the app")
         await pilot.pause(0.05)
+
+
+@contextlib.asynccontextmanager
+async def started_app(app, *, size=(80, 24), key="s", state="finished", timeout=10.0):
+    """The app under Pilot at `size`, after pressing `key`, once its screen reaches `state`: (pilot, screen)."""
+    async with app.run_test(size=size) as pilot:
+        screen = app.screen
+        await pilot.press(key)
+        await wait_for(pilot, lambda: screen.state == state, timeout)
+        yield pilot, screen
 
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ import io
 import time
 
 import pytest
-from helpers import make_trace, wait_for
+from helpers import make_trace, started_app, wait_for
 from rich.console import Console
 
 from tui.app import RnnsimApp
@@ -60,10 +60,7 @@ def render_plain(renderable, width=80) -> str:
 def test_training_runs_and_fills_curves_gates_and_gradient():
     async def scenario():
         app = make_app()
-        async with app.run_test(size=(80, 24)) as pilot:
-            screen = app.screen
-            await pilot.press("s")
-            await wait_for(pilot, lambda: screen.state == "finished")
+        async with started_app(app, size=(80, 24)) as (pilot, screen):
             loss = screen.query_one("#loss-curve")
             assert len(loss.train) == 10 and len(loss.val) == 2
             assert loss.baseline == ("predict 1", 0.167)
@@ -189,10 +186,7 @@ def test_gate_heatmaps_keep_a_dark_canvas_on_a_light_theme():
 def test_compare_overlays_the_three_cells():
     async def scenario():
         app = make_app()
-        async with app.run_test(size=(80, 24)) as pilot:
-            screen = app.screen
-            await pilot.press("c")
-            await wait_for(pilot, lambda: screen.state == "compared")
+        async with started_app(app, size=(80, 24), key="c", state="compared") as (pilot, screen):
             view = screen.query_one("#compare-view")
             assert list(view.series) == ["SimpleRNN", "LSTM", "GRU"]
             text = view.render().plain
@@ -206,10 +200,7 @@ def test_compare_overlays_the_three_cells():
 def test_arrow_keys_stop_at_the_edges():
     async def scenario():
         app = make_app(seq_len=5, units=3)
-        async with app.run_test(size=(80, 24)) as pilot:
-            screen = app.screen
-            await pilot.press("s")
-            await wait_for(pilot, lambda: screen.state == "finished")
+        async with started_app(app, size=(80, 24)) as (pilot, screen):
             await pilot.press("2", "left", "up")
             assert (screen.t, screen.unit) == (0, 0)
             await pilot.press(*(["right"] * 9), *(["down"] * 9))
@@ -315,10 +306,7 @@ def y_labels(view) -> list[str]:
 def test_loss_axis_turns_log_by_itself_and_l_toggles_it():
     async def scenario():
         app = RnnsimApp(Settings(units=4, seq_len=10), session_factory=DecadesSession)
-        async with app.run_test(size=(80, 24)) as pilot:
-            screen = app.screen
-            await pilot.press("s")
-            await wait_for(pilot, lambda: screen.state == "finished")
+        async with started_app(app, size=(80, 24)) as (pilot, screen):
             loss = screen.query_one("#loss-curve")
             assert loss.uses_log()  # and the legend says so, in short words at 80 columns:
             assert loss.render().plain.startswith("loss (mse) · log y auto  ⣿ 0.001  ● 0.123")
@@ -342,10 +330,7 @@ def test_loss_curve_is_smoothed_over_the_raw_batches_and_keeps_val_and_baseline(
 
     async def scenario():
         app = make_app()
-        async with app.run_test(size=(100, 30)) as pilot:
-            screen = app.screen
-            await pilot.press("s")
-            await wait_for(pilot, lambda: screen.state == "finished")
+        async with started_app(app, size=(100, 30)) as (pilot, screen):
             loss = screen.query_one("#loss-curve")
             assert loss.train == [1.0 / (1 + k) for k in range(10)]
             assert loss.smoothed == ema(loss.train, SMOOTHING).tolist()

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import make_trace, wait_for
+from helpers import make_trace, started_app, wait_for
 from rich.console import Console
 
 from rnnsim.analysis import WhatIf, gain_profile, saturation_record
@@ -109,10 +109,7 @@ def plain(renderable, width) -> str:
 def test_the_why_tabs_fill_from_the_probe(size):
     async def scenario():
         app = make_app()
-        async with app.run_test(size=size) as pilot:
-            screen = app.screen
-            await pilot.press("s")
-            await wait_for(pilot, lambda: screen.state == "finished")
+        async with started_app(app, size=size) as (pilot, screen):
             await pilot.press("5")
             gain = screen.query_one("#gain-view")
             text = plain(gain.render(), gain.size.width)
@@ -148,10 +145,7 @@ def test_what_if_recomputes_in_a_worker_and_cycles_through_the_model_as_trained(
 
     async def scenario():
         app = make_app(cell=cell)
-        async with app.run_test(size=size) as pilot:
-            screen = app.screen
-            await pilot.press("s")
-            await wait_for(pilot, lambda: screen.state == "finished")
+        async with started_app(app, size=size) as (pilot, screen):
             await pilot.press("e")
             assert screen.query_one("#tabs").active == "whatif"
             await wait_for(pilot, lambda: screen.whatif_result is not None)
@@ -193,10 +187,7 @@ class WordSession(WhySession):
 def test_text_is_read_downwards_in_the_inputs_tab(size):
     async def scenario():
         app = RnnsimApp(Settings(cell="gru", units=8, seq_len=100, epochs=2), session_factory=WordSession)
-        async with app.run_test(size=size) as pilot:
-            screen = app.screen
-            await pilot.press("s")
-            await wait_for(pilot, lambda: screen.state == "finished")
+        async with started_app(app, size=size) as (pilot, screen):
             await pilot.press("2", *(["right"] * 14), "6")
             inputs = screen.query_one("#inputs-view")
             lines = plain(inputs.render(), inputs.size.width).splitlines()
@@ -211,10 +202,7 @@ def test_text_is_read_downwards_in_the_inputs_tab(size):
 def test_notes_toggle_on_every_tab_with_the_cells_own_sentence():
     async def scenario():
         app = make_app()
-        async with app.run_test(size=(120, 40)) as pilot:
-            screen = app.screen
-            await pilot.press("s")
-            await wait_for(pilot, lambda: screen.state == "finished")
+        async with started_app(app, size=(120, 40)) as (pilot, screen):
             notes = list(screen.query(NoteView))
             assert {note.id for note in notes} == {f"note-{tab}" for tab in
                                                    ("train", "gates", "compare", "gain", "inputs", "saturation",
@@ -235,10 +223,7 @@ def test_notes_toggle_on_every_tab_with_the_cells_own_sentence():
 def test_gates_at_120x40_show_every_unit_and_step_with_the_legend_in_colour():
     async def scenario():
         app = make_app()
-        async with app.run_test(size=(120, 40)) as pilot:
-            screen = app.screen
-            await pilot.press("s")
-            await wait_for(pilot, lambda: screen.state == "finished")
+        async with started_app(app, size=(120, 40)) as (pilot, screen):
             await pilot.press("2")
             gates = screen.query_one("#gates-view")
             shown, columns, unit_rows, time_columns = gates.layout_plan(*gates.size)
@@ -265,10 +250,7 @@ def shown_symbol(name):
 def test_gates_at_80x24_window_the_units_and_say_where_the_window_is():
     async def scenario():
         app = make_app()
-        async with app.run_test(size=(80, 24)) as pilot:
-            screen = app.screen
-            await pilot.press("s")
-            await wait_for(pilot, lambda: screen.state == "finished")
+        async with started_app(app, size=(80, 24)) as (pilot, screen):
             await pilot.press("2", *(["down"] * 15), *(["shift+right"] * 9))  # t+10 a press: to t=90
             gates = screen.query_one("#gates-view")
             rendered = plain(gates.render(), gates.size.width)
@@ -283,10 +265,7 @@ def test_gates_at_80x24_window_the_units_and_say_where_the_window_is():
 def test_the_product_of_the_gains_is_the_ratio_the_compare_tab_prints():
     async def scenario():
         app = make_app(units=6, seq_len=40)
-        async with app.run_test(size=(120, 40)) as pilot:
-            screen = app.screen
-            await pilot.press("c")
-            await wait_for(pilot, lambda: screen.state == "compared")
+        async with started_app(app, size=(120, 40), key="c", state="compared") as (pilot, screen):
             compare = screen.query_one("#compare-view").render().plain
             for cell, label in (("simple_rnn", "SimpleRNN"), ("lstm", "LSTM"), ("gru", "GRU")):
                 traces, _tokens = screen.compare_traces[cell]
@@ -303,10 +282,7 @@ def test_the_forget_bias_compare_trains_an_lstm_from_zero_and_from_one():
     async def scenario():
         WhySession.made.clear()
         app = make_app(cell="gru", units=6, seq_len=20)
-        async with app.run_test(size=(80, 24)) as pilot:
-            screen = app.screen
-            await pilot.press("f")
-            await wait_for(pilot, lambda: screen.state == "compared")
+        async with started_app(app, size=(80, 24), key="f", state="compared") as (pilot, screen):
             view = screen.query_one("#compare-view")
             assert list(view.series) == ["LSTM b_f=0", "LSTM b_f=1"]
             assert "forget bias b_f = 0 and b_f = 1" in view.title
