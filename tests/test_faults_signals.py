@@ -118,17 +118,34 @@ def test_ctrl_c_before_training_starts_is_one_line_and_exit_130(tmp_path, delay)
     assert not out.exists() or history_of(out).epochs_done >= 1
 
 
+# Sends itself SIGINT while IMDB's reviews are first tokenized, as a user's Ctrl-C during the parse would land.
+CTRL_C_WHILE_PARSING = """
+import os, signal, sys
+import rnnsim.datasets.imdb as imdb
+real_tokenize, calls = imdb.tokenize, []
+def tokenize(text):
+    calls.append(1)
+    if len(calls) == 2000:
+        os.kill(os.getpid(), signal.SIGINT)
+    return real_tokenize(text)
+imdb.tokenize = tokenize
+from rnnsim.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_ctrl_c_while_imdb_is_first_parsed_is_one_line_and_leaves_no_cache(tmp_path, need_data):
     data = need_data("imdb/aclImdb_v1_labelled.tar.xz", "imdb/imdb_word_index.json")
     cache = tmp_path / "cache"
     env = {**os.environ, "RNNSIM_CACHE": str(cache), "RNNSIM_DATA": str(data)}
     out = tmp_path / "run"
-    process = start_rnnsim("train", "--dataset", "imdb", "--out", out, "--quiet", cwd=tmp_path, env=env)
-    time.sleep(3.0)  # imports take about one second; the first parse of the 50,000 reviews much longer
-    assert process.poll() is None
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130
+    # The SIGINT is sent from inside the parse (after 2,000 of the 50,000 reviews), so it lands there on a
+    # machine of any speed: a fixed delay was once longer than the whole parse.
+    completed = subprocess.run([sys.executable, "-c", CTRL_C_WHILE_PARSING, "train", "--dataset", "imdb", "--out",
+                                str(out), "--quiet"], capture_output=True, text=True, cwd=tmp_path, env=env,
+                               timeout=300)
+    stderr = completed.stderr
+    assert completed.returncode == 130, stderr
     assert stderr == "rnnsim: interrupted by Ctrl-C\n"
     assert list(cache.rglob("*.npz")) == [] and list(cache.rglob("*.tmp")) == []  # no cache, not even half
     assert not out.exists()
