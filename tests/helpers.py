@@ -1,12 +1,12 @@
 """Helpers shared by several test files (test files never import each other: tests/test_structure.py).
 
-Cell cases: random weights, inputs and options for the kernels, and the plain-NumPy reference's
-forward and backward for the same case. Layers: `layer_gradient_errors`, a central-difference check
-of one layer's hand-written backward (input and weights). Traces: `make_trace`, a small NumPy forward
-pass recorded as a `Trace` (no Numba, no model), for the drawing and the app. The app: `wait_for`, a
-Pilot wait, and `started_app`, the app under Pilot once a key's run has finished. The code's imports,
-read with `ast` (nothing imported): `imported_names`, `internal_edges`, for tests/test_structure.py and the layout tests. The command line in a real
-process (`run_rnnsim`, `start_rnnsim`, `one_error_line`) and a private mount namespace for read-only
+Cell cases: random weights, inputs and options for the kernels, and the plain-NumPy reference's forward and
+backward for the same case. Layers: `layer_gradient_errors`, a central-difference check of one layer's hand-
+written backward (input and weights). Traces: `make_trace`, a small NumPy forward pass recorded as a `Trace`
+(no Numba, no model), for the drawing and the app. The app: `wait_for`, a Pilot wait, and `started_app`, the
+app under Pilot once a key's run has finished. The code's imports, read with `ast` (nothing imported):
+`imported_names`, `internal_edges`, for tests/test_structure.py and the layout tests. The command line in a
+real process (`run_rnnsim`, `start_rnnsim`, `one_error_line`) and a private mount namespace for read-only
 folders (`namespace_command`), for the fault tests.
 """
 
