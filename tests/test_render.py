@@ -77,9 +77,10 @@ def test_nothing_in_rnnsim_or_tui_imports_the_compatibility_module():
 
 def test_render_imports_no_model_data_set_checkpoint_or_screen():
     # Besides the trace: plain annotation records, the numbers the views compute from a trace (gains,
-    # saturation: numpy only) and the learners' notes (text).
+    # saturation: numpy only), the learners' notes (text) and the table of cell names (registry: a cell's
+    # Keras name in messages).
     allowed_rnnsim = {"rnnsim.cells.trace", "rnnsim.cells.spec", "rnnsim.errors", "rnnsim.annotations",
-                      "rnnsim.analysis.gain", "rnnsim.analysis.saturation", "rnnsim.notes"}
+                      "rnnsim.analysis.gain", "rnnsim.analysis.saturation", "rnnsim.notes", "rnnsim.registry"}
     for path in _sources("rnnsim/render"):
         for module, _ in _imports(path):
             top = module.split(".")[0]
