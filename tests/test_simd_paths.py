@@ -141,6 +141,42 @@ def test_a_large_product_prefetches_and_gives_the_bits_of_the_small_ones(isa):
         np.testing.assert_allclose(whole, a @ b + (start if accumulate else 0), rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("depths, width", [((128, 256), 1024), ((7, 13), 37), ((1, 40), 70), ((30, 0), 33)])
+def test_a_joined_product_gives_the_bits_of_the_joined_array_and_of_two_products(isa, dtype, depths, width):
+    # The LSTM's [x_t, h_{t-1}] [W; U] (matmul_joined_into on pack_stacked): the bits of the product of the
+    # joined array, and of x_t W then += h_{t-1} U (the two calls the kernels made before), on strided views
+    # (x_t of a batch-major x), row ranges, ragged strips, prefetching (the first case's B is 1.5 MB), and numpy.
+    rng = np.random.default_rng(sum(depths) + width)
+    d1, d2 = depths
+    x = rng.normal(size=(17, 3, d1)).astype(dtype)[:, 1]  # rows 3 * d1 apart
+    h = rng.normal(size=(17, d2)).astype(dtype)
+    w, u = rng.normal(size=(d1, width)).astype(dtype), rng.normal(size=(d2, width)).astype(dtype)
+    stacked = simd.pack_stacked((w, u), isa)
+    np.testing.assert_array_equal(stacked, simd.pack_columns(np.vstack([w, u]), isa))
+    joined = np.empty((17, width), dtype)
+    for r0, r1 in ((0, 5), (5, 17)):
+        simd.matmul_joined_into(x, h, stacked, joined, r0, r1, False)
+    whole = np.empty_like(joined)
+    simd.matmul_packed_into(np.hstack([x, h]), stacked, whole, 0, 17, False)
+    np.testing.assert_array_equal(joined, whole)
+    two = np.empty_like(joined)
+    simd.matmul_packed_into(x, simd.pack_columns(w, isa), two, 0, 17, False)
+    if d2:
+        simd.matmul_packed_into(h, simd.pack_columns(u, isa), two, 0, 17, True)
+    np.testing.assert_array_equal(joined, two)
+    tol = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-11)
+    np.testing.assert_allclose(joined, x @ w + h @ u, **tol)
+
+
+def test_pack_stacked_takes_blocks_of_one_width_and_dtype():
+    with pytest.raises(ValueError, match="one width and dtype"):
+        simd.pack_stacked((np.zeros((3, 4), np.float32), np.zeros((2, 5), np.float32)))
+    with pytest.raises(ValueError, match="one width and dtype"):
+        simd.pack_stacked((np.zeros((3, 4), np.float32), np.zeros((2, 4), np.float64)))
+
+
 @pytest.mark.parametrize("isa", ISAS)
 def test_every_vector_width_gives_the_same_numbers_on_one_thread_and_on_three(isa, monkeypatch):
     from rnnsim import threads

@@ -33,7 +33,6 @@ from rnnsim.cells.kernel_parts import (
     FALSE,
     FASTMATH,
     ONE,
-    TRUE,
     ZERO,
     carry_hidden_gradient,
     chunk_bounds,
@@ -43,7 +42,7 @@ from rnnsim.cells.kernel_parts import (
     set_recurrent_input,
     take_output_gradient,
 )
-from rnnsim.cells.simd import matmul_packed_into, pack_columns
+from rnnsim.cells.simd import matmul_joined_into, matmul_packed_into, pack_columns, pack_stacked
 from rnnsim.cells.spec import LSTM as LSTM_SPEC
 from rnnsim.cells.threads import run_chunks
 
@@ -138,7 +137,7 @@ def _lstm_forward_rows(
 def _lstm_forward_fused(
     chunk,  # which chunk of batch rows this call does (run_chunks: one per thread)
     n_chunks,  # how many chunks the batch is cut into
-    recurrent_kernel,  # (U, 4U) as simd.pack_columns strips
+    kernel,  # [W; U] (D + U, 4U) as simd.pack_stacked strips when inputs_in_loop, else U (U, 4U)
     h0,  # (B, U)
     c0,  # (B, U)
     step_mask,
@@ -153,9 +152,8 @@ def _lstm_forward_fused(
     hidden,  # out (T, B, U)
     cell_state,  # out (T, B, U)
     preactivations,  # out (T, B, 4U) when record, else a dummy
-    inputs_in_loop,  # x_t W + b here, step by step, from:
+    inputs_in_loop,  # x_t W + b here, step by step (`kernel` is then [W; U]), from:
     x_steps,  # (T, B, D) inputs, or a dummy
-    input_kernel,  # W (D, 4U) as simd.pack_columns strips, or a dummy
     input_bias,  # (4U,) b (zeros without one)
 ):
     timesteps, batch, width = gates.shape
@@ -173,11 +171,10 @@ def _lstm_forward_fused(
     product = np.empty((rows, width), gates.dtype)  # (R, 4U), stays in cache
     for s in range(timesteps):
         t = timesteps - 1 - s if go_backwards else s
-        if inputs_in_loop:  # x_t W + h_{t-1} U: the inputs' product never leaves the cache
-            matmul_packed_into(x_steps[t, start:stop], input_kernel, product, ZERO, rows, FALSE)
-            matmul_packed_into(h_in, recurrent_kernel, product, ZERO, rows, TRUE)
+        if inputs_in_loop:  # [x_t, h_{t-1}] [W; U]: the inputs' product never leaves the cache
+            matmul_joined_into(x_steps[t, start:stop], h_in, kernel, product, ZERO, rows, FALSE)
         else:
-            matmul_packed_into(h_in, recurrent_kernel, product, ZERO, rows, FALSE)  # h_{t-1} U
+            matmul_packed_into(h_in, kernel, product, ZERO, rows, FALSE)  # h_{t-1} U
         _lstm_forward_rows(0, rows, start, t, gates, product, inputs_in_loop, input_bias, step_mask, recurrent_drop,
                            use_recurrent_drop, act, recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf,
                            hidden, cell_state, preactivations)
@@ -237,7 +234,7 @@ def _lstm_predict_rows(r0, r1, offset, t, z_in, product, inputs_in_loop, input_b
 def _lstm_predict_fused(
     chunk,
     n_chunks,
-    recurrent_kernel,  # (U, 4U) as simd.pack_columns strips
+    kernel,  # [W; U] (D + U, 4U) as simd.pack_stacked strips when inputs_in_loop, else U (U, 4U)
     h0,  # (B, U)
     c0,  # (B, U)
     step_mask,  # (T, B) uint8
@@ -249,7 +246,6 @@ def _lstm_predict_fused(
     x_batch,  # (B, T, D) inputs, batch-major, or a dummy
     x_time,  # (T, B, D) inputs, time-major, or a dummy
     time_major,  # which of the two holds the inputs
-    input_kernel,  # W (D, 4U) as simd.pack_columns strips, or a dummy
     input_bias,  # (4U,) b (zeros without one)
     z_in,  # (T, B, 4U) x_t W + b when not inputs_in_loop (token input), else a dummy
     hidden,  # out (T, B, U) when store_sequence, else a dummy
@@ -269,14 +265,13 @@ def _lstm_predict_fused(
     product = np.empty((rows, 4 * units), h0.dtype)  # (R, 4U), stays in cache
     for s in range(timesteps):
         t = timesteps - 1 - s if go_backwards else s
-        if inputs_in_loop:
+        if inputs_in_loop:  # [x_t, h_{t-1}] [W; U]: one product
             if time_major:
-                matmul_packed_into(x_time[t, start:stop], input_kernel, product, ZERO, rows, FALSE)
+                matmul_joined_into(x_time[t, start:stop], h_prev, kernel, product, ZERO, rows, FALSE)
             else:
-                matmul_packed_into(x_batch[start:stop, t], input_kernel, product, ZERO, rows, FALSE)
-            matmul_packed_into(h_prev, recurrent_kernel, product, ZERO, rows, TRUE)
+                matmul_joined_into(x_batch[start:stop, t], h_prev, kernel, product, ZERO, rows, FALSE)
         else:
-            matmul_packed_into(h_prev, recurrent_kernel, product, ZERO, rows, FALSE)
+            matmul_packed_into(h_prev, kernel, product, ZERO, rows, FALSE)
         _lstm_predict_rows(0, rows, start, t, z_in, product, inputs_in_loop, input_bias, step_mask, act,
                            recurrent_act, fast, h_prev, c_prev, tanh_buf, hidden, store_sequence)
     copy_rows(h_final, h_prev, start)
@@ -448,11 +443,12 @@ class LSTMCell(RecurrentCell):
         x_steps = cache["x_steps"]
         if x_steps is not None and self.projects_inputs_in_loop:  # dense inputs: x_t W + b in the loop
             weights = cache["weights"]
-            inputs = (True, x_steps, pack_columns(weights["kernel"]),
-                      weights["bias"] if self.use_bias else np.zeros(width, dtype))
+            kernel = pack_stacked((weights["kernel"], kernel))
+            inputs = (True, x_steps, weights["bias"] if self.use_bias else np.zeros(width, dtype))
         else:  # x_proj holds x_t W + b already
-            inputs = (False, np.empty((1, 1, 1), dtype), pack_columns(np.empty((1, 1), dtype)), np.empty(1, dtype))
-        run_chunks(_lstm_forward_fused, n_chunks, pack_columns(kernel), h0, c0, cache["step_mask"], drop, use_drop,
+            kernel = pack_columns(kernel)
+            inputs = (False, np.empty((1, 1, 1), dtype), np.empty(1, dtype))
+        run_chunks(_lstm_forward_fused, n_chunks, kernel, h0, c0, cache["step_mask"], drop, use_drop,
                    cache["go_backwards"], *common, gates, hidden, cell_state, preactivations, *inputs)
         return {"hidden": hidden, "cell_state": cell_state, "gates": gates, "preactivations": preactivations}
 
@@ -471,10 +467,12 @@ class LSTMCell(RecurrentCell):
             if not time_major:
                 x = np.ascontiguousarray(x)
             inputs = (True, dummy_x if time_major else x, x.transpose(1, 0, 2) if time_major else dummy_x,
-                      time_major, pack_columns(weights["kernel"]), bias, np.empty((1, 1, 1), dtype))
+                      time_major, bias, np.empty((1, 1, 1), dtype))
+            kernel = pack_stacked((weights["kernel"], weights["recurrent_kernel"]))
         else:  # x_proj holds x_t W + b already (token input)
-            inputs = (False, dummy_x, dummy_x, False, pack_columns(np.empty((1, 1), dtype)), np.empty(1, dtype), x_proj)
-        run_chunks(_lstm_predict_fused, kernel_parts.thread_chunks(batch), pack_columns(weights["recurrent_kernel"]),
+            inputs = (False, dummy_x, dummy_x, False, np.empty(1, dtype), x_proj)
+            kernel = pack_columns(weights["recurrent_kernel"])
+        run_chunks(_lstm_predict_fused, kernel_parts.thread_chunks(batch), kernel,
                    states[0], states[1], step_mask, go_backwards, self.activation_code,
                    self.recurrent_activation_code, fast, *inputs, hidden, return_sequences, h_final, c_final)
         return (hidden if return_sequences else None), (h_final, c_final)

@@ -109,11 +109,18 @@ def _element_pointer(builder, base, row, row_stride, col):
 def _tile_function(module, scalar, itemsize, rows, vector_bytes, prefetch=False):
     """The LLVM function computing one tile, defined once per module:
 
-        void tile(a, a_stride, b, b_stride, c, c_stride, depth, accumulate)
-        c[0:rows, 0:2W] (+)= a[0:rows, 0:depth] @ b[0:depth, 0:2W]   (pointers at the tile's origin)
+        void tile(a, a_stride, a_depth, a2, a2_stride, a2_depth, b, b_stride, c, c_stride, accumulate)
+        c[0:rows, 0:2W] (+)= [a, a2][0:rows, :] @ b[0:a_depth + a2_depth, 0:2W]   (pointers at the tile's origin)
 
-    With `prefetch`, each k also prefetches row k of the strip after b (b + depth rows: packed strips
-    are contiguous) into L2 (`llvm.prefetch`, locality 2: prefetcht1 on x86), one per cache line.
+    The left operand comes in two pieces side by side, a's a_depth columns then a2's a2_depth: the
+    LSTM's [x_t, h_{t-1}] [W; U] without copying x_t and h_{t-1} into one array. The k loop runs over
+    a, then on over a2 with the same accumulators: the chain of multiply-adds of the joined product
+    (and of x_t W followed by += h_{t-1} U, whose partial sums stored in between are exact). A product
+    of one left operand passes a2_depth = 0.
+
+    With `prefetch`, each k also prefetches row k of the strip after b (b + depth rows, depth =
+    a_depth + a2_depth: packed strips are contiguous) into L2 (`llvm.prefetch`, locality 2:
+    prefetcht1 on x86), one per cache line.
 
     It is kept out of line (`noinline`): inlined at every call site of every kernel, the unrolled
     tile about doubled the kernels' compile time, for a call that costs a few cycles against the
@@ -122,19 +129,21 @@ def _tile_function(module, scalar, itemsize, rows, vector_bytes, prefetch=False)
     """
     lanes = vector_bytes // itemsize
     vector = ir.VectorType(scalar, lanes)
-    name = f"rnnsim_simd_tile_{rows}x{2 * lanes}_{_suffix(vector)}{'_pf' if prefetch else ''}"
+    name = f"rnnsim_simd_tile2_{rows}x{2 * lanes}_{_suffix(vector)}{'_pf' if prefetch else ''}"
     existing = module.globals.get(name)
     if existing is not None:
         return existing
     intp = ir.IntType(64)
     pointer = scalar.as_pointer()
     function = ir.Function(
-        module, ir.FunctionType(ir.VoidType(), [pointer, intp, pointer, intp, pointer, intp, intp, ir.IntType(1)]),
+        module,
+        ir.FunctionType(ir.VoidType(), [pointer, intp, intp, pointer, intp, intp, pointer, intp, pointer, intp,
+                                        ir.IntType(1)]),
         name,
     )
     function.linkage = "linkonce_odr"
     function.attributes.add("noinline")
-    a_ptr, a_stride, b_ptr, b_stride, c_ptr, c_stride, depth, acc_flag = function.args
+    a_ptr, a_stride, a_depth, a2_ptr, a2_stride, a2_depth, b_ptr, b_stride, c_ptr, c_stride, acc_flag = function.args
     builder = ir.IRBuilder(function.append_basic_block("entry"))
     vector_ptr = vector.as_pointer()
     fmuladd = cgutils.get_or_insert_function(
@@ -142,6 +151,7 @@ def _tile_function(module, scalar, itemsize, rows, vector_bytes, prefetch=False)
     )
     zero_index = ir.Constant(intp, 0)
     second = ir.Constant(intp, lanes)
+    depth = builder.add(a_depth, a2_depth)
 
     def vector_at(base, r, stride, col):
         return builder.bitcast(_element_pointer(builder, base, r, stride, col), vector_ptr)
@@ -173,21 +183,24 @@ def _tile_function(module, scalar, itemsize, rows, vector_bytes, prefetch=False)
             module, ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32]), "llvm.prefetch.p0"
         )
         lines = [ir.Constant(intp, (64 // itemsize) * j) for j in range(max(1, 2 * vector_bytes // 64))]
-    with cgutils.for_range(builder, depth) as loop:
-        k = loop.index
-        if prefetch:  # row k of the next strip, into L2
-            ahead = builder.add(k, depth)
-            for line in lines:
-                address = builder.bitcast(_element_pointer(builder, b_ptr, ahead, b_stride, line), byte_ptr)
-                builder.call(prefetch_fn, [address, ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)])
-        b0 = builder.load(vector_at(b_ptr, k, b_stride, zero_index), align=itemsize)
-        b1 = builder.load(vector_at(b_ptr, k, b_stride, second), align=itemsize)
-        for i, r in enumerate(c_rows):
-            a_scalar = builder.load(_element_pointer(builder, a_ptr, r, a_stride, k))
-            a_vec = builder.insert_element(undef, a_scalar, ir.Constant(ir.IntType(32), 0))
-            a_vec = builder.shuffle_vector(a_vec, undef, splat_mask)
-            for acc, b_vec in zip(accumulators[i], (b0, b1)):
-                builder.store(builder.call(fmuladd, [a_vec, b_vec, builder.load(acc)]), acc)
+    for source, source_stride, source_depth, first_row in (
+            (a_ptr, a_stride, a_depth, zero_index), (a2_ptr, a2_stride, a2_depth, a_depth)):
+        with cgutils.for_range(builder, source_depth) as loop:
+            k = loop.index  # column k of this piece of the left operand, row first_row + k of b
+            b_row = builder.add(first_row, k)
+            if prefetch:  # row b_row of the next strip, into L2
+                ahead = builder.add(b_row, depth)
+                for line in lines:
+                    address = builder.bitcast(_element_pointer(builder, b_ptr, ahead, b_stride, line), byte_ptr)
+                    builder.call(prefetch_fn, [address, ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)])
+            b0 = builder.load(vector_at(b_ptr, b_row, b_stride, zero_index), align=itemsize)
+            b1 = builder.load(vector_at(b_ptr, b_row, b_stride, second), align=itemsize)
+            for i, r in enumerate(c_rows):
+                a_scalar = builder.load(_element_pointer(builder, source, r, source_stride, k))
+                a_vec = builder.insert_element(undef, a_scalar, ir.Constant(ir.IntType(32), 0))
+                a_vec = builder.shuffle_vector(a_vec, undef, splat_mask)
+                for acc, b_vec in zip(accumulators[i], (b0, b1)):
+                    builder.store(builder.call(fmuladd, [a_vec, b_vec, builder.load(acc)]), acc)
 
     for slots, pair in zip(c_slots, accumulators):
         for slot, acc in zip(slots, pair):
@@ -197,20 +210,21 @@ def _tile_function(module, scalar, itemsize, rows, vector_bytes, prefetch=False)
 
 
 def _make_tile(rows, vector_bytes, prefetch=False):
-    """An intrinsic computing C[r:r+rows, j:j+2*W] (+)= A[r:r+rows, :] @ B[:, j:j+2*W], W = lanes per vector."""
+    """An intrinsic computing C[r:r+rows, j:j+2*W] (+)= [A, A2][r:r+rows, :] @ B[:, j:j+2*W], W = lanes per
+    vector (A2 may have no columns)."""
 
     @intrinsic
-    def tile(typingctx, a, b, c, row, col, accumulate):
-        arrays = (a, b, c)
+    def tile(typingctx, a, a2, b, c, row, col, accumulate):
+        arrays = (a, a2, b, c)
         if not all(isinstance(x, types.Array) and x.ndim == 2 for x in arrays):
-            raise TypingError("the SIMD tile takes three 2-D arrays")
+            raise TypingError("the SIMD tile takes four 2-D arrays")
         dtype = a.dtype
-        if dtype not in (types.float32, types.float64) or b.dtype != dtype or c.dtype != dtype:
+        if dtype not in (types.float32, types.float64) or any(x.dtype != dtype for x in arrays):
             raise TypingError("the SIMD tile takes float32 or float64 arrays of one dtype")
-        sig = types.void(a, b, c, types.intp, types.intp, types.boolean)
+        sig = types.void(a, a2, b, c, types.intp, types.intp, types.boolean)
 
         def codegen(context, builder, signature, args):
-            a_val, b_val, c_val, row_val, col_val, acc_flag = args
+            a_val, a2_val, b_val, c_val, row_val, col_val, acc_flag = args
             scalar = context.get_value_type(dtype)
             itemsize = context.get_abi_sizeof(scalar)
             intp = context.get_value_type(types.intp)
@@ -222,16 +236,17 @@ def _make_tile(rows, vector_bytes, prefetch=False):
                 row_stride = builder.sdiv(strides[0], ir.Constant(intp, itemsize))  # bytes -> elements
                 return array.data, row_stride, shape
 
-            a_ptr, a_stride, (_, depth) = unpack(a, a_val)
+            a_ptr, a_stride, (_, a_depth) = unpack(a, a_val)
+            a2_ptr, a2_stride, (_, a2_depth) = unpack(a2, a2_val)
             b_ptr, b_stride, _ = unpack(b, b_val)
             c_ptr, c_stride, _ = unpack(c, c_val)
             zero = ir.Constant(intp, 0)
             function = _tile_function(builder.module, scalar, itemsize, rows, vector_bytes, prefetch)
             builder.call(function, [
-                _element_pointer(builder, a_ptr, row_val, a_stride, zero), a_stride,
+                _element_pointer(builder, a_ptr, row_val, a_stride, zero), a_stride, a_depth,
+                _element_pointer(builder, a2_ptr, row_val, a2_stride, zero), a2_stride, a2_depth,
                 _element_pointer(builder, b_ptr, zero, b_stride, col_val), b_stride,
                 _element_pointer(builder, c_ptr, row_val, c_stride, col_val), c_stride,
-                depth,
                 acc_flag,  # a boolean argument is an i1 in Numba's lowering
             ])
             return context.get_dummy_value()
@@ -259,8 +274,8 @@ PREFETCH_MIN_BYTES = 1 << 18
 
 
 @njit(inline="always")
-def _strip_rows(a, b, c_strip, r0, r1, accumulate, strip_bytes, prefetch):
-    """c_strip[r0:r1] (+)= a[r0:r1] @ b for one whole packed strip, with the tile of the strip's width.
+def _strip_rows(a, a2, b, c_strip, r0, r1, accumulate, strip_bytes, prefetch):
+    """c_strip[r0:r1] (+)= [a, a2][r0:r1] @ b for one whole packed strip, with the tile of the strip's width.
 
     With `prefetch`, the full tiles also ask for the next strip's rows (packed strips are contiguous),
     one row per k, into L2: the first tile of the next strip then finds in L2 what it would otherwise wait
@@ -271,38 +286,38 @@ def _strip_rows(a, b, c_strip, r0, r1, accumulate, strip_bytes, prefetch):
     if strip_bytes == 2 * 64:
         while r + 12 <= r1:
             if prefetch:
-                _tile_z12_pf(a, b, c_strip, r, 0, accumulate)
+                _tile_z12_pf(a, a2, b, c_strip, r, 0, accumulate)
             else:
-                _tile_z12(a, b, c_strip, r, 0, accumulate)
+                _tile_z12(a, a2, b, c_strip, r, 0, accumulate)
             r += 12
         if r + 8 <= r1:
             if prefetch:
-                _tile_z8_pf(a, b, c_strip, r, 0, accumulate)
+                _tile_z8_pf(a, a2, b, c_strip, r, 0, accumulate)
             else:
-                _tile_z8(a, b, c_strip, r, 0, accumulate)
+                _tile_z8(a, a2, b, c_strip, r, 0, accumulate)
             r += 8
         if r + 4 <= r1:
-            _tile_z4(a, b, c_strip, r, 0, accumulate)
+            _tile_z4(a, a2, b, c_strip, r, 0, accumulate)
             r += 4
         while r < r1:
-            _tile_z1(a, b, c_strip, r, 0, accumulate)
+            _tile_z1(a, a2, b, c_strip, r, 0, accumulate)
             r += 1
     elif strip_bytes == 2 * 32:
         while r + 4 <= r1:
             if prefetch:
-                _tile_y4_pf(a, b, c_strip, r, 0, accumulate)
+                _tile_y4_pf(a, a2, b, c_strip, r, 0, accumulate)
             else:
-                _tile_y4(a, b, c_strip, r, 0, accumulate)
+                _tile_y4(a, a2, b, c_strip, r, 0, accumulate)
             r += 4
         while r < r1:
-            _tile_y1(a, b, c_strip, r, 0, accumulate)
+            _tile_y1(a, a2, b, c_strip, r, 0, accumulate)
             r += 1
     else:
         while r + 4 <= r1:
-            _tile_x4(a, b, c_strip, r, 0, accumulate)
+            _tile_x4(a, a2, b, c_strip, r, 0, accumulate)
             r += 4
         while r < r1:
-            _tile_x1(a, b, c_strip, r, 0, accumulate)
+            _tile_x1(a, a2, b, c_strip, r, 0, accumulate)
             r += 1
 
 
@@ -323,12 +338,26 @@ def strip_width(dtype, isa: str | None = None) -> int:
 
 def pack_columns(b, isa: str | None = None):
     """B (K, N) -> (S, K, 2W) strips of 2W columns each (the last zero-padded), S = ceil(N / 2W)."""
-    depth, width = b.shape
-    strip = strip_width(b.dtype, isa)
-    packed = np.empty((-(-width // strip), depth, strip), b.dtype)
-    by_columns = b.strides[0] < b.strides[1]
-    n_chunks = min(threads.get_num_threads(), packed.shape[0]) if b.size >= PACK_SPLIT_ELEMENTS else 1
-    threads.run_chunks(_pack_into, n_chunks, b, packed, by_columns)  # the strips shared out over the threads
+    return pack_stacked((b,), isa)
+
+
+def pack_stacked(blocks, isa: str | None = None):
+    """`pack_columns` of the blocks stacked by rows, np.vstack(blocks), without making the stack: the LSTM's
+    [W; U] (D + U, 4U), so that [x_t, h_{t-1}] [W; U] is one product (one pass over C, K = D + U long)."""
+    blocks = tuple(blocks)
+    width, dtype = blocks[0].shape[1], blocks[0].dtype
+    if any(block.shape[1] != width or block.dtype != dtype for block in blocks):
+        raise ValueError("pack_stacked takes blocks of one width and dtype")
+    strip = strip_width(dtype, isa)
+    packed = np.empty((-(-width // strip), sum(block.shape[0] for block in blocks), strip), dtype)
+    top = 0
+    for block in blocks:
+        depth = block.shape[0]
+        by_columns = block.strides[0] < block.strides[1]
+        n_chunks = min(threads.get_num_threads(), packed.shape[0]) if block.size >= PACK_SPLIT_ELEMENTS else 1
+        # the strips shared out over the threads
+        threads.run_chunks(_pack_into, n_chunks, block, packed, top, by_columns)
+        top += depth
     return packed
 
 
@@ -336,9 +365,9 @@ PACK_SPLIT_ELEMENTS = 1 << 17  # from 512 KB of float32 (an LSTM(128)'s recurren
 
 
 @njit(cache=True, nogil=True)
-def _pack_into(chunk, n_chunks, b, packed, by_columns):
-    """One pass over this chunk's strips of B, in the order of its memory (`by_columns` for a transposed
-    view such as U^T)."""
+def _pack_into(chunk, n_chunks, b, packed, top, by_columns):
+    """One pass over this chunk's strips of B into rows top.. of `packed`, in the order of B's memory
+    (`by_columns` for a transposed view such as U^T)."""
     depth, width = b.shape
     n_strips, _, strip = packed.shape
     per_chunk = (n_strips + n_chunks - 1) // n_chunks
@@ -349,14 +378,15 @@ def _pack_into(chunk, n_chunks, b, packed, by_columns):
         if by_columns:
             for jj in range(n):
                 for k in range(depth):
-                    block[k, jj] = b[k, j0 + jj]
+                    block[top + k, jj] = b[k, j0 + jj]
         else:
             for k in range(depth):
+                row = block[top + k]
                 for jj in range(n):
-                    block[k, jj] = b[k, j0 + jj]
+                    row[jj] = b[k, j0 + jj]
         for k in range(depth):
             for jj in range(n, strip):
-                block[k, jj] = 0.0
+                block[top + k, jj] = 0.0
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -366,6 +396,18 @@ def matmul_packed_into(a, b_packed, c, r0, r1, accumulate):
     a (R, K), b_packed (S, K, 2W), c (R, N) with N <= S * 2W; last axes contiguous. The tile is the
     one for the strips' width in bytes (2W times the item size), whichever ISA packed them.
     """
+    _matmul_packed(a, a[:, :0], b_packed, c, r0, r1, accumulate)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def matmul_joined_into(a, a2, b_packed, c, r0, r1, accumulate):
+    """c[r0:r1] = [a, a2][r0:r1] @ B (or +=): a (R, K1) and a2 (R, K2) side by side, without joining them,
+    B (K1 + K2, N) as `pack_stacked`. The same bits as `matmul_packed_into` of the joined array."""
+    _matmul_packed(a, a2, b_packed, c, r0, r1, accumulate)
+
+
+@njit(inline="always")
+def _matmul_packed(a, a2, b_packed, c, r0, r1, accumulate):
     width = c.shape[1]
     n_strips, depth, strip = b_packed.shape
     strip_bytes = strip * a.itemsize
@@ -375,7 +417,7 @@ def matmul_packed_into(a, b_packed, c, r0, r1, accumulate):
         b = b_packed[s]  # (K, 2W), contiguous
         prefetch = large and s + 1 < n_strips
         if j + strip <= width:
-            _strip_rows(a, b, c[:, j : j + strip], r0, r1, accumulate, strip_bytes, prefetch)
+            _strip_rows(a, a2, b, c[:, j : j + strip], r0, r1, accumulate, strip_bytes, prefetch)
         else:  # the ragged last strip: whole tiles into a scratch block (the packing padded it with zeros),
             # then its valid columns: every element of C comes from the same tile code, whatever the packing
             rest = width - j
@@ -384,8 +426,7 @@ def matmul_packed_into(a, b_packed, c, r0, r1, accumulate):
                 for r in range(r0, r1):
                     for jj in range(rest):
                         scratch[r - r0, jj] = c[r, j + jj]
-            _strip_rows(a[r0:r1], b, scratch, 0, r1 - r0, accumulate, strip_bytes, False)
+            _strip_rows(a[r0:r1], a2[r0:r1], b, scratch, 0, r1 - r0, accumulate, strip_bytes, False)
             for r in range(r0, r1):
                 for jj in range(rest):
                     c[r, j + jj] = scratch[r - r0, jj]
-
