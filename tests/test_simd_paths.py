@@ -143,11 +143,14 @@ def test_a_large_product_prefetches_and_gives_the_bits_of_the_small_ones(isa):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("isa", ISAS)
-@pytest.mark.parametrize("depths, width", [((128, 256), 1024), ((7, 13), 37), ((1, 40), 70), ((30, 0), 33)])
+@pytest.mark.parametrize("depths, width", [((128, 256), 1024), ((7, 13), 37), ((1, 40), 70), ((30, 0), 33),
+                                           ((300, 800), 40)])
 def test_a_joined_product_gives_the_bits_of_the_joined_array_and_of_two_products(isa, dtype, depths, width):
     # The LSTM's [x_t, h_{t-1}] [W; U] (matmul_joined_into on pack_stacked): the bits of the product of the
     # joined array, and of x_t W then += h_{t-1} U (the two calls the kernels made before), on strided views
     # (x_t of a batch-major x), row ranges, ragged strips, prefetching (the first case's B is 1.5 MB), and numpy.
+    # Depths beyond simd.K_BLOCK_BYTES of a strip are cut into blocks (at every width for the last case), at
+    # other places than the two products' boundary: a block's stored partial sums must change no bit.
     rng = np.random.default_rng(sum(depths) + width)
     d1, d2 = depths
     x = rng.normal(size=(17, 3, d1)).astype(dtype)[:, 1]  # rows 3 * d1 apart

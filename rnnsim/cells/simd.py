@@ -271,6 +271,11 @@ _tile_x4, _tile_x1 = _make_tile(4, 16), _make_tile(1, 16)
 # A product whose packed B is at least this large prefetches: at U = 256 the LSTM's recurrent kernel is 1 MB
 # and the input kernel 0.5 MB; at U = 32 (16 KB) everything stays in L1 and a prefetch would only take a slot.
 PREFETCH_MIN_BYTES = 1 << 18
+# The product's depth is cut into blocks of at most this many bytes of a strip (256 rows of float32 at avx512),
+# so a tile's block of B stays in L1 (48 KB here) while the strip's row tiles use it; each block's partial
+# sums are stored and reloaded exactly (the same bits). LSTM(256)'s [x_t, h_{t-1}] [W; U] (K = 384) and
+# LSTM(512)'s (K = 640), B32, one thread, alternating in one process: +1-3% and +3-5% (BENCHMARKS.md round 7).
+K_BLOCK_BYTES = 1 << 15
 
 
 @njit(inline="always")
@@ -412,21 +417,30 @@ def _matmul_packed(a, a2, b_packed, c, r0, r1, accumulate):
     n_strips, depth, strip = b_packed.shape
     strip_bytes = strip * a.itemsize
     large = n_strips * depth * strip_bytes >= PREFETCH_MIN_BYTES
+    n_blocks = max(1, -(-depth * strip_bytes // K_BLOCK_BYTES))
+    per_block = -(-depth // n_blocks)
+    split = a.shape[1]  # columns of the product's depth that come from a; the rest from a2
     for s in range(n_strips):
         j = s * strip
-        b = b_packed[s]  # (K, 2W), contiguous
-        prefetch = large and s + 1 < n_strips
-        if j + strip <= width:
-            _strip_rows(a, a2, b, c[:, j : j + strip], r0, r1, accumulate, strip_bytes, prefetch)
-        else:  # the ragged last strip: whole tiles into a scratch block (the packing padded it with zeros),
-            # then its valid columns: every element of C comes from the same tile code, whatever the packing
-            rest = width - j
-            scratch = np.empty((r1 - r0, strip), c.dtype)
-            if accumulate:
+        for block in range(n_blocks):
+            k0 = block * per_block
+            k1 = min(depth, k0 + per_block)
+            b = b_packed[s, k0:k1]  # (k1 - k0, 2W), contiguous
+            a_part = a[:, min(k0, split) : min(k1, split)]
+            a2_part = a2[:, max(k0, split) - split : max(k1, split) - split]
+            adding = accumulate or block > 0  # a block's partial sums stored and reloaded exactly: the same bits
+            prefetch = large and (s + 1 < n_strips or block + 1 < n_blocks)
+            if j + strip <= width:
+                _strip_rows(a_part, a2_part, b, c[:, j : j + strip], r0, r1, adding, strip_bytes, prefetch)
+            else:  # the ragged last strip: whole tiles into a scratch block (the packing padded it with zeros),
+                # then its valid columns: every element of C comes from the same tile code, whatever the packing
+                rest = width - j
+                scratch = np.empty((r1 - r0, strip), c.dtype)
+                if adding:
+                    for r in range(r0, r1):
+                        for jj in range(rest):
+                            scratch[r - r0, jj] = c[r, j + jj]
+                _strip_rows(a_part[r0:r1], a2_part[r0:r1], b, scratch, 0, r1 - r0, adding, strip_bytes, False)
                 for r in range(r0, r1):
                     for jj in range(rest):
-                        scratch[r - r0, jj] = c[r, j + jj]
-            _strip_rows(a[r0:r1], a2[r0:r1], b, scratch, 0, r1 - r0, accumulate, strip_bytes, False)
-            for r in range(r0, r1):
-                for jj in range(rest):
-                    c[r, j + jj] = scratch[r - r0, jj]
+                        c[r, j + jj] = scratch[r - r0, jj]
