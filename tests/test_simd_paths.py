@@ -173,11 +173,32 @@ def test_a_joined_product_gives_the_bits_of_the_joined_array_and_of_two_products
     np.testing.assert_allclose(joined, x @ w + h @ u, **tol)
 
 
-def test_pack_stacked_takes_blocks_of_one_width_and_dtype():
+def test_pack_stacked_takes_blocks_of_one_width_and_dtype_and_packs_into_a_given_array():
     with pytest.raises(ValueError, match="one width and dtype"):
         simd.pack_stacked((np.zeros((3, 4), np.float32), np.zeros((2, 5), np.float32)))
     with pytest.raises(ValueError, match="one width and dtype"):
         simd.pack_stacked((np.zeros((3, 4), np.float32), np.zeros((2, 4), np.float64)))
+    w, u = np.arange(12, dtype=np.float32).reshape(3, 4), np.arange(8, dtype=np.float32).reshape(2, 4)
+    out = np.full(simd.packed_shape((w, u)), np.nan, np.float32)  # a reused buffer holds old values
+    assert simd.pack_stacked((w, u), out=out) is out
+    np.testing.assert_array_equal(out, simd.pack_columns(np.vstack([w, u])))
+    with pytest.raises(ValueError, match="C-contiguous float32 array of shape"):
+        simd.pack_stacked((w, u), out=np.empty((1, 6, out.shape[2]), np.float32))
+
+
+def test_the_lstm_packs_its_kernels_into_its_pool_and_gives_them_back():
+    from rnnsim.cells import LSTMCell
+
+    cell = LSTMCell(40)
+    weights = cell.init_weights(7, np.random.default_rng(0))
+    x = np.random.default_rng(1).normal(size=(5, 6, 7)).astype(np.float32)
+    first = cell.forward(x, weights, keep_for_backward=False).final_states[0].copy()
+    stacked = simd.packed_shape((weights["kernel"], weights["recurrent_kernel"]))
+    pooled = [b for b in cell.buffers._scratch if b.shape == stacked]
+    assert len(pooled) == 1
+    pooled[0].fill(np.nan)  # the next pass must pack afresh into it, not read what is there
+    np.testing.assert_array_equal(cell.forward(x, weights, keep_for_backward=False).final_states[0], first)
+    assert [b for b in cell.buffers._scratch if b.shape == stacked] == pooled
 
 
 @pytest.mark.parametrize("isa", ISAS)

@@ -37,6 +37,7 @@ from rnnsim.cells.buffers import BufferPool
 from rnnsim.cells.checks import check_inputs
 from rnnsim.cells.embedding_lookup import TokenSequence, gather_rows, scatter_add_rows
 from rnnsim.cells.floating_point import denormals_flushed
+from rnnsim.cells.simd import pack_stacked, packed_shape
 from rnnsim.cells.spec import CellSpec
 from rnnsim.cells.threads import matmul, run_chunks, single_threaded_blas
 from rnnsim.cells.trace import GATE_NAMES, Trace
@@ -486,6 +487,11 @@ class RecurrentCell:
     def _scratch_buffer(self, shape, dtype) -> np.ndarray:
         """An uninitialized array for backward's internal (T, B, G*U) gradients, reused across calls."""
         return self.buffers.scratch(shape, dtype)
+
+    def _packed(self, *blocks) -> np.ndarray:
+        """`simd.pack_stacked(blocks)` into a scratch array of the pool (give it back with `_release_buffers`):
+        a fresh one costs page faults at every call (LSTM(512)'s [W; U] is 5 MB)."""
+        return pack_stacked(blocks, out=self._scratch_buffer(packed_shape(blocks), blocks[0].dtype))
 
     def _release_buffers(self, *buffers):
         self.buffers.release(*buffers)

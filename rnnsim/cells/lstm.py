@@ -42,7 +42,7 @@ from rnnsim.cells.kernel_parts import (
     set_recurrent_input,
     take_output_gradient,
 )
-from rnnsim.cells.simd import matmul_joined_into, matmul_packed_into, pack_columns, pack_stacked
+from rnnsim.cells.simd import matmul_joined_into, matmul_packed_into
 from rnnsim.cells.spec import LSTM as LSTM_SPEC
 from rnnsim.cells.threads import run_chunks
 
@@ -443,13 +443,14 @@ class LSTMCell(RecurrentCell):
         x_steps = cache["x_steps"]
         if x_steps is not None and self.projects_inputs_in_loop:  # dense inputs: x_t W + b in the loop
             weights = cache["weights"]
-            kernel = pack_stacked((weights["kernel"], kernel))
+            kernel = self._packed(weights["kernel"], kernel)
             inputs = (True, x_steps, weights["bias"] if self.use_bias else np.zeros(width, dtype))
         else:  # x_proj holds x_t W + b already
-            kernel = pack_columns(kernel)
+            kernel = self._packed(kernel)
             inputs = (False, np.empty((1, 1, 1), dtype), np.empty(1, dtype))
         run_chunks(_lstm_forward_fused, n_chunks, kernel, h0, c0, cache["step_mask"], drop, use_drop,
                    cache["go_backwards"], *common, gates, hidden, cell_state, preactivations, *inputs)
+        self._release_buffers(kernel)
         return {"hidden": hidden, "cell_state": cell_state, "gates": gates, "preactivations": preactivations}
 
     def _run_predict(self, x, x_proj, weights, states, step_mask, go_backwards, fast, return_sequences):
@@ -468,13 +469,14 @@ class LSTMCell(RecurrentCell):
                 x = np.ascontiguousarray(x)
             inputs = (True, dummy_x if time_major else x, x.transpose(1, 0, 2) if time_major else dummy_x,
                       time_major, bias, np.empty((1, 1, 1), dtype))
-            kernel = pack_stacked((weights["kernel"], weights["recurrent_kernel"]))
+            kernel = self._packed(weights["kernel"], weights["recurrent_kernel"])
         else:  # x_proj holds x_t W + b already (token input)
             inputs = (False, dummy_x, dummy_x, False, np.empty(1, dtype), x_proj)
-            kernel = pack_columns(weights["recurrent_kernel"])
+            kernel = self._packed(weights["recurrent_kernel"])
         run_chunks(_lstm_predict_fused, kernel_parts.thread_chunks(batch), kernel,
                    states[0], states[1], step_mask, go_backwards, self.activation_code,
                    self.recurrent_activation_code, fast, *inputs, hidden, return_sequences, h_final, c_final)
+        self._release_buffers(kernel)
         return (hidden if return_sequences else None), (h_final, c_final)
 
     def _run_backward(self, cache, grad_hidden_seq, has_grad_seq, final_grads):
@@ -492,9 +494,11 @@ class LSTMCell(RecurrentCell):
         codes = (self.activation_code, self.recurrent_activation_code, cache["fast"])
         grad_h0 = np.empty((batch, units), dtype)
         grad_c0 = np.empty((batch, units), dtype)
-        run_chunks(_lstm_backward_fused, n_chunks, pack_columns(kernel_t), c0, step_mask, drop, use_drop, go_backwards,
+        packed_t = self._packed(kernel_t)
+        run_chunks(_lstm_backward_fused, n_chunks, packed_t, c0, step_mask, drop, use_drop, go_backwards,
                    *codes, cell_state, cache["gates"], grad_hidden_seq, has_grad_seq, final_grads[0],
                    final_grads[1], grad_preact, grad_h0, grad_c0, grad_hidden_norm, grad_cell_norm)
+        self._release_buffers(packed_t)
         return {
             "grad_input_preact": grad_preact,
             "grad_recurrent_preact": grad_preact,

@@ -346,24 +346,32 @@ def pack_columns(b, isa: str | None = None):
     return pack_stacked((b,), isa)
 
 
-def pack_stacked(blocks, isa: str | None = None):
+def pack_stacked(blocks, isa: str | None = None, out=None):
     """`pack_columns` of the blocks stacked by rows, np.vstack(blocks), without making the stack: the LSTM's
-    [W; U] (D + U, 4U), so that [x_t, h_{t-1}] [W; U] is one product (one pass over C, K = D + U long)."""
+    [W; U] (D + U, 4U), so that [x_t, h_{t-1}] [W; U] is one product (one pass over C, K = D + U long).
+    `out`: a C-contiguous array of `packed_shape(blocks)` and their dtype to pack into, else a new one."""
     blocks = tuple(blocks)
+    shape, dtype = packed_shape(blocks, isa), blocks[0].dtype
+    if out is None:
+        out = np.empty(shape, dtype)
+    elif out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(f"pack_stacked packs into a C-contiguous {dtype} array of shape {shape}")
+    top = 0
+    for block in blocks:
+        by_columns = block.strides[0] < block.strides[1]
+        n_chunks = min(threads.get_num_threads(), shape[0]) if block.size >= PACK_SPLIT_ELEMENTS else 1
+        threads.run_chunks(_pack_into, n_chunks, block, out, top, by_columns)  # the strips shared out
+        top += block.shape[0]
+    return out
+
+
+def packed_shape(blocks, isa: str | None = None) -> tuple[int, int, int]:
+    """The shape of `pack_stacked(blocks, isa)`: (strips, rows of all the blocks, columns per strip)."""
     width, dtype = blocks[0].shape[1], blocks[0].dtype
     if any(block.shape[1] != width or block.dtype != dtype for block in blocks):
         raise ValueError("pack_stacked takes blocks of one width and dtype")
     strip = strip_width(dtype, isa)
-    packed = np.empty((-(-width // strip), sum(block.shape[0] for block in blocks), strip), dtype)
-    top = 0
-    for block in blocks:
-        depth = block.shape[0]
-        by_columns = block.strides[0] < block.strides[1]
-        n_chunks = min(threads.get_num_threads(), packed.shape[0]) if block.size >= PACK_SPLIT_ELEMENTS else 1
-        # the strips shared out over the threads
-        threads.run_chunks(_pack_into, n_chunks, block, packed, top, by_columns)
-        top += depth
-    return packed
+    return -(-width // strip), sum(block.shape[0] for block in blocks), strip
 
 
 PACK_SPLIT_ELEMENTS = 1 << 17  # from 512 KB of float32 (an LSTM(128)'s recurrent kernel) the packing is shared out
@@ -371,27 +379,35 @@ PACK_SPLIT_ELEMENTS = 1 << 17  # from 512 KB of float32 (an LSTM(128)'s recurren
 
 @njit(cache=True, nogil=True)
 def _pack_into(chunk, n_chunks, b, packed, top, by_columns):
-    """One pass over this chunk's strips of B into rows top.. of `packed`, in the order of B's memory
-    (`by_columns` for a transposed view such as U^T)."""
+    """This chunk's strips of B into rows top.. of `packed`, in the order of B's memory: `by_columns` for a
+    transposed view such as U^T; else 8 rows of B at a time across all the chunk's strips, so that B is read
+    row by row (a strip's column block alone is K pieces a row apart, each on its own page)."""
     depth, width = b.shape
     n_strips, _, strip = packed.shape
     per_chunk = (n_strips + n_chunks - 1) // n_chunks
-    for s in range(chunk * per_chunk, min(n_strips, (chunk + 1) * per_chunk)):
-        j0 = s * strip
-        n = min(strip, width - j0)
-        block = packed[s]
-        if by_columns:
+    first, last = chunk * per_chunk, min(n_strips, (chunk + 1) * per_chunk)
+    if by_columns:
+        for s in range(first, last):
+            j0 = s * strip
+            n = min(strip, width - j0)
+            block = packed[s]
             for jj in range(n):
                 for k in range(depth):
                     block[top + k, jj] = b[k, j0 + jj]
-        else:
             for k in range(depth):
-                row = block[top + k]
+                for jj in range(n, strip):
+                    block[top + k, jj] = 0.0
+        return
+    for k0 in range(0, depth, 8):
+        for s in range(first, last):
+            j0 = s * strip
+            n = min(strip, width - j0)
+            for k in range(k0, min(k0 + 8, depth)):
+                row, source = packed[s, top + k], b[k]
                 for jj in range(n):
-                    row[jj] = b[k, j0 + jj]
-        for k in range(depth):
-            for jj in range(n, strip):
-                block[top + k, jj] = 0.0
+                    row[jj] = source[j0 + jj]
+                for jj in range(n, strip):
+                    row[jj] = 0.0
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
