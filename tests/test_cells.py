@@ -285,6 +285,26 @@ def test_bad_input_is_a_clear_error(make_input, message):
     assert message in str(error.value)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_one_non_finite_value_anywhere_is_found_in_any_memory_order(bad, dtype):
+    from rnnsim.cells.checks import all_finite
+
+    x = np.random.default_rng(0).normal(size=(7, 30, 9)).astype(dtype) * 1e3
+    assert all_finite(x) and all_finite(x.transpose(1, 0, 2)) and all_finite(x[:, ::3])
+    assert all_finite(np.full((3, 4), np.finfo(dtype).max, dtype))  # the largest finite values times 0 are 0
+    for index in [(0, 0, 0), (6, 29, 8), (3, 17, 4)]:
+        y = x.copy()
+        y[index] = bad
+        assert not all_finite(y) and not all_finite(y.transpose(1, 0, 2).copy().transpose(1, 0, 2))
+        assert not all_finite(np.asfortranarray(y))
+        assert all_finite(np.delete(y, index[1], axis=1))  # the other timesteps
+    assert all_finite(np.arange(6).reshape(2, 3)) and all_finite(np.zeros((0, 3), dtype))
+    with pytest.raises(InputError, match="NaN or infinite"):
+        LSTMCell(UNITS).forward(np.where(np.arange(2 * 3 * FEATURES).reshape(2, 3, FEATURES) == 5, bad, 0.0)
+                                .astype(np.float32), _weights(LSTMCell(UNITS)))
+
+
 def test_bad_weights_are_a_clear_error():
     cell = GRUCell(UNITS)
     weights = _weights(cell)

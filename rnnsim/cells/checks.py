@@ -7,11 +7,31 @@ reach users); what passes comes back converted to the weights' dtype and memory 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from rnnsim.cells.embedding_lookup import TokenSequence
 from rnnsim.errors import InputError
 
 FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def all_finite(values) -> bool:
+    """`np.isfinite(values).all()` in one compiled pass and no temporary array of booleans (a (64, 100, 128)
+    float32 batch: 0.13-0.16 ms against 0.20-0.28). Other dtypes go to numpy; integers are finite."""
+    values = np.asarray(values)
+    if values.dtype not in FLOAT_DTYPES:
+        return values.dtype.kind not in "fc" or bool(np.isfinite(values).all())
+    return bool(_sum_of_zeros(values.ravel(order="K")) == 0)  # ravel: a view when the memory is one block
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _sum_of_zeros(flat):
+    """The sum of v * 0 over the array: 0 when every v is finite, NaN when one is NaN or infinite (inf * 0 is
+    NaN, and NaN stays NaN in any order of the sum: `reassoc` lets the loop vectorize, and keeps NaNs)."""
+    total = flat.dtype.type(0)
+    for i in range(flat.size):
+        total += flat[i] * flat.dtype.type(0)
+    return total
 
 
 def check_weights(cell, weights, input_dim):
@@ -75,7 +95,7 @@ def check_inputs(cell, x, weights, initial_state, mask, input_dropout_mask, recu
     else:
         x = np.asarray(x, dtype=dtype)  # any memory order: a previous layer's outputs are a time-major view
         values = x
-    if not np.isfinite(values).all():
+    if not all_finite(values):
         raise InputError(f"{cell.name} input contains NaN or infinite values")
 
     states = []

@@ -20,6 +20,7 @@ from rnnsim import losses as losses_module
 from rnnsim import metrics as metrics_module
 from rnnsim import optimizers as optimizers_module
 from rnnsim.callbacks import CallbackList, History, Observer, ProgressBar
+from rnnsim.cells.checks import all_finite
 from rnnsim.errors import InputError
 from rnnsim.layers.base import find_symbolic, inference_only
 from rnnsim.models.batches import BatchStream, array_batches, is_batch_source
@@ -43,7 +44,7 @@ def check_input_values(x) -> np.ndarray:
         raise InputError(f"x must have a batch axis and at least one more, got shape {x.shape}")
     if x.shape[0] == 0:
         raise InputError("x is empty")
-    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+    if x.dtype.kind == "f" and not all_finite(x):
         bad = int(np.argmax(~np.isfinite(x).reshape(x.shape[0], -1).all(axis=1)))
         raise InputError(f"x contains NaN or infinity (first in sample {bad}); clean or impute the data")
     return x
