@@ -453,6 +453,8 @@ def _matmul_packed(a, a2, b_packed, c, r0, r1, accumulate):
     n_blocks = max(1, -(-depth * strip_bytes // K_BLOCK_BYTES))
     per_block = -(-depth // n_blocks)
     split = a.shape[1]  # columns of the product's depth that come from a; the rest from a2
+    ragged = n_strips * strip > width
+    scratch = np.empty((r1 - r0 if ragged else 0, strip), c.dtype)  # for the ragged last strip
     for s in range(n_strips):
         j = s * strip
         for block in range(n_blocks):
@@ -468,7 +470,6 @@ def _matmul_packed(a, a2, b_packed, c, r0, r1, accumulate):
             else:  # the ragged last strip: whole tiles into a scratch block (the packing padded it with zeros),
                 # then its valid columns: every element of C comes from the same tile code, whatever the packing
                 rest = width - j
-                scratch = np.empty((r1 - r0, strip), c.dtype)
                 if adding:
                     for r in range(r0, r1):
                         for jj in range(rest):
