@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnsim.analysis.gain import gain_profile
+from rnnsim.analysis.gain import gain_profile, mean_norms
 from rnnsim.errors import InputError
 
 INSTALL_HINT = 'pip install "rnnsim[plot]" (in a clone: pip install -e ".[plot]")'
@@ -115,8 +115,13 @@ def _norms(source, what: str) -> np.ndarray:
     return values
 
 
-def _pick_sample(values: np.ndarray, sample: int | None, geometric: bool = False) -> tuple[np.ndarray, str]:
-    """One sample's row of a (B, T) array, or the mean over the batch; and words for the legend."""
+def _pick_sample(values: np.ndarray, sample: int | None, geometric: bool = False,
+                 norms: bool = False) -> tuple[np.ndarray, str]:
+    """One sample's row of a (B, T) array, or the mean over the batch; and words for the legend.
+
+    `geometric`: ratios (gains), averaged as the mean of their logarithms. `norms`: gradient norms,
+    averaged as the terminal averages them (`analysis.gain.mean_norms`: geometric, 0 counted as 1e-38),
+    so that a notebook's curve and the app's are the same numbers."""
     if values.ndim == 1:
         return values, ""
     if sample is not None:
@@ -124,6 +129,8 @@ def _pick_sample(values: np.ndarray, sample: int | None, geometric: bool = False
         return values[sample], f"sample {sample}"
     if values.shape[0] == 1:
         return values[0], ""
+    if norms:
+        return mean_norms(values), f"geometric mean of {values.shape[0]} samples"
     if geometric:  # ratios average on a log scale: the mean of their logarithms
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.exp(np.nanmean(np.log(values), axis=0)), f"geometric mean of {values.shape[0]} samples"
@@ -277,7 +284,8 @@ def gradient_by_timestep(source, *, sample: int | None = None, labels: Sequence[
     Args:
         source: a `Trace` after its backward pass (an LSTM's ||dL/dc_t|| is drawn too, dashed), or an
             array of norms, (timesteps,) or (batch, timesteps).
-        sample: which sample of a batch. Default None: the mean over the batch.
+        sample: which sample of a batch. Default None: the geometric mean over the batch (as the app shows
+            it; a norm of 0, underflowed, counts as 1e-38).
         labels: one label per timestep under the time axis. Default None: timestep numbers.
         marks: timesteps to mark with a dashed line. Default None.
         label: the legend entry of the line. Default None: '||dL/dh_t||' (and the sample or the mean).
@@ -286,14 +294,14 @@ def gradient_by_timestep(source, *, sample: int | None = None, labels: Sequence[
     Returns:
         The Figure. Padded steps of a masked Trace are shaded grey.
     """
-    norms, how = _pick_sample(_norms(source, "the gradient norms"), sample)
+    norms, how = _pick_sample(_norms(source, "the gradient norms"), sample, norms=True)
     figure, ax = _one_axes(ax)
     steps = np.arange(len(norms))
     legend = label or ("||dL/dh_t||" + (f" ({how})" if how else ""))
     ax.plot(steps, norms, marker="o", markersize=2.5, linewidth=1.4, label=legend)
     if _is_trace(source):
         if source.grad_cell_norm is not None:
-            cell_norms, _ = _pick_sample(np.asarray(source.grad_cell_norm, dtype=np.float64), sample)
+            cell_norms, _ = _pick_sample(np.asarray(source.grad_cell_norm, dtype=np.float64), sample, norms=True)
             ax.plot(steps, cell_norms, linestyle="--", linewidth=1.2, label="||dL/dc_t|| (cell state)")
         if source.mask is not None and (sample is not None or source.batch_size == 1):
             _shade_masked(ax, source.mask[sample or 0])
@@ -312,7 +320,8 @@ def compare_gradients(curves: Mapping[str, object], *, relative: bool = False, a
 
     Args:
         curves: {name: a Trace or an array of norms, (timesteps,) or (batch, timesteps)}, e.g.
-            {"SimpleRNN": rnn_trace, "LSTM": lstm_trace, "GRU": gru_trace}. A batch is averaged.
+            {"SimpleRNN": rnn_trace, "LSTM": lstm_trace, "GRU": gru_trace}. A batch is averaged geometrically,
+            as in the app.
         relative: divide each curve by its last step's value, where the loss enters, so that curves of
             different sizes compare as "how much of the gradient is left t steps back". Default False.
         ax: an Axes to draw into. Default None: a new figure.
@@ -324,7 +333,7 @@ def compare_gradients(curves: Mapping[str, object], *, relative: bool = False, a
         raise InputError("compare_gradients needs a dict {name: trace or norms}, e.g. {'LSTM': trace}")
     figure, ax = _one_axes(ax)
     for name, source in curves.items():
-        norms, _ = _pick_sample(_norms(source, f"the curve {name!r}"), None)
+        norms, _ = _pick_sample(_norms(source, f"the curve {name!r}"), None, norms=True)
         if relative:
             last = norms[-1]
             if not last > 0:

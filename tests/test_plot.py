@@ -18,6 +18,7 @@ from rnnsim import plot  # noqa: E402
 from rnnsim.callbacks import History  # noqa: E402
 from rnnsim.cells.trace import Trace  # noqa: E402
 from rnnsim.errors import InputError  # noqa: E402
+from rnnsim.render.lineplot import mean_gradient_norm  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 B, T, U = 3, 12, 4
@@ -109,14 +110,23 @@ def test_gradient_by_timestep_is_a_log_plot_of_the_batch_mean_or_one_sample():
     figure = plot.gradient_by_timestep(trace)
     ax = figure.axes[0]
     assert ax.get_yscale() == "log" and ax.get_xlabel() == "timestep t" and ax.get_ylabel() == "gradient norm"
-    hidden = line(ax, "||dL/dh_t|| (mean of 3 samples)")
-    np.testing.assert_allclose(hidden.get_ydata(), trace.grad_hidden_norm.mean(axis=0))
+    # the batch's curve is the geometric mean, as the app draws it (render.lineplot.mean_gradient_norm)
+    hidden = line(ax, "||dL/dh_t|| (geometric mean of 3 samples)")
+    np.testing.assert_allclose(hidden.get_ydata(), np.exp(np.log(trace.grad_hidden_norm).mean(axis=0)))
+    np.testing.assert_allclose(hidden.get_ydata(), mean_gradient_norm(trace))
     np.testing.assert_array_equal(hidden.get_xdata(), np.arange(T))
-    np.testing.assert_allclose(line(ax, "||dL/dc_t|| (cell state)").get_ydata(), trace.grad_cell_norm.mean(axis=0))
+    np.testing.assert_allclose(line(ax, "||dL/dc_t|| (cell state)").get_ydata(),
+                               np.exp(np.log(trace.grad_cell_norm).mean(axis=0)))
     one = plot.gradient_by_timestep(trace, sample=2).axes[0]
     np.testing.assert_allclose(line(one, "||dL/dh_t|| (sample 2)").get_ydata(), trace.grad_hidden_norm[2])
     plain = plot.gradient_by_timestep([4.0, 2.0, 1.0], label="mine").axes[0]
     np.testing.assert_array_equal(line(plain, "mine").get_ydata(), [4.0, 2.0, 1.0])
+    # a sample whose gradient underflowed to 0 counts as 1e-38 (the app's rule), not as a curve of zeros
+    underflowed = plot.gradient_by_timestep([[1e-2, 1.0], [0.0, 1.0]]).axes[0]
+    np.testing.assert_allclose(line(underflowed, "||dL/dh_t|| (geometric mean of 2 samples)").get_ydata(),
+                               [1e-20, 1.0])
+    curves = plot.compare_gradients({"LSTM": trace}).axes[0]
+    np.testing.assert_allclose(line(curves, "LSTM").get_ydata(), mean_gradient_norm(trace))
 
 
 def test_gradient_plots_need_the_backward_pass():

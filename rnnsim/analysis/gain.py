@@ -33,6 +33,13 @@ import numpy as np
 UNDERFLOW = 1e-38  # the smallest norm counted; float32's normal range ends near 1.2e-38
 
 
+def mean_norms(norms) -> np.ndarray:
+    """Gradient norms (samples, T) averaged over the samples geometrically, a norm of 0 counted as UNDERFLOW:
+    the batch's curve on a log plot, the same in the terminal (`render.lineplot`) and in `rnnsim.plot`."""
+    logs = np.log(np.maximum(np.asarray(norms, dtype=np.float64), UNDERFLOW))
+    return np.exp(logs.mean(axis=0))
+
+
 @dataclass
 class GainProfile:
     """Per-step gains of one recurrent layer's trace (one sample, or the geometric mean over a batch).

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from rich.text import Text
 
+from rnnsim.analysis.gain import mean_norms
 from rnnsim.cells.trace import Trace
 from rnnsim.render.colours import BASELINE_COLOUR, CURSOR_COLOUR, SERIES_COLOURS, SERIES_MARKERS
 
@@ -365,6 +366,4 @@ def mean_gradient_norm(trace: Trace, sample: int | None = None) -> np.ndarray | 
     norms = np.asarray(trace.grad_hidden_norm, dtype=np.float64)
     if sample is not None:
         return norms[sample]
-    # A norm of exactly 0 has underflowed float32 (below ~1e-38): count it as 1e-38, not as -inf.
-    logs = np.log(np.maximum(norms, 1e-38))
-    return np.exp(logs.mean(axis=0))
+    return mean_norms(norms)  # a norm of exactly 0 has underflowed float32: counted as 1e-38, not as -inf
