@@ -305,3 +305,39 @@ def test_a_screenshot_of_the_inputs_tab(tmp_path):
         assert path.endswith("inputs.svg") and "input connectivity" in svg.replace("&#160;", " ")
 
     asyncio.run(scenario())
+
+
+def test_the_gain_and_saturation_views_compute_once_per_probe_not_at_each_cursor_key(monkeypatch):
+    # A cursor key re-shows every why-tab; the profile and the saturation belong to the trace, so they are
+    # computed when the view is first drawn after a new trace, and a hidden tab computes nothing.
+    import tui.widgets.gain as gain_widget
+    import tui.widgets.saturation as saturation_widget
+
+    calls = {"gain": 0, "saturation": 0}
+
+    def counting(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(gain_widget, "gain_profile", counting("gain", gain_widget.gain_profile))
+    monkeypatch.setattr(saturation_widget, "saturation", counting("saturation", saturation_widget.saturation))
+    trace = make_trace("lstm", batch=3, steps=12, units=4)
+    other = make_trace("lstm", batch=3, steps=12, units=4, seed=2)
+    gain, saturated = gain_widget.GainView(), saturation_widget.SaturationView()
+    for t in range(6):
+        gain.show(trace, cursor=t)
+        saturated.show(trace, [])
+    assert calls == {"gain": 0, "saturation": 0}  # not drawn yet: nothing computed
+    for t in range(6):
+        gain.show(trace, cursor=t)
+        assert gain.current_profile().cell == "lstm" and gain.cursor == t
+        saturated.show(trace, [])
+        assert saturated.current_saturations()
+    assert calls == {"gain": 1, "saturation": 1}
+    gain.show(other, cursor=0)
+    saturated.show(other, [])
+    assert gain.current_profile() is not None and saturated.current_saturations()
+    assert calls == {"gain": 2, "saturation": 2}  # a new probe's trace: computed again
+    np.testing.assert_allclose(gain.current_profile().gain, gain_profile(other).gain)

@@ -30,12 +30,21 @@ class GainView(Widget):
         self.profile = None
 
     def show(self, trace: Trace | None, cursor: int | None = None, recurrent_kernel=None) -> None:
+        """What to draw. The profile is computed once per trace (and U), when the view is drawn: a cursor
+        key moves only the cursor, and a hidden tab computes nothing."""
+        if trace is not self.trace or recurrent_kernel is not self.recurrent_kernel:
+            self.profile = None
         self.trace, self.cursor, self.recurrent_kernel = trace, cursor, recurrent_kernel
-        self.profile = None if trace is None else gain_profile(trace, recurrent_kernel=recurrent_kernel)
         self.version += 1
 
+    def current_profile(self):
+        """The gain profile of the shown trace (None without one), computed on first use."""
+        if self.profile is None and self.trace is not None:
+            self.profile = gain_profile(self.trace, recurrent_kernel=self.recurrent_kernel)
+        return self.profile
+
     def render(self):
-        profile = self.profile
+        profile = self.current_profile()
         if profile is None:
             return Text(f"{TITLE}\nThe gain appears at the first probe: start training (s), compare (c) or "
                         "open a checkpoint (o).", style="dim")

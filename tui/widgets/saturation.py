@@ -23,16 +23,25 @@ class SaturationView(Widget):
         super().__init__(id=id)
         self.trace: Trace | None = None
         self.history: list[dict] = []
+        self._saturations = None  # of self.trace, computed at its first drawing
 
     def show(self, trace: Trace | None, history: list[dict]) -> None:
+        if trace is not self.trace:
+            self._saturations = None
         self.trace, self.history = trace, list(history)
         self.version += 1
+
+    def current_saturations(self):
+        """`analysis.saturation` of the shown trace, computed once per trace (not at every redraw)."""
+        if self._saturations is None and self.trace is not None:
+            self._saturations = saturation(self.trace)
+        return self._saturations
 
     def render(self):
         trace = self.trace
         if trace is None:
             return Text("gate saturation: appears at the first probe", style="dim")
-        saturations = saturation(trace)
+        saturations = self.current_saturations()
         if not saturations:
             return Text("a SimpleRNN has no gate to saturate: switch cell (n) to see an LSTM's or a GRU's",
                         style="dim")
