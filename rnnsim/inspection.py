@@ -88,19 +88,21 @@ def print_inspection(model_path, sample=0, layer=None, gate=None, data=None, con
     return 0
 
 
-def saturation_history(model_path, layer_name) -> list[dict]:
-    """The per-epoch saturation `rnnsim train` wrote to history.json beside the model, for one layer, or []."""
-    path = Path(model_path)
-    history = (path if path.is_dir() else path.parent) / "history.json"
-    if not history.is_file():
-        return []
+def saturation_history(model_path, layer_name: str | None = None) -> list[dict]:
+    """The per-epoch saturation `rnnsim train` wrote to history.json beside the model (a model file or its run
+    folder; '~' allowed), for one layer or (layer_name None) every layer; [] without one."""
     import json
 
+    path = Path(model_path).expanduser()
+    history = (path if path.is_dir() else path.parent) / "history.json"
     try:
         records = json.loads(history.read_text(encoding="utf-8")).get("saturation", [])
-    except (OSError, ValueError, AttributeError):  # an unreadable history only loses this plot
+    except (OSError, ValueError, AttributeError):  # no history (a model saved by model.save), or an unreadable
+        return []  # one: only this plot is lost
+    if not isinstance(records, list):
         return []
-    return [record for record in records if isinstance(record, dict) and record.get("layer") == layer_name]
+    return [record for record in records
+            if isinstance(record, dict) and (layer_name is None or record.get("layer") == layer_name)]
 
 
 def console_has_colour(console) -> bool:

@@ -78,3 +78,23 @@ def test_an_opened_checkpoint_brings_annotations_connectivity_a_source_and_its_s
     assert [record["epoch"] for record in view.saturation_history] == [1, 2]
     result = view.source.what_if(Edit("forget_bias", 0.0))
     assert result.after.traces[0].gates["forget"].mean() < result.before.traces[0].gates["forget"].mean()
+
+
+def test_the_saved_saturation_is_read_by_one_function_for_the_app_and_inspect_with_a_home_path(tmp_path,
+                                                                                                monkeypatch):
+    import json
+
+    from rnnsim.inspection import saturation_history
+
+    run = tmp_path / "runs" / "lstm-adding"
+    run.mkdir(parents=True)
+    records = [{"layer": "lstm", "epoch": 1}, {"layer": "lstm_1", "epoch": 1}, {"layer": "lstm", "epoch": 2}, "bad"]
+    (run / "history.json").write_text(json.dumps({"saturation": records}), encoding="utf-8")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for given in ("~/runs/lstm-adding", "~/runs/lstm-adding/model.npz", str(run / "model.npz")):
+        assert saturation_history(given) == records[:3]
+        assert saturation_history(given, "lstm") == [records[0], records[2]]
+    (run / "history.json").write_text(json.dumps({"saturation": {"not": "a list"}}), encoding="utf-8")
+    assert saturation_history(run) == []
+    (run / "history.json").write_text("{truncated", encoding="utf-8")
+    assert saturation_history(run) == [] and saturation_history(tmp_path / "nowhere") == []

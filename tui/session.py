@@ -23,6 +23,7 @@ from rnnsim.annotations import StepAnnotations
 from rnnsim.cells.trace import Trace
 from rnnsim.datasets.tasks import TASK_NAMES
 from rnnsim.errors import InputError
+from rnnsim.inspection import saturation_history
 from rnnsim.registry import CELL_KEYS, LAYER_NAMES, resolve_cell
 
 # The app's menus, from the one registry of cells (rnnsim.registry) and the one of tasks (rnnsim.datasets).
@@ -499,20 +500,6 @@ def load_checkpoint(
         annotations=probe.annotations,
         connectivity=connectivity,
         source=ProbeSource(probe.model, None, probe.x, probe.y),
-        saturation_history=_saved_saturation(path),
+        saturation_history=saturation_history(path),
         tokens_by_layer=dict(probe.tokens_by_layer),
     )
-
-
-def _saved_saturation(model_path) -> list[dict]:
-    """The per-epoch gate saturation `rnnsim train` wrote to history.json beside the model, or []."""
-    import json
-    from pathlib import Path
-
-    path = Path(model_path)
-    history = (path if path.is_dir() else path.parent) / "history.json"
-    try:
-        records = json.loads(history.read_text(encoding="utf-8")).get("saturation", [])
-    except (OSError, ValueError, AttributeError):  # no history (a model saved by model.save): no plot
-        return []
-    return [record for record in records if isinstance(record, dict)] if isinstance(records, list) else []
