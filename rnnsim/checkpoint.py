@@ -18,6 +18,7 @@ import numpy as np
 from rnnsim.annotations import StepAnnotations
 from rnnsim.cells.trace import Trace
 from rnnsim.errors import InputError
+from rnnsim.runs import MODEL_FILE  # what `rnnsim train` writes into its run folder
 
 
 @dataclass
@@ -50,9 +51,6 @@ class CheckpointProbe:
     def tokens_for(self, trace: Trace) -> list[list[str]] | None:
         """The decoded inputs under the timesteps of `trace` (one of `traces`)."""
         return self.tokens_by_layer.get(model_layer_name(trace), self.tokens)
-
-
-MODEL_FILE = "model.npz"  # what `rnnsim train` writes into its run folder
 
 
 def model_file(model_path) -> Path:

@@ -19,9 +19,7 @@ from rnnsim.cells.trace import Trace
 from rnnsim.render.connectivity import connectivity_bars, connectivity_view
 from rnnsim.render.textview import text_view, text_view_legend
 from rnnsim.render.timeline import timeline_rows
-
-# The gate the text view colours: the one each cell remembers with.
-MEMORY_GATE = {"lstm": "forget", "gru": "update", "simple_rnn": "hidden"}
+from rnnsim.render.trace_view import MEMORY_GATE  # the gate the text view colours: the one each cell remembers with
 
 
 def across_samples(connectivity: np.ndarray, annotations: list[StepAnnotations] | None) -> str:
