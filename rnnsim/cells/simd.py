@@ -118,9 +118,9 @@ def _tile_function(module, scalar, itemsize, rows, vector_bytes, prefetch=False)
     (and of x_t W followed by += h_{t-1} U, whose partial sums stored in between are exact). A product
     of one left operand passes a2_depth = 0.
 
-    With `prefetch`, each k also prefetches row k of the strip after b (b + depth rows, depth =
-    a_depth + a2_depth: packed strips are contiguous) into L2 (`llvm.prefetch`, locality 2:
-    prefetcht1 on x86), one per cache line.
+    With `prefetch`, each k also prefetches row k of what follows b in the packing (b + depth rows,
+    depth = a_depth + a2_depth: the strip's next block of depth, or the next strip, since packed strips
+    are contiguous) into L2 (`llvm.prefetch`, locality 2: prefetcht1 on x86), one per cache line.
 
     It is kept out of line (`noinline`): inlined at every call site of every kernel, the unrolled
     tile about doubled the kernels' compile time, for a call that costs a few cycles against the
@@ -457,6 +457,12 @@ def _matmul_packed(a, a2, b_packed, c, r0, r1, accumulate):
     scratch = np.empty((r1 - r0 if ragged else 0, strip), c.dtype)  # for the ragged last strip
     for s in range(n_strips):
         j = s * strip
+        whole = j + strip <= width
+        rest = width - j
+        if not whole and accumulate:  # the ragged last strip: whole tiles into the scratch block (the packing
+            for r in range(r0, r1):  # padded it with zeros) over every block, then its valid columns into C:
+                for jj in range(rest):  # every element of C comes from the same tile code, whatever the packing
+                    scratch[r - r0, jj] = c[r, j + jj]
         for block in range(n_blocks):
             k0 = block * per_block
             k1 = min(depth, k0 + per_block)
@@ -464,17 +470,12 @@ def _matmul_packed(a, a2, b_packed, c, r0, r1, accumulate):
             a_part = a[:, min(k0, split) : min(k1, split)]
             a2_part = a2[:, max(k0, split) - split : max(k1, split) - split]
             adding = accumulate or block > 0  # a block's partial sums stored and reloaded exactly: the same bits
-            prefetch = large and (s + 1 < n_strips or block + 1 < n_blocks)
-            if j + strip <= width:
+            if whole:
+                prefetch = large and (s + 1 < n_strips or block + 1 < n_blocks)
                 _strip_rows(a_part, a2_part, b, c[:, j : j + strip], r0, r1, adding, strip_bytes, prefetch)
-            else:  # the ragged last strip: whole tiles into a scratch block (the packing padded it with zeros),
-                # then its valid columns: every element of C comes from the same tile code, whatever the packing
-                rest = width - j
-                if adding:
-                    for r in range(r0, r1):
-                        for jj in range(rest):
-                            scratch[r - r0, jj] = c[r, j + jj]
+            else:
                 _strip_rows(a_part[r0:r1], a2_part[r0:r1], b, scratch, 0, r1 - r0, adding, strip_bytes, False)
-                for r in range(r0, r1):
-                    for jj in range(rest):
-                        c[r, j + jj] = scratch[r - r0, jj]
+        if not whole:
+            for r in range(r0, r1):
+                for jj in range(rest):
+                    c[r, j + jj] = scratch[r - r0, jj]
