@@ -115,13 +115,12 @@ def _norms(source, what: str) -> np.ndarray:
     return values
 
 
-def _pick_sample(values: np.ndarray, sample: int | None, geometric: bool = False,
-                 norms: bool = False) -> tuple[np.ndarray, str]:
+def _pick_sample(values: np.ndarray, sample: int | None, mean: str = "arithmetic") -> tuple[np.ndarray, str]:
     """One sample's row of a (B, T) array, or the mean over the batch; and words for the legend.
 
-    `geometric`: ratios (gains), averaged as the mean of their logarithms. `norms`: gradient norms,
-    averaged as the terminal averages them (`analysis.gain.mean_norms`: geometric, 0 counted as 1e-38),
-    so that a notebook's curve and the app's are the same numbers."""
+    `mean`: 'arithmetic'; 'ratios' (gains: the mean of their logarithms); 'norms' (gradient norms, as the
+    app averages them, `analysis.gain.mean_norms`: geometric, 0 counted as 1e-38, so that a notebook's
+    curve and the app's are the same numbers)."""
     if values.ndim == 1:
         return values, ""
     if sample is not None:
@@ -129,9 +128,9 @@ def _pick_sample(values: np.ndarray, sample: int | None, geometric: bool = False
         return values[sample], f"sample {sample}"
     if values.shape[0] == 1:
         return values[0], ""
-    if norms:
+    if mean == "norms":
         return mean_norms(values), f"geometric mean of {values.shape[0]} samples"
-    if geometric:  # ratios average on a log scale: the mean of their logarithms
+    if mean == "ratios":
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.exp(np.nanmean(np.log(values), axis=0)), f"geometric mean of {values.shape[0]} samples"
     return values.mean(axis=0), f"mean of {values.shape[0]} samples"
@@ -294,14 +293,14 @@ def gradient_by_timestep(source, *, sample: int | None = None, labels: Sequence[
     Returns:
         The Figure. Padded steps of a masked Trace are shaded grey.
     """
-    norms, how = _pick_sample(_norms(source, "the gradient norms"), sample, norms=True)
+    norms, how = _pick_sample(_norms(source, "the gradient norms"), sample, mean="norms")
     figure, ax = _one_axes(ax)
     steps = np.arange(len(norms))
     legend = label or ("||dL/dh_t||" + (f" ({how})" if how else ""))
     ax.plot(steps, norms, marker="o", markersize=2.5, linewidth=1.4, label=legend)
     if _is_trace(source):
         if source.grad_cell_norm is not None:
-            cell_norms, _ = _pick_sample(np.asarray(source.grad_cell_norm, dtype=np.float64), sample, norms=True)
+            cell_norms, _ = _pick_sample(np.asarray(source.grad_cell_norm, dtype=np.float64), sample, mean="norms")
             ax.plot(steps, cell_norms, linestyle="--", linewidth=1.2, label="||dL/dc_t|| (cell state)")
         if source.mask is not None and (sample is not None or source.batch_size == 1):
             _shade_masked(ax, source.mask[sample or 0])
@@ -333,7 +332,7 @@ def compare_gradients(curves: Mapping[str, object], *, relative: bool = False, a
         raise InputError("compare_gradients needs a dict {name: trace or norms}, e.g. {'LSTM': trace}")
     figure, ax = _one_axes(ax)
     for name, source in curves.items():
-        norms, _ = _pick_sample(_norms(source, f"the curve {name!r}"), None, norms=True)
+        norms, _ = _pick_sample(_norms(source, f"the curve {name!r}"), None, mean="norms")
         if relative:
             last = norms[-1]
             if not last > 0:
@@ -386,7 +385,7 @@ def step_gain(source, *, sample: int | None = None, labels: Sequence[str] | None
         how = f"sample {sample}" if sample is not None else (
             f"geometric mean of {profile.samples} samples" if profile.samples > 1 else "")
     else:
-        gains, how = _pick_sample(per_step_gain(source), sample, geometric=True)
+        gains, how = _pick_sample(per_step_gain(source), sample, mean="ratios")
         steps = np.arange(1, len(gains) + 1)
     figure, ax = _one_axes(ax)
     ax.plot(steps, gains, marker="o", markersize=2.5, linewidth=1.4,
