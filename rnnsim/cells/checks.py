@@ -34,29 +34,44 @@ def _sum_of_zeros(flat):
     return total
 
 
-def check_weights(cell, weights, input_dim):
-    """The weights as contiguous arrays in Keras's layout, and their dtype; or InputError."""
+def check_sequence_shape(cell, shape) -> tuple[int, int, int]:
+    """(batch, timesteps, features) of an input's shape, or InputError (host and device cells alike)."""
+    shape = tuple(shape)
+    if len(shape) != 3:
+        raise InputError(
+            f"{cell.name} expects input of shape (batch, timesteps, features), got {len(shape)} dimensions {shape}"
+        )
+    if shape[0] == 0 or shape[1] == 0:
+        raise InputError(f"{cell.name} got an empty input of shape {shape}")
+    return shape
+
+
+def check_weights(cell, weights, input_dim, convert=np.ascontiguousarray):
+    """The weights in Keras's layout, each through `convert` (contiguous host arrays; the device cells pass
+    their `to_device`), and their dtype; or InputError."""
     if not isinstance(weights, dict):
         raise InputError("weights must be a dict with 'kernel', 'recurrent_kernel' (and 'bias')")
     shapes = cell.weight_shapes(input_dim)
     missing = [key for key in shapes if key not in weights]
     if missing:
         raise InputError(f"{cell.name} weights are missing {', '.join(missing)}")
-    dtype = np.asarray(weights["kernel"]).dtype
+    kernel = weights["kernel"]
+    dtype = np.dtype(kernel.dtype) if hasattr(kernel, "dtype") else np.asarray(kernel).dtype
     if dtype not in FLOAT_DTYPES:
         raise InputError(f"{cell.name} weights must be float32 or float64, got {dtype}")
     checked = {}
     for key, shape in shapes.items():
-        value = np.asarray(weights[key])
-        if value.shape != shape:
+        value = convert(weights[key])
+        if tuple(value.shape) != shape:
             raise InputError(
-                f"{cell.name} {key} has shape {value.shape}, expected {shape} "
+                f"{cell.name} {key} has shape {tuple(value.shape)}, expected {shape} "
                 f"for {input_dim} input features and {cell.units} units"
             )
-        if value.dtype != dtype:
+        if np.dtype(value.dtype) != dtype:
             raise InputError(f"{cell.name} weights mix dtypes: {key} is {value.dtype}, kernel is {dtype}")
-        checked[key] = np.ascontiguousarray(value)
+        checked[key] = value
     return checked, dtype
+
 
 def check_inputs(cell, x, weights, initial_state, mask, input_dropout_mask, recurrent_dropout_mask):
     """A forward pass's arguments checked and converted (one InputError line for anything wrong):
@@ -72,14 +87,7 @@ def check_inputs(cell, x, weights, initial_state, mask, input_dropout_mask, recu
             raise InputError(f"{cell.name} token input takes no input dropout mask (embed the tokens first)")
     else:
         x = np.asarray(x)
-    if x.ndim != 3:
-        raise InputError(
-            f"{cell.name} expects input of shape (batch, timesteps, features), got {x.ndim} dimensions "
-            f"{x.shape}"
-        )
-    batch, timesteps, features = x.shape
-    if batch == 0 or timesteps == 0:
-        raise InputError(f"{cell.name} got an empty input of shape {x.shape}")
+    batch, timesteps, features = check_sequence_shape(cell, x.shape)
     kernel = weights.get("kernel") if isinstance(weights, dict) else None
     if kernel is not None and np.ndim(kernel) == 2 and np.shape(kernel)[0] != features:
         raise InputError(

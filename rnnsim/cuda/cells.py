@@ -23,7 +23,7 @@ import numpy as np
 from numba import cuda
 
 from rnnsim.cells.base import CellGradients, ForwardResult
-from rnnsim.cells.checks import FLOAT_DTYPES
+from rnnsim.cells.checks import check_sequence_shape, check_weights
 from rnnsim.cells.gru import GRUCell
 from rnnsim.cells.lstm import LSTMCell
 from rnnsim.cells.simple_rnn import SimpleRNNCell
@@ -66,34 +66,8 @@ class CudaCellMixin:
 
     def _check_device_inputs(self, x, weights, initial_state, mask, input_dropout_mask, recurrent_dropout_mask):
         """Shape and dtype checks for device arrays, with the CPU cells' messages; no copies."""
-        if len(x.shape) != 3:
-            raise InputError(
-                f"{self.name} expects input of shape (batch, timesteps, features), got {len(x.shape)} dimensions "
-                f"{tuple(x.shape)}"
-            )
-        batch, timesteps, features = x.shape
-        if batch == 0 or timesteps == 0:
-            raise InputError(f"{self.name} got an empty input of shape {tuple(x.shape)}")
-        if not isinstance(weights, dict):
-            raise InputError("weights must be a dict with 'kernel', 'recurrent_kernel' (and 'bias')")
-        shapes = self.weight_shapes(features)
-        missing = [key for key in shapes if key not in weights]
-        if missing:
-            raise InputError(f"{self.name} weights are missing {', '.join(missing)}")
-        dtype = np.dtype(weights["kernel"].dtype)
-        if dtype not in FLOAT_DTYPES:
-            raise InputError(f"{self.name} weights must be float32 or float64, got {dtype}")
-        checked = {}
-        for key, shape in shapes.items():
-            value = to_device(weights[key])
-            if tuple(value.shape) != shape:
-                raise InputError(
-                    f"{self.name} {key} has shape {tuple(value.shape)}, expected {shape} "
-                    f"for {features} input features and {self.units} units"
-                )
-            if np.dtype(value.dtype) != dtype:
-                raise InputError(f"{self.name} weights mix dtypes: {key} is {value.dtype}, kernel is {dtype}")
-            checked[key] = value
+        batch, timesteps, features = check_sequence_shape(self, x.shape)
+        checked, dtype = check_weights(self, weights, features, convert=to_device)
         if np.dtype(x.dtype) != dtype:
             raise InputError(f"{self.name} device input is {x.dtype} but the weights are {dtype}; cast it first")
 
