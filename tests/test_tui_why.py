@@ -341,3 +341,34 @@ def test_the_gain_and_saturation_views_compute_once_per_probe_not_at_each_cursor
     assert gain.current_profile() is not None and saturated.current_saturations()
     assert calls == {"gain": 2, "saturation": 2}  # a new probe's trace: computed again
     np.testing.assert_allclose(gain.current_profile().gain, gain_profile(other).gain)
+
+
+def test_the_simple_rnns_kernel_for_the_gain_tab_is_looked_up_once_per_probe(monkeypatch):
+    # A checkpoint's source has no weight snapshot: each lookup copies the model's weights (get_weights),
+    # and a new U object would make the gain view compute its profile again at every cursor key.
+    import tui.screens.why as why
+
+    calls = []
+
+    def lookup(model, weights):
+        calls.append(model)
+        return {"simple_rnn": {"recurrent_kernel": np.eye(4)}}
+
+    monkeypatch.setattr(why, "recurrent_weights", lookup)
+
+    screen = why.WhyTabs()
+    screen.init_why()
+
+    class Source:
+        model, weights = object(), None
+
+    trace = make_trace("simple_rnn", batch=2, steps=6, units=4)
+    trace.layer_name = "simple_rnn"
+    screen.trace, screen.source = trace, Source()
+    kernels = [screen.recurrent_kernel() for _ in range(5)]  # five cursor keys
+    assert len(calls) == 1 and all(k is kernels[0] for k in kernels)
+    np.testing.assert_array_equal(kernels[0], np.eye(4))
+    screen.source = Source()  # the next probe
+    assert screen.recurrent_kernel() is not kernels[0] and len(calls) == 2
+    screen.trace = make_trace("lstm", batch=2, steps=6, units=4)
+    assert screen.recurrent_kernel() is None and len(calls) == 2  # an LSTM needs no U

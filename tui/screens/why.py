@@ -32,6 +32,7 @@ class WhyTabs:
         self.whatif_step = 0  # 0: the model as trained; k: the k-th value of the cell's edit
         self.whatif_result = None
         self.notes_shown = False
+        self._kernel_of = (None, None, None)  # (trace, source, its SimpleRNN U): looked up once per probe
 
     def compose_why_tabs(self) -> ComposeResult:
         with TabPane("5 Gain", id="gain"):
@@ -60,12 +61,19 @@ class WhyTabs:
         return annotations
 
     def recurrent_kernel(self):
-        """The SimpleRNN's U of the traced layer, from the probe's weights (for the gain view), or None."""
+        """The SimpleRNN's U of the traced layer, from the probe's weights (for the gain view), or None.
+
+        Looked up once per trace and source, not at every cursor key: for a checkpoint (no snapshot) the
+        lookup copies the model's weights, and the gain view computes its profile again for a new U."""
         trace, source = self.trace, self.source
-        if trace is None or trace.cell != "simple_rnn" or getattr(source, "model", None) is None:
-            return None
-        layers = recurrent_weights(source.model, source.weights)
-        return layers.get(trace.layer_name, {}).get("recurrent_kernel")
+        if self._kernel_of[0] is trace and self._kernel_of[1] is source:
+            return self._kernel_of[2]
+        kernel = None
+        if trace is not None and trace.cell == "simple_rnn" and getattr(source, "model", None) is not None:
+            layers = recurrent_weights(source.model, source.weights)
+            kernel = layers.get(trace.layer_name, {}).get("recurrent_kernel")
+        self._kernel_of = (trace, source, kernel)
+        return kernel
 
     def refresh_why(self) -> None:
         trace = self.trace
