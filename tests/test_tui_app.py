@@ -277,6 +277,22 @@ def test_command_palette_offers_the_app_commands():
     asyncio.run(scenario())
 
 
+def test_the_footer_shows_whole_keys_at_80_columns_and_the_palette_hint_from_120():
+    # At 80 columns the command palette's hint was drawn over the last keys ("^p paletter"); below 120 the
+    # footer is compact and leaves the hint out (ctrl+p still opens the palette: the test above).
+    from textual.widgets import Footer
+
+    async def scenario():
+        for size, wide in (((80, 24), False), ((100, 30), False), ((120, 40), True)):
+            app = make_app()
+            async with app.run_test(size=size) as pilot:
+                await pilot.pause(0.1)
+                footer = app.screen.query_one(Footer)
+                assert footer.compact is not wide and footer.show_command_palette is wide, size
+
+    asyncio.run(scenario())
+
+
 def test_cli_options_are_checked_before_the_app_starts(tmp_path, capsys):
     from tui.app import main
 

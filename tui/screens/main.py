@@ -161,8 +161,12 @@ class MainScreen(WhyTabs, TrainingWorker, Screen):
         # The inspector beside the heatmaps only where a 100-step time axis still fits next to it.
         self.set_class(self.size.width >= 170, "-xwide")
         self.set_class(self.size.height >= 40, "-tall")
-        # Every key of the footer fits in 80 columns only in the compact style.
-        self.query_one(Footer).compact = self.size.width < 100
+        # Below 120 columns the footer's keys fit only in the compact style and without the command
+        # palette's hint on the right, which was drawn over the last keys ("^p paletter" at 80 columns);
+        # ctrl+p still opens the palette.
+        footer = self.query_one(Footer)
+        footer.compact = not wide
+        footer.show_command_palette = wide
 
     # -- status -------------------------------------------------------------------------------
     def update_status(self) -> None:
