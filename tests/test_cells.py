@@ -305,6 +305,27 @@ def test_one_non_finite_value_anywhere_is_found_in_any_memory_order(bad, dtype):
                                 .astype(np.float32), _weights(LSTMCell(UNITS)))
 
 
+def test_a_models_input_is_checked_once_not_again_by_its_first_cell(monkeypatch):
+    from rnnsim.cells import checks
+    from rnnsim.layers import LSTM, Dense
+    from rnnsim.models import Sequential
+
+    model = Sequential([LSTM(4, input_shape=(3, FEATURES)), Dense(1)])
+    model.compile(optimizer="rmsprop", loss="mse")
+    x = np.random.default_rng(1).normal(size=(2, 3, FEATURES)).astype(np.float32)
+    passes = []
+    real = checks._sum_of_zeros
+    monkeypatch.setattr(checks, "_sum_of_zeros", lambda flat: passes.append(flat.size) or real(flat))
+    model.predict_on_batch(x)
+    model.train_on_batch(x, np.zeros((2, 1), np.float32))
+    assert passes == [x.size, x.size]  # the model's check of x; its LSTM cell knows x is the checked array
+    with checks.known_finite(x):
+        assert not checks.all_finite(np.where(x > 0, np.nan, x))  # another array is still looked at
+    assert checks._known_finite.get() == ()  # only inside the block
+    with pytest.raises(InputError, match="NaN or infinite"):  # a cell called directly checks its input
+        LSTMCell(UNITS).forward(np.full((2, 3, FEATURES), np.inf, np.float32), _weights(LSTMCell(UNITS)))
+
+
 def test_bad_weights_are_a_clear_error():
     cell = GRUCell(UNITS)
     weights = _weights(cell)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rnnsim import threads
-from rnnsim.cells import make_cell
+from rnnsim.cells import make_cell, spin
 
 
 @pytest.fixture(autouse=True)
@@ -182,3 +182,114 @@ def test_a_batch_is_cut_into_one_chunk_per_thread_of_at_least_one_row_tile(batch
 
     threads.set_num_threads(count)
     assert blocks.thread_chunks(batch) == chunks
+
+
+# -- the pool's waiting: polls, then sleep (threads._Pool, cells/spin.py) ---------------------------------------
+
+
+def test_a_poll_returns_the_new_value_written_by_another_thread_and_times_out_on_none():
+    flags = np.zeros(16, np.int64)
+    assert spin.wait_while_equal(flags, 8, 0, 1000, 0) == 0  # nothing written: the polls run out
+    writer = threading.Timer(0.05, lambda: spin.store(flags, 8, 7))
+    writer.start()
+    assert spin.wait_while_equal(flags, 8, 0, spin.polls_for(10.0), 0) == 7  # the GIL was released meanwhile
+    writer.join()
+    flags[3] = 5  # written from Python, seen by the compiled poll
+    assert spin.wait_while_equal(flags, 3, 0, 1, 0) == 5
+    assert 1 <= spin.polls_for(1e-9) < spin.polls_for(1e-3)
+
+
+def test_workers_that_slept_are_woken_for_the_next_chunk_and_the_caller_for_a_slow_worker(monkeypatch):
+    import time
+
+    monkeypatch.setattr(threads, "_pool", None)
+    monkeypatch.setattr(threads, "_cpus", lambda: 64)  # polling, on any machine
+    monkeypatch.setattr(threads, "SPIN_SECONDS", 1e-6)  # both sides sleep almost at once
+    seen = []
+
+    def kernel(chunk, n_chunks, out):
+        if chunk == 1:
+            time.sleep(0.05)  # the caller finishes first, polls briefly, then sleeps until this chunk is done
+        out.append(chunk)
+
+    for _ in range(3):
+        time.sleep(0.02)  # the workers are asleep by now
+        threads.run_chunks(kernel, 3, seen)
+    assert sorted(seen) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert 0 < threads._pool.polls <= spin.polls_for(1e-5)
+
+
+def test_two_threads_running_chunks_at_once_both_get_every_chunk_run():
+    results, errors = {}, []
+
+    def kernel(chunk, n_chunks, out, who):
+        out[chunk] = who * 10 + chunk
+
+    def caller(who):
+        try:
+            for _ in range(200):
+                out = np.full(3, -1)
+                threads.run_chunks(kernel, 3, out, who)
+                assert out.tolist() == [who * 10, who * 10 + 1, who * 10 + 2]
+            results[who] = True
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    callers = [threading.Thread(target=caller, args=(who,)) for who in (1, 2)]
+    for thread in callers:
+        thread.start()
+    for thread in callers:
+        thread.join(timeout=60)
+    assert errors == [] and results == {1: True, 2: True}
+
+
+def test_a_chunk_that_runs_chunks_itself_gets_them_run_on_its_own_thread():
+    inner = []
+
+    def inner_kernel(chunk, n_chunks, out):
+        out.append((chunk, threading.get_ident()))
+
+    def outer_kernel(chunk, n_chunks, out):
+        if chunk == 1:  # the pool is busy with this run: the nested call runs its chunks here, in order
+            threads.run_chunks(inner_kernel, 2, out)
+
+    threads.run_chunks(outer_kernel, 2, inner)
+    assert [chunk for chunk, _ in inner] == [0, 1] and len({ident for _, ident in inner}) == 1
+
+
+def test_the_pool_grows_when_more_threads_are_asked_for_and_the_old_workers_end(monkeypatch):
+    monkeypatch.setattr(threads, "_pool", None)
+    threads.run_chunks(lambda chunk, n_chunks: None, 2)
+    old = threads._pool
+    seen, barrier = [], threading.Barrier(4, timeout=10)
+
+    def kernel(chunk, n_chunks, out):
+        barrier.wait()
+        out.append(chunk)
+
+    threads.run_chunks(kernel, 4, seen)
+    assert sorted(seen) == [0, 1, 2, 3] and threads._pool is not old and old.stopping
+
+
+def test_with_more_threads_than_cpus_the_workers_sleep_instead_of_polling(monkeypatch):
+    monkeypatch.setattr(threads, "_pool", None)
+    monkeypatch.setattr(threads, "_cpus", lambda: 2)
+    out = []
+    threads.run_chunks(lambda chunk, n_chunks, o: o.append(chunk), 3, out)
+    assert sorted(out) == [0, 1, 2] and threads._pool.polls == 0
+    monkeypatch.setattr(threads, "_pool", None)
+    threads.run_chunks(lambda chunk, n_chunks, o: o.append(chunk), 2, out)
+    assert threads._pool.polls > 0
+
+
+def test_a_worker_error_leaves_the_pool_working():
+    def failing(chunk, n_chunks):
+        if chunk == 1:
+            raise RuntimeError("boom")
+
+    for _ in range(3):
+        with pytest.raises(RuntimeError, match="boom"):
+            threads.run_chunks(failing, 2)
+    seen = []
+    threads.run_chunks(lambda chunk, n_chunks, o: o.append(chunk), 2, seen)
+    assert sorted(seen) == [0, 1]

@@ -6,6 +6,9 @@ reach users); what passes comes back converted to the weights' dtype and memory 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import numpy as np
 from numba import njit
 
@@ -15,9 +18,29 @@ from rnnsim.errors import InputError
 FLOAT_DTYPES = (np.float32, np.float64)
 
 
+_known_finite = contextvars.ContextVar("rnnsim_known_finite", default=())
+
+
+@contextlib.contextmanager
+def known_finite(*arrays):
+    """Inside the block, on this thread, `all_finite` of one of these very array objects is True at once.
+
+    A model checks its input before its forward pass, and its first layer's cell would check the same
+    array again: 0.1-0.3 ms of memory traffic for a (64, 100, 128) float32 batch, 1-2% of an LSTM(256)'s
+    predict. The arrays are recognised by identity, and only for the length of the block.
+    """
+    token = _known_finite.set(_known_finite.get() + arrays)
+    try:
+        yield
+    finally:
+        _known_finite.reset(token)
+
+
 def all_finite(values) -> bool:
     """`np.isfinite(values).all()` in one compiled pass and no temporary array of booleans (a (64, 100, 128)
     float32 batch: 0.13-0.16 ms against 0.20-0.28). Other dtypes go to numpy; integers are finite."""
+    if any(values is known for known in _known_finite.get()):
+        return True
     values = np.asarray(values)
     if values.dtype not in FLOAT_DTYPES:
         return values.dtype.kind not in "fc" or bool(np.isfinite(values).all())

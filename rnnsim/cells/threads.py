@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
 
 import numpy as np
 
-from rnnsim.cells import floating_point
+from rnnsim.cells import floating_point, spin
 
 _controller = None
 
@@ -53,24 +53,36 @@ def single_threaded_blas():
 #
 # A fused kernel's chunks are independent for the whole pass (each owns its rows at every step),
 # so they need no synchronisation inside the loop: the kernels are serial Numba functions that
-# release the GIL (`nogil=True`), and `run_chunks` starts one call per chunk on a small pool of
+# release the GIL (`nogil=True`), and `run_chunks` hands one call per chunk to a small pool of
 # Python threads and waits for them. Numba's `parallel=True` would do the same with OpenMP, but
 # its parfor lowering was most of a cell's first compile.
+#
+# The pool's threads wait for work, and the caller for their results, in a compiled spin loop
+# (`cells.spin`) for up to SPIN_SECONDS before they sleep: a thread that sleeps costs a wake-up,
+# and on a virtual machine one that slept more than 50 microseconds costs 60-100 more to wake
+# (its virtual CPU halted), at the start and again at the end of every hand-off. Spinning, a
+# hand-off takes a few microseconds (BENCHMARKS.md, round 8).
+
+SPIN_SECONDS = 2e-3  # how long a worker polls for its next chunk, and the caller for a worker, before sleeping
+GRACE_SECONDS = 5e-6  # how long a thread that saw the other's signal polls on, while the other lets go of the GIL
 
 _threads = None  # set by set_num_threads; None: NUMBA_NUM_THREADS, or the CPUs this process may use
 _pool = None
-_pool_size = 0  # its worker threads
-_pool_pid = None  # a forked child inherits the pool object but not its threads: it makes its own
+
+
+def _cpus() -> int:
+    """The CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
 
 
 def _default_threads() -> int:
     configured = os.environ.get("NUMBA_NUM_THREADS", "").strip()
     if configured.isdigit() and int(configured) > 0:
         return int(configured)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
+    return _cpus()
 
 
 def chunk_bounds(size, n_chunks, chunk):
@@ -94,23 +106,124 @@ def set_num_threads(n: int) -> None:
     _threads = n
 
 
+class _Pool:
+    """Worker threads that take one chunk each per `run`, waiting for it in a spin loop, then asleep.
+
+    Worker w's chunk is posted in `tasks[w]` and announced by raising `posted[w * LINE]`; the worker
+    runs it and sets `done[w * LINE]` to the same number. Both counters are int64s a cache line
+    apart (so that two threads' polls do not share a line), read by the compiled polls and written
+    from Python under the GIL. Whoever finds nothing after `polls` polls sleeps on `wake` with its
+    `sleeping` flag up, and the other side, which checks that flag after its write, wakes it.
+    """
+
+    LINE = 8  # int64s per cache line
+
+    def __init__(self, size):
+        self.size = size
+        self.pid = os.getpid()
+        # with more threads than CPUs a polling thread would take the time of one that has work: sleep at once
+        self.polls = spin.polls_for(SPIN_SECONDS) if size + 1 <= _cpus() else 0
+        self.posted = np.zeros(size * self.LINE, np.int64)
+        self.done = np.zeros(size * self.LINE, np.int64)
+        self.grace = spin.polls_for(GRACE_SECONDS)
+        self.tasks = [None] * size
+        self.errors = [None] * size
+        self.sleeping = [False] * (size + 1)  # the workers', and the caller's (last)
+        self.wake = threading.Condition()
+        self.busy = threading.Lock()  # one run at a time: a second caller runs its chunks itself
+        self.stopping = False
+        for worker in range(size):
+            threading.Thread(target=self._work, args=(worker,), name=f"rnnsim-{worker + 1}", daemon=True).start()
+
+    def run(self, kernel, n_chunks, args):
+        if not self.busy.acquire(blocking=False):  # another thread's run holds the workers, or a chunk
+            for chunk in range(n_chunks):          # called run_chunks: the same chunks, here, in order
+                kernel(chunk, n_chunks, *args)
+            return
+        try:
+            workers = range(n_chunks - 1)
+            for worker in workers:
+                number = int(self.posted[worker * self.LINE]) + 1
+                self.tasks[worker] = (number, kernel, worker + 1, n_chunks, args)
+                self.errors[worker] = None
+                self.posted[worker * self.LINE] = number
+            self._notify(workers)
+            try:
+                kernel(0, n_chunks, *args)
+            finally:
+                for worker in workers:
+                    self._wait_for(worker)
+            for worker in workers:
+                error = self.errors[worker]
+                if error is not None:
+                    self.errors[worker] = None
+                    raise error
+        finally:
+            self.busy.release()
+
+    def _notify(self, workers):
+        if any(self.sleeping[worker] for worker in workers):
+            with self.wake:
+                self.wake.notify_all()
+
+    def _wait_for(self, worker):
+        slot, target = worker * self.LINE, self.posted[worker * self.LINE]
+        if spin.wait_while_equal(self.done, slot, target - 1, self.polls, self.grace) == target:
+            return
+        with self.wake:
+            self.sleeping[self.size] = True
+            while self.done[slot] != target:
+                self.wake.wait()
+            self.sleeping[self.size] = False
+
+    def _work(self, worker):
+        floating_point.flush_this_thread()  # as the calling thread does during a cell's pass (floating_point.py)
+        slot, seen = worker * self.LINE, 0
+        while True:
+            if spin.wait_while_equal(self.posted, slot, seen, self.polls, self.grace) == seen:
+                with self.wake:
+                    self.sleeping[worker] = True
+                    while self.posted[slot] == seen and not self.stopping:
+                        self.wake.wait()
+                    self.sleeping[worker] = False
+            if self.stopping:
+                return
+            seen = int(self.posted[slot])
+            task, self.tasks[worker] = self.tasks[worker], None  # the pool keeps no chunk's arrays alive
+            if task is not None and task[0] == seen:  # (not a run its caller left, interrupted, for a newer one)
+                try:
+                    task[1](*task[2:4], *task[4])
+                except BaseException as error:  # raised again on the calling thread
+                    self.errors[worker] = error
+            del task
+            spin.store(self.done, slot, seen)
+            if self.sleeping[self.size]:
+                with self.wake:
+                    self.wake.notify_all()
+
+    def stop(self):
+        """Let the workers end (a larger pool replaces this one)."""
+        with self.wake:
+            self.stopping = True
+            self.wake.notify_all()
+
+
 def run_chunks(kernel, n_chunks: int, *args) -> None:
-    """kernel(chunk, n_chunks, *args) for chunk = 0 .. n_chunks - 1, the first on this thread; waits for all."""
-    global _pool, _pool_size, _pool_pid
+    """kernel(chunk, n_chunks, *args) for chunk = 0 .. n_chunks - 1, the first on this thread; waits for all.
+
+    If another thread's call holds the pool (the app's probe while a model trains, say), this call runs
+    its chunks one after another on its own thread: the same results, since the chunks are independent.
+    """
+    global _pool
     if n_chunks <= 1:
         kernel(0, 1, *args)
         return
-    if _pool is None or _pool_size < n_chunks - 1 or _pool_pid != os.getpid():
-        # the workers flush denormals, as the calling thread does during a cell's pass (floating_point.py)
-        _pool = ThreadPoolExecutor(max_workers=n_chunks - 1, thread_name_prefix="rnnsim",
-                                   initializer=floating_point.flush_this_thread)
-        _pool_size, _pool_pid = n_chunks - 1, os.getpid()
-    futures = [_pool.submit(kernel, chunk, n_chunks, *args) for chunk in range(1, n_chunks)]
-    try:
-        kernel(0, n_chunks, *args)
-    finally:
-        for future in futures:
-            future.result()
+    if _pool is None or _pool.size < n_chunks - 1 or _pool.pid != os.getpid():
+        # a forked child inherits the pool object but not its threads: it makes its own
+        if _pool is not None and _pool.pid == os.getpid():
+            _pool.stop()
+        _pool = _Pool(n_chunks - 1)
+    _pool.run(kernel, n_chunks, args)
 
 
 # Below this many multiply-adds a product runs as one call: handing work to a thread costs ~20-50 us.

@@ -25,6 +25,7 @@ import numpy as np
 
 from rnnsim import losses as losses_module
 from rnnsim import metrics as metrics_module
+from rnnsim.cells.checks import known_finite
 from rnnsim.errors import InputError
 from rnnsim.layers import Dense
 from rnnsim.layers.base import find_symbolic, shape_text
@@ -318,8 +319,15 @@ class Model(Trainer, DevicePlacement):
     # -- forward and backward --------------------------------------------------------------
 
     def _forward(self, x, training=False, record_trace=False):
-        """(output, mask) for x, or ([outputs], [masks]) with several outputs; every layer keeps its cache."""
+        """(output, mask) for x, or ([outputs], [masks]) with several outputs; every layer keeps its cache.
+
+        x is as `_check_x` returns it (or a batch of such an x), so finite: the layers it enters need not check it.
+        """
         arrays = x.arrays if isinstance(x, ArrayGroup) else [x]
+        with known_finite(*arrays):
+            return self._forward_checked(arrays, training, record_trace)
+
+    def _forward_checked(self, arrays, training, record_trace):
         values = {id(tensor): (array, None) for tensor, array in zip(self.inputs, arrays)}  # tensor -> (value, mask)
         folded = set()  # Embedding outputs handed on as token sequences
         for node in self.nodes:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnsim.cells.checks import known_finite
 from rnnsim.errors import InputError
 from rnnsim.layers import Dense, Embedding, Layer, layer_from_config, serialize
 from rnnsim.layers.base import shape_text
@@ -260,7 +261,14 @@ class Sequential(Trainer, DevicePlacement):
     # -- forward and backward --------------------------------------------------------------
 
     def _forward(self, x, training=False, record_trace=False):
-        """(output, mask) of the stack for x, each layer keeping what its backward needs."""
+        """(output, mask) of the stack for x, each layer keeping what its backward needs.
+
+        x is as `_check_x` returns it (or a batch of such an x), so finite: the first layer need not check it.
+        """
+        with known_finite(x):
+            return self._forward_checked(x, training, record_trace)
+
+    def _forward_checked(self, x, training, record_trace):
         mask = None
         output = x
         for k, layer in enumerate(self.layers):
