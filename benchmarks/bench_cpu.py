@@ -460,8 +460,10 @@ def main(argv=None):
         RNN.accepts_tokens = lambda self, training: False
 
     # Before torch loads libgomp: in this shared process PyTorch's OpenMP threads must not spin between
-    # its ops (they would take the cores from rnnsim's next step); the "alone" runs use the user's setting.
+    # its ops (they would take the cores from rnnsim's next step), nor rnnsim's between its passes; the
+    # "alone" runs use the user's settings.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("RNNSIM_WAIT_POLICY", "passive")  # rnnsim's pool likewise (threads.py)
     import torch
     from threadpoolctl import threadpool_limits
 

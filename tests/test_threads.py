@@ -7,6 +7,7 @@ import pytest
 
 from rnnsim import threads
 from rnnsim.cells import make_cell, spin
+from rnnsim.errors import InputError
 
 
 @pytest.fixture(autouse=True)
@@ -280,6 +281,20 @@ def test_with_more_threads_than_cpus_the_workers_sleep_instead_of_polling(monkey
     monkeypatch.setattr(threads, "_pool", None)
     threads.run_chunks(lambda chunk, n_chunks, o: o.append(chunk), 2, out)
     assert threads._pool.polls > 0
+
+
+def test_rnnsim_wait_policy_passive_makes_the_workers_sleep_at_once(monkeypatch):
+    monkeypatch.setattr(threads, "_cpus", lambda: 64)
+    for policy, polling in (("passive", False), ("PASSIVE ", False), ("active", True), ("", True)):
+        monkeypatch.setenv("RNNSIM_WAIT_POLICY", policy)
+        monkeypatch.setattr(threads, "_pool", None)
+        out = []
+        threads.run_chunks(lambda chunk, n_chunks, o: o.append(chunk), 2, out)
+        assert sorted(out) == [0, 1] and (threads._pool.polls > 0) == polling
+    monkeypatch.setenv("RNNSIM_WAIT_POLICY", "busy")
+    monkeypatch.setattr(threads, "_pool", None)
+    with pytest.raises(InputError, match="RNNSIM_WAIT_POLICY must be 'active' or 'passive'"):
+        threads.run_chunks(lambda chunk, n_chunks: None, 2)
 
 
 def test_a_worker_error_leaves_the_pool_working():

@@ -21,6 +21,7 @@ import threading
 import numpy as np
 
 from rnnsim.cells import floating_point, spin
+from rnnsim.errors import InputError
 
 _controller = None
 
@@ -64,10 +65,21 @@ def single_threaded_blas():
 # hand-off takes a few microseconds (BENCHMARKS.md, round 8).
 
 SPIN_SECONDS = 2e-3  # how long a worker polls for its next chunk, and the caller for a worker, before sleeping
+# (RNNSIM_WAIT_POLICY=passive: not at all, see `_polling`)
 GRACE_SECONDS = 5e-6  # how long a thread that saw the other's signal polls on, while the other lets go of the GIL
 
 _threads = None  # set by set_num_threads; None: NUMBA_NUM_THREADS, or the CPUs this process may use
 _pool = None
+
+
+def _polling(n_threads) -> bool:
+    """Do the pool's threads poll before they sleep? Not with RNNSIM_WAIT_POLICY=passive (as OpenMP's
+    OMP_WAIT_POLICY: for a process where other work wants the cores between the cells' passes), nor with
+    more threads than CPUs, where a polling thread would take the time of one that has work."""
+    policy = os.environ.get("RNNSIM_WAIT_POLICY", "active").strip().lower()
+    if policy not in ("active", "passive", ""):
+        raise InputError(f"RNNSIM_WAIT_POLICY must be 'active' or 'passive', not {policy!r}")
+    return policy != "passive" and n_threads <= _cpus()
 
 
 def _cpus() -> int:
@@ -121,8 +133,7 @@ class _Pool:
     def __init__(self, size):
         self.size = size
         self.pid = os.getpid()
-        # with more threads than CPUs a polling thread would take the time of one that has work: sleep at once
-        self.polls = spin.polls_for(SPIN_SECONDS) if size + 1 <= _cpus() else 0
+        self.polls = spin.polls_for(SPIN_SECONDS) if _polling(size + 1) else 0
         self.posted = np.zeros(size * self.LINE, np.int64)
         self.done = np.zeros(size * self.LINE, np.int64)
         self.grace = spin.polls_for(GRACE_SECONDS)
