@@ -55,6 +55,33 @@ def test_token_input_matches_the_embedded_array(variant, go_backwards):
     np.testing.assert_allclose(g_fused.grad_hidden_norm, g_dense.grad_hidden_norm, rtol=1e-11, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("units, threads", [(4, 1), (37, 2), (260, 3)])
+def test_the_lstm_looks_its_tokens_up_in_the_loop_and_gives_the_embedded_arrays_bits(dtype, units, threads,
+                                                                                     monkeypatch):
+    # the LSTM's kernels take x_t = table[ids[:, t]] step by step into [x_t, h_{t-1}] [W; U], as they read
+    # an embedded x: the same products in the same order, so the same bits, predict and training alike
+    from rnnsim import threads as rnnsim_threads
+
+    monkeypatch.setattr(rnnsim_threads, "_threads", threads)
+    rng, ids, table = _case(seed=3, vocab=50, dim=9, batch=11, timesteps=6)
+    table = table.astype(dtype)
+    cell = LSTMCell(units)
+    weights = cell.init_weights(table.shape[1], rng, dtype)
+    weights["bias"] = rng.normal(size=weights["bias"].shape).astype(dtype)
+    mask = ids != 5
+    for keep in (True, False):
+        dense = cell.forward(table[ids], weights, mask=mask, keep_for_backward=keep)
+        fused = cell.forward(TokenSequence(ids.astype(np.int32), table), weights, mask=mask, keep_for_backward=keep)
+        np.testing.assert_array_equal(fused.outputs, dense.outputs)
+        for ours, theirs in zip(fused.final_states, dense.final_states, strict=True):
+            np.testing.assert_array_equal(ours, theirs)
+    assert fused.cache == {"lean": True}
+    traced = cell.forward(TokenSequence(ids, table), weights, mask=mask, record_trace=True)
+    np.testing.assert_array_equal(traced.outputs, dense.outputs)
+    assert traced.cache["token_ids"].dtype == np.intp and traced.cache["token_ids"].shape == ids.T.shape
+
+
 def test_token_input_rejects_bad_ids_and_input_dropout():
     cell = LSTMCell(4)
     rng, ids, table = _case()

@@ -35,7 +35,7 @@ from rnnsim import initializers
 from rnnsim.cells import activations, kernel_parts
 from rnnsim.cells.buffers import BufferPool
 from rnnsim.cells.checks import check_inputs
-from rnnsim.cells.embedding_lookup import TokenSequence, gather_rows, scatter_add_rows
+from rnnsim.cells.embedding_lookup import TokenSequence, gather_rows, scatter_add_rows, token_steps
 from rnnsim.cells.floating_point import denormals_flushed
 from rnnsim.cells.simd import pack_stacked, packed_shape
 from rnnsim.cells.spec import CellSpec
@@ -88,8 +88,9 @@ class RecurrentCell:
     """
 
     spec: CellSpec | None = None  # the cell's gates and equations (rnnsim.cells.spec)
-    # True: for dense inputs the forward kernel computes x_t W + b inside its time loop (x_proj comes to
-    # `_run_forward` uninitialized, with cache["x_steps"]) instead of one product over all timesteps first
+    # True: the forward kernel computes x_t W + b inside its time loop (x_proj comes to `_run_forward`
+    # uninitialized, with cache["x_steps"], or cache["tokens"] whose rows it looks up step by step) instead
+    # of one product over all timesteps first
     projects_inputs_in_loop = False
     name = ""
     n_blocks = 1
@@ -206,7 +207,10 @@ class RecurrentCell:
         if lean:
             return self._predict(x, weights, dtype, states, step_mask, bool(go_backwards), bool(return_sequences))
 
-        if isinstance(x, TokenSequence):  # project the (V, D) table once, then look the rows up (see tokens.py)
+        if isinstance(x, TokenSequence) and self.projects_inputs_in_loop:  # x_t looked up in the loop (lstm.py)
+            x_steps, token_ids = None, token_steps(x)
+            x_proj = self._kept_buffer((timesteps, batch, width), dtype)
+        elif isinstance(x, TokenSequence):  # project the (V, D) table once, then look the rows up (tokens.py)
             x_steps = None
             token_ids, x_proj = self._token_projection(x, weights, dtype)
         else:
@@ -261,7 +265,7 @@ class RecurrentCell:
         """(ids (T, B), x_t W + b (T, B, G*U)) for a TokenSequence: the (V, D) table projected once, then
         its rows looked up (embedding_lookup.py)."""
         batch, timesteps = tokens.ids.shape
-        token_ids = np.ascontiguousarray(tokens.ids.T)  # (T, B)
+        token_ids = token_steps(tokens)  # (T, B)
         table = matmul(tokens.embeddings, weights["kernel"])  # (V, G*U)
         bias = self._input_bias(weights)
         if bias is not None:
@@ -272,7 +276,7 @@ class RecurrentCell:
 
     def _predict(self, x, weights, dtype, states, step_mask, go_backwards, return_sequences) -> ForwardResult:
         """forward(keep_for_backward=False): the cell's `_run_predict`, whose result backward refuses."""
-        if isinstance(x, TokenSequence):
+        if isinstance(x, TokenSequence) and not self.projects_inputs_in_loop:
             x_in, x_proj = None, self._token_projection(x, weights, dtype)[1]
         else:
             x_in, x_proj = x, None

@@ -46,6 +46,22 @@ class TokenSequence:
         return self.embeddings.dtype
 
 
+def token_steps(tokens) -> np.ndarray:
+    """A TokenSequence's ids as a time-major (T, B) array of np.intp, the kernels' one type of index."""
+    return np.ascontiguousarray(np.asarray(tokens.ids).T, dtype=np.intp)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def gather_step(table, ids, out):
+    """out[r] = table[ids[r]] for one timestep's (R,) ids into an (R, D) buffer: the LSTM's x_t, looked up
+    inside its time loop (lstm.py), so that [x_t, h_{t-1}] [W; U] is one product as for embedded inputs."""
+    width = table.shape[1]
+    for r in range(ids.shape[0]):
+        row, source = out[r], table[ids[r]]
+        for k in range(width):
+            row[k] = source[k]
+
+
 @njit(nogil=True, cache=True)
 def gather_rows(chunk, n_chunks, table, ids_tm, out):
     """out[t, b] = table[ids_tm[t, b]] for (T, B) ids into a (T, B, W) buffer; this chunk's timesteps."""

@@ -29,6 +29,7 @@ from numba import njit
 from rnnsim.cells import kernel_parts
 from rnnsim.cells.activations import SIGMOID, TANH, activate, derivative_scalar, fast_sigmoid, fast_tanh
 from rnnsim.cells.base import RecurrentCell, trace_buffer
+from rnnsim.cells.embedding_lookup import TokenSequence, gather_step, token_steps
 from rnnsim.cells.kernel_parts import (
     FALSE,
     FASTMATH,
@@ -155,6 +156,9 @@ def _lstm_forward_fused(
     inputs_in_loop,  # x_t W + b here, step by step (`kernel` is then [W; U]), from:
     x_steps,  # (T, B, D) inputs, or a dummy
     input_bias,  # (4U,) b (zeros without one)
+    from_tokens,  # x_t = table[token_ids[t]] instead of x_steps[t]
+    token_ids,  # (T, B) ids, or a dummy
+    table,  # (V, D) embeddings, or a dummy
 ):
     timesteps, batch, width = gates.shape
     units = width // 4
@@ -169,9 +173,13 @@ def _lstm_forward_fused(
         h_in *= recurrent_drop[start:stop]
     tanh_buf = np.empty(units, gates.dtype)
     product = np.empty((rows, width), gates.dtype)  # (R, 4U), stays in cache
+    x_rows = np.empty((rows if from_tokens else 0, table.shape[1]), gates.dtype)  # x_t looked up
     for s in range(timesteps):
         t = timesteps - 1 - s if go_backwards else s
-        if inputs_in_loop:  # [x_t, h_{t-1}] [W; U]: the inputs' product never leaves the cache
+        if inputs_in_loop and from_tokens:
+            gather_step(table, token_ids[t, start:stop], x_rows)
+            matmul_joined_into(x_rows, h_in, kernel, product, ZERO, rows, FALSE)
+        elif inputs_in_loop:  # [x_t, h_{t-1}] [W; U]: the inputs' product never leaves the cache
             matmul_joined_into(x_steps[t, start:stop], h_in, kernel, product, ZERO, rows, FALSE)
         else:
             matmul_packed_into(h_in, kernel, product, ZERO, rows, FALSE)  # h_{t-1} U
@@ -246,6 +254,9 @@ def _lstm_predict_fused(
     x_batch,  # (B, T, D) inputs, batch-major, or a dummy
     x_time,  # (T, B, D) inputs, time-major, or a dummy
     time_major,  # which of the two holds the inputs
+    from_tokens,  # neither: x_t = table[token_ids[t]]
+    token_ids,  # (T, B) ids, or a dummy
+    table,  # (V, D) embeddings, or a dummy
     input_bias,  # (4U,) b (zeros without one)
     z_in,  # (T, B, 4U) x_t W + b when not inputs_in_loop (token input), else a dummy
     hidden,  # out (T, B, U) when store_sequence, else a dummy
@@ -263,10 +274,14 @@ def _lstm_predict_fused(
     c_prev = c0[start:stop].copy()
     tanh_buf = np.empty(units, h0.dtype)
     product = np.empty((rows, 4 * units), h0.dtype)  # (R, 4U), stays in cache
+    x_rows = np.empty((rows if from_tokens else 0, table.shape[1]), h0.dtype)  # x_t looked up
     for s in range(timesteps):
         t = timesteps - 1 - s if go_backwards else s
         if inputs_in_loop:  # [x_t, h_{t-1}] [W; U]: one product
-            if time_major:
+            if from_tokens:
+                gather_step(table, token_ids[t, start:stop], x_rows)
+                matmul_joined_into(x_rows, h_prev, kernel, product, ZERO, rows, FALSE)
+            elif time_major:
                 matmul_joined_into(x_time[t, start:stop], h_prev, kernel, product, ZERO, rows, FALSE)
             else:
                 matmul_joined_into(x_batch[start:stop, t], h_prev, kernel, product, ZERO, rows, FALSE)
@@ -440,14 +455,19 @@ class LSTMCell(RecurrentCell):
         drop, use_drop = cache["recurrent_drop_arg"], cache["recurrent_drop"] is not None
         n_chunks = kernel_parts.thread_chunks(batch)
         common = (self.activation_code, self.recurrent_activation_code, cache["fast"], record_trace)
-        x_steps = cache["x_steps"]
-        if x_steps is not None and self.projects_inputs_in_loop:  # dense inputs: x_t W + b in the loop
+        x_steps, tokens = cache["x_steps"], cache["tokens"]
+        no_tokens = (False, np.empty((1, 1), np.intp), np.empty((1, 1), dtype))
+        if x_steps is not None or tokens is not None:  # x_t W + b in the loop, x_t read or looked up
             weights = cache["weights"]
             kernel = self._packed(weights["kernel"], kernel)
-            inputs = (True, x_steps, weights["bias"] if self.use_bias else np.zeros(width, dtype))
+            bias = weights["bias"] if self.use_bias else np.zeros(width, dtype)
+            if x_steps is not None:
+                inputs = (True, x_steps, bias, *no_tokens)
+            else:
+                inputs = (True, np.empty((1, 1, 1), dtype), bias, True, cache["token_ids"], tokens.embeddings)
         else:  # x_proj holds x_t W + b already
             kernel = self._packed(kernel)
-            inputs = (False, np.empty((1, 1, 1), dtype), np.empty(1, dtype))
+            inputs = (False, np.empty((1, 1, 1), dtype), np.empty(1, dtype), *no_tokens)
         run_chunks(_lstm_forward_fused, n_chunks, kernel, h0, c0, cache["step_mask"], drop, use_drop,
                    cache["go_backwards"], *common, gates, hidden, cell_state, preactivations, *inputs)
         self._release_buffers(kernel)
@@ -462,16 +482,20 @@ class LSTMCell(RecurrentCell):
         hidden = self._kept_buffer((timesteps, batch, units), dtype) if return_sequences else np.empty((1, 1, 1), dtype)
         h_final, c_final = np.empty((batch, units), dtype), np.empty((batch, units), dtype)
         dummy_x = np.empty((1, 1, 1), dtype)
-        if x is not None:  # dense inputs: x_t W + b in the loop, x read where it lies
-            bias = weights["bias"] if self.use_bias else np.zeros(width, dtype)
+        no_tokens = (False, np.empty((1, 1), np.intp), np.empty((1, 1), dtype))
+        bias = weights["bias"] if self.use_bias else np.zeros(width, dtype)
+        if isinstance(x, TokenSequence):  # x_t looked up in the loop, then as dense inputs
+            inputs = (True, dummy_x, dummy_x, False, True, token_steps(x), x.embeddings, bias, dummy_x)
+            kernel = self._packed(weights["kernel"], weights["recurrent_kernel"])
+        elif x is not None:  # dense inputs: x_t W + b in the loop, x read where it lies
             time_major = not x.flags.c_contiguous and x.transpose(1, 0, 2).flags.c_contiguous
             if not time_major:
                 x = np.ascontiguousarray(x)
             inputs = (True, dummy_x if time_major else x, x.transpose(1, 0, 2) if time_major else dummy_x,
-                      time_major, bias, np.empty((1, 1, 1), dtype))
+                      time_major, *no_tokens, bias, dummy_x)
             kernel = self._packed(weights["kernel"], weights["recurrent_kernel"])
-        else:  # x_proj holds x_t W + b already (token input)
-            inputs = (False, dummy_x, dummy_x, False, np.empty(1, dtype), x_proj)
+        else:  # x_proj holds x_t W + b already
+            inputs = (False, dummy_x, dummy_x, False, *no_tokens, np.empty(1, dtype), x_proj)
             kernel = self._packed(weights["recurrent_kernel"])
         run_chunks(_lstm_predict_fused, kernel_parts.thread_chunks(batch), kernel,
                    states[0], states[1], step_mask, go_backwards, self.activation_code,
