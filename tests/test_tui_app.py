@@ -402,3 +402,14 @@ def test_setup_form_offers_every_task_of_the_registry_including_jena():
             assert overlay.region.bottom <= 24 and overlay.max_scroll_y == 0  # all eight at once
 
     asyncio.run(scenario())
+
+
+def test_the_app_checks_its_settings_before_textual_starts():
+    from rnnsim.errors import InputError
+
+    assert RnnsimApp(Settings(cell="rnn"), session_factory=FakeSession).settings.cell == "simple_rnn"
+    assert RnnsimApp(Settings(cell="GRU"), session_factory=FakeSession).settings.cell == "gru"
+    with pytest.raises(InputError, match="unknown cell 'gur'"):
+        RnnsimApp(Settings(cell="gur"), session_factory=FakeSession)
+    with pytest.raises(InputError, match="units must be a whole number"):
+        RnnsimApp(Settings(units=0), session_factory=FakeSession)

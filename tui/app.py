@@ -34,7 +34,9 @@ class RnnsimApp(App):
         screenshot_folder: str | Path | None = None,
     ) -> None:
         super().__init__()
-        self.settings = settings or Settings()
+        # checked here, not only by the CLI: Settings(cell="rnn") built in Python is normalised too, and a bad
+        # field is an InputError before Textual starts rather than a crash inside it
+        self.settings = (settings or Settings()).validated()
         self.checkpoint = checkpoint
         self.session_factory = session_factory
         self.screenshot_folder = Path(screenshot_folder) if screenshot_folder is not None else Path.cwd()

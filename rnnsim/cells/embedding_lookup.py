@@ -14,6 +14,11 @@ dz_t = dL/d(x_t W + b) and S[v] = the sum of dz_t over every (t, b) that read to
 The results are the same sums as the plain path's, grouped differently (float32 rounding of
 the last bits differs). `Sequential` uses this when an Embedding feeds a recurrent layer
 directly (no input dropout in between): see `RNN.accepts_tokens`.
+
+The LSTM's forward kernels take the input product inside their time loop, [x_t, h_{t-1}] [W; U]
+as one product (lstm.py): there the lookup happens step by step instead (`gather_step`, x_t =
+E[id_t] into a (R, D) buffer), which writes no (T, B, 4U) array of x_t W + b (32 MB at IMDB
+size) and gives the embedded array's bits exactly. Its backward still groups by token.
 """
 
 from __future__ import annotations
