@@ -100,10 +100,32 @@ def test_gain_plot_draws_the_line_g_equals_one_and_states_the_product():
     assert "╌ g = 1" in out
     assert "from t=19 back to t=0 the gradient is multiplied by 1.9e-06 (0.5 per step on average)" in out
     text = gain_plot(profile, width=40, height=6, colour=False).plain
-    one_row = next(row for row in text.splitlines() if row.lstrip().startswith("1e0┤"))  # the axis at g = 1
+    one_row = next(row for row in text.splitlines() if row.lstrip().startswith("1┤"))  # the axis at g = 1
     assert set(one_row.split("┤", 1)[1]) == {"╌"}  # the dashed line g = 1 across the whole plot
     gains_row = next(row for row in text.splitlines() if "●" in row and "g_t" not in row)
     assert text.splitlines().index(gains_row) > text.splitlines().index(one_row)  # g = 0.5 is drawn below it
+
+
+def test_gains_within_a_few_percent_of_one_get_the_plot_not_one_row():
+    # a GRU's per-step gains: 0.97-1.03, the mean update gate about 0.87. On a whole decade around them
+    # (round 7's axis) all of it sat on two rows; now the axis fits them, its labels as exact as they need
+    from rnnsim.render.lineplot import line_plot
+
+    steps = np.arange(100)
+    series = {"g_t": 1 + 0.03 * np.sin(steps / 5), "mean z_t": 0.87 + 0.01 * np.cos(steps / 7)}
+    text = line_plot(series, width=60, height=20, log_y=True, hlines={"g =": 1.0}, colour=False,
+                     min_decades=0.1).plain
+    lines = text.splitlines()[:20]
+    labels = [line.split("┤")[0].strip() for line in lines if "┤" in line]
+    assert len(labels) == len(set(labels)) >= 6  # distinct labels, not 1e0 twice
+    values = [float(label) for label in labels]
+    assert values == sorted(values, reverse=True) and 1.03 <= values[0] < 1.2 and 0.8 < values[-1] <= 0.86
+    gain_rows = {i for i, line in enumerate(lines) if "●" in line}
+    assert max(gain_rows) - min(gain_rows) >= 3  # the wave spans rows
+    assert not any(a + 1 == b for a, b in zip(sorted(i for i, line in enumerate(lines) if "┤" in line),
+                                                sorted(i for i, line in enumerate(lines) if "┤" in line)[1:]))
+    wide = line_plot(series, width=60, height=20, log_y=True, colour=False).plain  # the default: a decade at least
+    assert float(wide.splitlines()[0].split("┤")[0]) > 3
 
 
 def test_lstm_gain_view_shows_the_cell_path_and_the_forget_gate():

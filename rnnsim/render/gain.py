@@ -37,8 +37,10 @@ def gain_plot(profile: GainProfile, *, width: int = 60, height: int = 10, colour
     hlines = {"g =": 1.0}  # the legend adds the value: "╌ g = 1"
     if profile.recurrent_norm is not None and abs(profile.recurrent_norm - 1.0) > 1e-3:
         hlines["max σ(U)"] = profile.recurrent_norm  # the largest singular value: no U factor exceeds it
+    # a GRU's or a trained LSTM's gains lie within a few percent of 1: a span of a tenth of a decade (x1.26)
+    # at least, not a whole one, or they would be a flat line on the row of g = 1
     return line_plot(gain_series(profile), width=width, height=height, log_y=True, hlines=hlines, colour=colour,
-                     x_label="t", cursor=cursor, legend_line=legend)
+                     x_label="t", cursor=cursor, legend_line=legend, min_decades=0.1)
 
 
 def gain_view(trace, *, sample: int | None = None, recurrent_kernel=None, width: int = 80, height: int = 10,

@@ -32,6 +32,11 @@ def _format_tick(value: float, log: bool, decimal: bool = True) -> str:
     return f"{value:.2f}" if magnitude < 10 else f"{value:.1f}"
 
 
+def _narrow_log_tick(exponent: float, digits: int) -> str:
+    """A label on a log axis narrower than a decade: 10**exponent to `digits` significant digits (0.97, 1.03)."""
+    return f"{10**exponent:.{digits}g}"
+
+
 # A braille character (U+2800 + bits) is a 2 x 4 grid of dots: the bit of the dot in row r, column c.
 BRAILLE_BLANK = 0x2800
 _BRAILLE_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]])
@@ -119,6 +124,7 @@ def line_plot(
     bands: dict[str, Sequence[float] | np.ndarray] | None = None,
     band_label: str = "raw",
     whole_decades: bool = False,
+    min_decades: float = 1.0,
 ) -> Text:
     """A plot of one or more series against their index: braille lines, y ticks and a legend.
 
@@ -143,6 +149,8 @@ def line_plot(
             per-batch loss under its moving average); default none.
         band_label: the legend's word for a band (default "raw").
         whole_decades: on a log axis, always start and end at a power of ten (default False).
+        min_decades: on a fitted log axis, the least span shown, in decades (default 1). Below 1 (the gain
+            plot: per-step factors near 1) the labels take the digits they need to differ (0.97, 1, 1.03).
     """
     hlines = dict(hlines or {})
     bands = {name: values for name, values in (bands or {}).items() if name in series}
@@ -172,9 +180,9 @@ def line_plot(
     elif log_y and not whole_decades and finite.max() - finite.min() < 3:
         # Within a few decades (a loss from 2 to 0.01), whole decades would waste rows: fit the data.
         y_low, y_high = float(finite.min()), float(finite.max())
-        if y_high - y_low < 1:  # at least one decade, so the row labels differ
+        if y_high - y_low < min_decades:  # at least this span (one decade unless told otherwise)
             middle = (y_high + y_low) / 2
-            y_low, y_high = middle - 0.5, middle + 0.5
+            y_low, y_high = middle - min_decades / 2, middle + min_decades / 2
         margin = 0.05 * (y_high - y_low)
         y_low, y_high = y_low - margin, y_high + margin
     elif log_y:
@@ -297,11 +305,18 @@ def line_plot(
     # On a whole-decade axis every label is a power-of-ten form (1e-2, 2e-5), not 0.014 beside 2e-5.
     decimal = not (log_y and decades)
     labels = {row: _format_tick(value_at(row), log_y, decimal) for row in label_rows}
+    if log_y and not decades and y_high - y_low < 1:  # a narrow log axis: as many digits as the rows need
+        for digits in (2, 3, 4):
+            labels = {row: _narrow_log_tick(value_at(row), digits) for row in label_rows}
+            if len(set(labels.values())) == len(labels):
+                break
     if log_y and floor_clipped:
         labels[height - 1] = "≤" + _format_tick(y_low, True)
     # Thin out labels so neighbours do not touch on short plots.
     kept, last = {}, -2
     for row in sorted(labels):
+        if row == height - 1 and last == row - 1 and last != 0:
+            del kept[last]  # the bottom label stays; the one just above it would touch it
         if row - last >= 2 or row in (0, height - 1):
             kept[row] = labels[row]
             last = row
