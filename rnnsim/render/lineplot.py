@@ -32,6 +32,34 @@ def _format_tick(value: float, log: bool, decimal: bool = True) -> str:
     return f"{value:.2f}" if magnitude < 10 else f"{value:.1f}"
 
 
+def _linear_ticks(low: float, high: float, height: int) -> dict[int, str]:
+    """Row -> label of round values a step of 1, 2, 2.5 or 5 times a power of ten apart on a linear axis from
+    `low` (bottom row) to `high` (top row): about one label every three rows, each on the row nearest to it."""
+    span = high - low
+    if not (span > 0 and math.isfinite(span)):
+        return {0: _format_tick(high, False), height - 1: _format_tick(low, False)}
+    wanted = max(2, height // 3 + 1)
+    magnitude = 10.0 ** math.floor(math.log10(span / wanted))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if span / (m * magnitude) <= wanted)
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9) + (1 if round(step / magnitude, 3) == 2.5 else 0))
+    ticks = {}
+    tick = math.ceil(low / step - 1e-9) * step
+    while tick <= high + 1e-9 * span:
+        ticks[int(round((high - tick) / span * (height - 1)))] = 0.0 if abs(tick) < 1e-9 * step else tick
+        tick += step
+    tiny = max(abs(value) for value in ticks.values()) < 1e-3  # 2.5e-05, not 0.000025
+    huge = max(abs(value) for value in ticks.values()) >= 1e5
+    labels = {}
+    for row, value in ticks.items():
+        if value == 0:
+            labels[row] = "0"
+        elif tiny or huge:
+            labels[row] = f"{value:.2g}"
+        else:
+            labels[row] = f"{value:.{decimals}f}"
+    return labels
+
+
 def _narrow_log_tick(exponent: float, digits: int) -> str:
     """A label on a log axis narrower than a decade: 10**exponent to `digits` significant digits (0.97, 1.03)."""
     return f"{10**exponent:.{digits}g}"
@@ -305,6 +333,8 @@ def line_plot(
     # On a whole-decade axis every label is a power-of-ten form (1e-2, 2e-5), not 0.014 beside 2e-5.
     decimal = not (log_y and decades)
     labels = {row: _format_tick(value_at(row), log_y, decimal) for row in label_rows}
+    if not log_y:  # round values (0.02, 0.04, ...), evenly spaced, on the rows nearest to them
+        labels = _linear_ticks(y_low, y_high, height)
     if log_y and not decades and y_high - y_low < 1:  # a narrow log axis: as many digits as the rows need
         for digits in (2, 3, 4):
             labels = {row: _narrow_log_tick(value_at(row), digits) for row in label_rows}
@@ -315,8 +345,6 @@ def line_plot(
     # Thin out labels so neighbours do not touch on short plots.
     kept, last = {}, -2
     for row in sorted(labels):
-        if row == height - 1 and last == row - 1 and last != 0:
-            del kept[last]  # the bottom label stays; the one just above it would touch it
         if row - last >= 2 or row in (0, height - 1):
             kept[row] = labels[row]
             last = row

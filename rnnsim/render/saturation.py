@@ -52,7 +52,7 @@ def saturation_scatter(saturations: dict[str, GateSaturation], *, width: int = 4
         marker, style = SERIES_MARKERS[index % len(SERIES_MARKERS)], SERIES_COLOURS[index % len(SERIES_COLOURS)]
         text.append(f"    {marker} {title_of(name, cell)}", style=style if colour else None)
         text.append(f": shut {float(np.mean(entry.low)):.0%}, open {float(np.mean(entry.high)):.0%} "
-                    f"(mean of {len(entry.low)} units)\n", style="dim")
+                    f"({len(entry.low)} units)\n", style="dim")  # their mean: short enough for half of 120 columns
     text.rstrip()
     return text
 
