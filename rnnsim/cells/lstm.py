@@ -63,10 +63,9 @@ def _lstm_forward_rows(
     r1,
     offset,
     t,
-    gates,  # (T, B, 4U): x_t W + b on entry at step t (or nothing, inputs_in_loop), the activated i, f, g, o on exit
-    product,  # (R, 4U) h_{t-1} U of the chunk's rows (+ x_t W, inputs_in_loop), added into gates[t] (making z_t)
-    inputs_in_loop,
-    input_bias,  # (4U,) b, added here when inputs_in_loop
+    gates,  # (T, B, 4U): out, the activated i, f, g, o
+    product,  # (R, 4U) [x_t, h_{t-1}] [W; U] of the chunk's rows; + b makes z_t in gates[t]
+    input_bias,  # (4U,) b
     step_mask,  # (T, B) uint8, 0 = carry the state over
     recurrent_drop,  # (B, U) or a (1, 1) dummy
     use_recurrent_drop,
@@ -97,12 +96,8 @@ def _lstm_forward_rows(
                 preactivations[t, b, :] = 0.0
             continue
         product_row = product[r]
-        if inputs_in_loop:  # z_t = (x_t W + h_{t-1} U) + b
-            for j in range(z.shape[0]):
-                z[j] = product_row[j] + input_bias[j]
-        else:  # z_t = (x_t W + b) + h_{t-1} U
-            for j in range(z.shape[0]):
-                z[j] += product_row[j]
+        for j in range(z.shape[0]):  # z_t = (x_t W + h_{t-1} U) + b
+            z[j] = product_row[j] + input_bias[j]
         if record:
             copy_into(preactivations[t, b], z)
         input_gate, forget_gate = z[:units], z[units : 2 * units]
@@ -138,7 +133,7 @@ def _lstm_forward_rows(
 def _lstm_forward_fused(
     chunk,  # which chunk of batch rows this call does (run_chunks: one per thread)
     n_chunks,  # how many chunks the batch is cut into
-    kernel,  # [W; U] (D + U, 4U) as simd.pack_stacked strips when inputs_in_loop, else U (U, 4U)
+    kernel,  # [W; U] (D + U, 4U) as simd.pack_stacked strips
     h0,  # (B, U)
     c0,  # (B, U)
     step_mask,
@@ -149,12 +144,11 @@ def _lstm_forward_fused(
     recurrent_act,
     fast,
     record,
-    gates,  # in: x_proj (T, B, 4U), or nothing when inputs_in_loop; out: gates
+    gates,  # out (T, B, 4U)
     hidden,  # out (T, B, U)
     cell_state,  # out (T, B, U)
     preactivations,  # out (T, B, 4U) when record, else a dummy
-    inputs_in_loop,  # x_t W + b here, step by step (`kernel` is then [W; U]), from:
-    x_steps,  # (T, B, D) inputs, or a dummy
+    x_steps,  # (T, B, D) inputs, or a dummy; x_t W + b is computed here, step by step, from these or:
     input_bias,  # (4U,) b (zeros without one)
     from_tokens,  # x_t = table[token_ids[t]] instead of x_steps[t]
     token_ids,  # (T, B) ids, or a dummy
@@ -176,14 +170,13 @@ def _lstm_forward_fused(
     x_rows = np.empty((rows if from_tokens else 0, table.shape[1]), gates.dtype)  # x_t looked up
     for s in range(timesteps):
         t = timesteps - 1 - s if go_backwards else s
-        if inputs_in_loop and from_tokens:
+        # [x_t, h_{t-1}] [W; U]: one product, which never leaves the cache
+        if from_tokens:
             gather_step(table, token_ids[t, start:stop], x_rows)
             matmul_joined_into(x_rows, h_in, kernel, product, ZERO, rows, FALSE)
-        elif inputs_in_loop:  # [x_t, h_{t-1}] [W; U]: the inputs' product never leaves the cache
-            matmul_joined_into(x_steps[t, start:stop], h_in, kernel, product, ZERO, rows, FALSE)
         else:
-            matmul_packed_into(h_in, kernel, product, ZERO, rows, FALSE)  # h_{t-1} U
-        _lstm_forward_rows(0, rows, start, t, gates, product, inputs_in_loop, input_bias, step_mask, recurrent_drop,
+            matmul_joined_into(x_steps[t, start:stop], h_in, kernel, product, ZERO, rows, FALSE)
+        _lstm_forward_rows(0, rows, start, t, gates, product, input_bias, step_mask, recurrent_drop,
                            use_recurrent_drop, act, recurrent_act, fast, record, h_prev, c_prev, h_in, tanh_buf,
                            hidden, cell_state, preactivations)
 
@@ -197,21 +190,16 @@ def _lstm_forward_fused(
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def _lstm_predict_rows(r0, r1, offset, t, z_in, product, inputs_in_loop, input_bias, step_mask, act,
-                       recurrent_act, fast, h_prev, c_prev, tanh_buf, hidden, store_sequence):
+def _lstm_predict_rows(r0, r1, offset, t, product, input_bias, step_mask, act, recurrent_act, fast, h_prev, c_prev,
+                       tanh_buf, hidden, store_sequence):
     units = h_prev.shape[1]
     for r in range(r0, r1):
         b = offset + r
         h_row, c_row = h_prev[r], c_prev[r]
         if step_mask[t, b] != 0:
             z = product[r]  # (4U,): becomes z_t, then the activated gates
-            if inputs_in_loop:  # z_t = (x_t W + h_{t-1} U) + b
-                for j in range(z.shape[0]):
-                    z[j] = z[j] + input_bias[j]
-            else:  # z_t = (x_t W + b) + h_{t-1} U
-                z_row = z_in[t, b]
-                for j in range(z.shape[0]):
-                    z[j] = z_row[j] + z[j]
+            for j in range(z.shape[0]):  # z_t = (x_t W + h_{t-1} U) + b
+                z[j] = z[j] + input_bias[j]
             input_gate, forget_gate = z[:units], z[units : 2 * units]
             candidate, output_gate = z[2 * units : 3 * units], z[3 * units :]
             if fast and act == TANH and recurrent_act == SIGMOID:
@@ -242,7 +230,7 @@ def _lstm_predict_rows(r0, r1, offset, t, z_in, product, inputs_in_loop, input_b
 def _lstm_predict_fused(
     chunk,
     n_chunks,
-    kernel,  # [W; U] (D + U, 4U) as simd.pack_stacked strips when inputs_in_loop, else U (U, 4U)
+    kernel,  # [W; U] (D + U, 4U) as simd.pack_stacked strips
     h0,  # (B, U)
     c0,  # (B, U)
     step_mask,  # (T, B) uint8
@@ -250,7 +238,6 @@ def _lstm_predict_fused(
     act,
     recurrent_act,
     fast,
-    inputs_in_loop,  # x_t W + b here, from x_batch or x_time; else z_in holds x_t W + b
     x_batch,  # (B, T, D) inputs, batch-major, or a dummy
     x_time,  # (T, B, D) inputs, time-major, or a dummy
     time_major,  # which of the two holds the inputs
@@ -258,7 +245,6 @@ def _lstm_predict_fused(
     token_ids,  # (T, B) ids, or a dummy
     table,  # (V, D) embeddings, or a dummy
     input_bias,  # (4U,) b (zeros without one)
-    z_in,  # (T, B, 4U) x_t W + b when not inputs_in_loop (token input), else a dummy
     hidden,  # out (T, B, U) when store_sequence, else a dummy
     store_sequence,
     h_final,  # out (B, U)
@@ -277,18 +263,16 @@ def _lstm_predict_fused(
     x_rows = np.empty((rows if from_tokens else 0, table.shape[1]), h0.dtype)  # x_t looked up
     for s in range(timesteps):
         t = timesteps - 1 - s if go_backwards else s
-        if inputs_in_loop:  # [x_t, h_{t-1}] [W; U]: one product
-            if from_tokens:
-                gather_step(table, token_ids[t, start:stop], x_rows)
-                matmul_joined_into(x_rows, h_prev, kernel, product, ZERO, rows, FALSE)
-            elif time_major:
-                matmul_joined_into(x_time[t, start:stop], h_prev, kernel, product, ZERO, rows, FALSE)
-            else:
-                matmul_joined_into(x_batch[start:stop, t], h_prev, kernel, product, ZERO, rows, FALSE)
+        # [x_t, h_{t-1}] [W; U]: one product
+        if from_tokens:
+            gather_step(table, token_ids[t, start:stop], x_rows)
+            matmul_joined_into(x_rows, h_prev, kernel, product, ZERO, rows, FALSE)
+        elif time_major:
+            matmul_joined_into(x_time[t, start:stop], h_prev, kernel, product, ZERO, rows, FALSE)
         else:
-            matmul_packed_into(h_prev, kernel, product, ZERO, rows, FALSE)
-        _lstm_predict_rows(0, rows, start, t, z_in, product, inputs_in_loop, input_bias, step_mask, act,
-                           recurrent_act, fast, h_prev, c_prev, tanh_buf, hidden, store_sequence)
+            matmul_joined_into(x_batch[start:stop, t], h_prev, kernel, product, ZERO, rows, FALSE)
+        _lstm_predict_rows(0, rows, start, t, product, input_bias, step_mask, act, recurrent_act, fast, h_prev,
+                           c_prev, tanh_buf, hidden, store_sequence)
     copy_rows(h_final, h_prev, start)
     copy_rows(c_final, c_prev, start)
 
@@ -417,6 +401,13 @@ def _lstm_backward_fused(
     copy_rows(grad_c0, dc, start)
 
 
+def _token_args(tokens, token_ids, dtype):
+    """The kernels' (from_tokens, token_ids (T, B), table (V, D)) for a TokenSequence, or dummies for none."""
+    if tokens is None:
+        return False, np.empty((1, 1), np.intp), np.empty((1, 1), dtype)
+    return True, token_ids, tokens.embeddings
+
+
 class LSTMCell(RecurrentCell):
     """Keras's LSTM cell (gate order i, f, c, o).
 
@@ -448,60 +439,50 @@ class LSTMCell(RecurrentCell):
         dtype = cache["dtype"]
         hidden = self._kept_buffer((timesteps, batch, units), dtype)
         cell_state = self._kept_buffer((timesteps, batch, units), dtype)
-        gates = x_proj  # overwritten in place: x_t W + b in, activated gates out
+        gates = x_proj  # uninitialized (projects_inputs_in_loop): the activated gates come out in it
         preactivations = trace_buffer(record_trace, (timesteps, batch, width), dtype)
-        kernel = cache["weights"]["recurrent_kernel"]
+        weights = cache["weights"]
         h0, c0 = cache["states"]
         drop, use_drop = cache["recurrent_drop_arg"], cache["recurrent_drop"] is not None
         n_chunks = kernel_parts.thread_chunks(batch)
         common = (self.activation_code, self.recurrent_activation_code, cache["fast"], record_trace)
         x_steps, tokens = cache["x_steps"], cache["tokens"]
-        no_tokens = (False, np.empty((1, 1), np.intp), np.empty((1, 1), dtype))
-        if x_steps is not None or tokens is not None:  # x_t W + b in the loop, x_t read or looked up
-            weights = cache["weights"]
-            kernel = self._packed(weights["kernel"], kernel)
-            bias = weights["bias"] if self.use_bias else np.zeros(width, dtype)
-            if x_steps is not None:
-                inputs = (True, x_steps, bias, *no_tokens)
-            else:
-                inputs = (True, np.empty((1, 1, 1), dtype), bias, True, cache["token_ids"], tokens.embeddings)
-        else:  # x_proj holds x_t W + b already
-            kernel = self._packed(kernel)
-            inputs = (False, np.empty((1, 1, 1), dtype), np.empty(1, dtype), *no_tokens)
+        inputs = (np.empty((1, 1, 1), dtype) if x_steps is None else x_steps, self._bias_or_zeros(weights, dtype),
+                  *_token_args(tokens, cache["token_ids"], dtype))
+        kernel = self._packed(weights["kernel"], weights["recurrent_kernel"])
         run_chunks(_lstm_forward_fused, n_chunks, kernel, h0, c0, cache["step_mask"], drop, use_drop,
                    cache["go_backwards"], *common, gates, hidden, cell_state, preactivations, *inputs)
         self._release_buffers(kernel)
         return {"hidden": hidden, "cell_state": cell_state, "gates": gates, "preactivations": preactivations}
 
     def _run_predict(self, x, x_proj, weights, states, step_mask, go_backwards, fast, return_sequences):
-        """The forward pass for predict (see `_lstm_predict_fused`): (hidden (T, B, U) or None, (h, c))."""
+        """The forward pass for predict (see `_lstm_predict_fused`): (hidden (T, B, U) or None, (h, c)).
+
+        x is the dense input or a TokenSequence; x_proj is never needed (projects_inputs_in_loop)."""
         batch, units = states[0].shape
         timesteps = step_mask.shape[0]
         dtype = states[0].dtype
-        width = 4 * units
         hidden = self._kept_buffer((timesteps, batch, units), dtype) if return_sequences else np.empty((1, 1, 1), dtype)
         h_final, c_final = np.empty((batch, units), dtype), np.empty((batch, units), dtype)
         dummy_x = np.empty((1, 1, 1), dtype)
-        no_tokens = (False, np.empty((1, 1), np.intp), np.empty((1, 1), dtype))
-        bias = weights["bias"] if self.use_bias else np.zeros(width, dtype)
-        if isinstance(x, TokenSequence):  # x_t looked up in the loop, then as dense inputs
-            inputs = (True, dummy_x, dummy_x, False, True, token_steps(x), x.embeddings, bias, dummy_x)
-            kernel = self._packed(weights["kernel"], weights["recurrent_kernel"])
-        elif x is not None:  # dense inputs: x_t W + b in the loop, x read where it lies
+        if isinstance(x, TokenSequence):  # x_t looked up in the loop
+            sources = (dummy_x, dummy_x, False, *_token_args(x, token_steps(x), dtype))
+        else:  # x read where it lies
             time_major = not x.flags.c_contiguous and x.transpose(1, 0, 2).flags.c_contiguous
             if not time_major:
                 x = np.ascontiguousarray(x)
-            inputs = (True, dummy_x if time_major else x, x.transpose(1, 0, 2) if time_major else dummy_x,
-                      time_major, *no_tokens, bias, dummy_x)
-            kernel = self._packed(weights["kernel"], weights["recurrent_kernel"])
-        else:  # x_proj holds x_t W + b already
-            inputs = (False, dummy_x, dummy_x, False, *no_tokens, np.empty(1, dtype), x_proj)
-            kernel = self._packed(weights["recurrent_kernel"])
+            sources = (dummy_x if time_major else x, x.transpose(1, 0, 2) if time_major else dummy_x, time_major,
+                       *_token_args(None, None, dtype))
+        kernel = self._packed(weights["kernel"], weights["recurrent_kernel"])
         run_chunks(_lstm_predict_fused, kernel_parts.thread_chunks(batch), kernel,
                    states[0], states[1], step_mask, go_backwards, self.activation_code,
-                   self.recurrent_activation_code, fast, *inputs, hidden, return_sequences, h_final, c_final)
+                   self.recurrent_activation_code, fast, *sources, self._bias_or_zeros(weights, dtype), hidden,
+                   return_sequences, h_final, c_final)
         self._release_buffers(kernel)
         return (hidden if return_sequences else None), (h_final, c_final)
+
+    def _bias_or_zeros(self, weights, dtype):
+        return weights["bias"] if self.use_bias else np.zeros(4 * self.units, dtype)
 
     def _run_backward(self, cache, grad_hidden_seq, has_grad_seq, final_grads):
         cell_state = cache["cell_state"]
