@@ -272,6 +272,21 @@ def test_the_pool_grows_when_more_threads_are_asked_for_and_the_old_workers_end(
     assert sorted(seen) == [0, 1, 2, 3] and threads._pool is not old and old.stopping
 
 
+def test_a_chunk_posted_to_a_pool_that_is_being_replaced_still_runs(monkeypatch):
+    # another thread may grow the pool (stop this one) while a caller is still using it: a worker that finds a
+    # chunk posted runs it before it ends, or that caller would wait for it forever
+    monkeypatch.setattr(threads, "_cpus", lambda: 64)
+    pool = threads._Pool(1)
+    pool.run(lambda chunk, n_chunks: None, 2, ())  # the worker is polling now
+    pool.stop()
+    seen = []
+    caller = threading.Thread(target=pool.run, args=(lambda chunk, n_chunks, out: out.append(chunk), 2, (seen,)),
+                              daemon=True)
+    caller.start()
+    caller.join(timeout=10)
+    assert not caller.is_alive() and sorted(seen) == [0, 1]
+
+
 def test_with_more_threads_than_cpus_the_workers_sleep_instead_of_polling(monkeypatch):
     monkeypatch.setattr(threads, "_pool", None)
     monkeypatch.setattr(threads, "_cpus", lambda: 2)

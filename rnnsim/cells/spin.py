@@ -26,23 +26,31 @@ from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-_MACHINE = platform.machine().lower()
-_X86 = _MACHINE in ("x86_64", "amd64", "i386", "i686", "x86")
-_ARM64 = _MACHINE in ("aarch64", "arm64")
+from rnnsim.cells.floating_point import X86
+
+_ARM64 = platform.machine().lower() in ("aarch64", "arm64")
+
+
+def _check_flags(array, name):
+    if not (isinstance(array, types.Array) and array.ndim == 1 and array.dtype == types.int64):
+        raise TypingError(f"{name} takes a 1-D int64 array")
+
+
+def _item_pointer(context, builder, signature, args):
+    """The address of args[0][args[1]], a 1-D array's element."""
+    array_type = signature.args[0]
+    values = context.make_array(array_type)(context, builder, args[0])
+    return cgutils.get_item_pointer(context, builder, array_type, values, [args[1]])
 
 
 @intrinsic
 def _load_acquire(typingctx, array, index):
     """array[index] of a 1-D int64 array as an atomic load (acquire): read again at every call."""
-    if not (isinstance(array, types.Array) and array.ndim == 1 and array.dtype == types.int64):
-        raise TypingError("_load_acquire takes a 1-D int64 array")
+    _check_flags(array, "_load_acquire")
     sig = types.int64(array, types.intp)
 
     def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        values = context.make_array(array_type)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(context, builder, array_type, values, [args[1]])
-        return builder.load_atomic(pointer, "acquire", 8)
+        return builder.load_atomic(_item_pointer(context, builder, signature, args), "acquire", 8)
 
     return sig, codegen
 
@@ -54,7 +62,7 @@ def _spin_hint(typingctx):
 
     def codegen(context, builder, signature, args):
         module = builder.module
-        if _X86:
+        if X86:
             hint = cgutils.get_or_insert_function(module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause")
             builder.call(hint, [])
         elif _ARM64:
@@ -69,15 +77,11 @@ def _spin_hint(typingctx):
 @intrinsic
 def _store_release(typingctx, array, index, value):
     """array[index] = value for a 1-D int64 array, as an atomic store (release)."""
-    if not (isinstance(array, types.Array) and array.ndim == 1 and array.dtype == types.int64):
-        raise TypingError("_store_release takes a 1-D int64 array")
+    _check_flags(array, "_store_release")
     sig = types.void(array, types.intp, types.int64)
 
     def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        values = context.make_array(array_type)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(context, builder, array_type, values, [args[1]])
-        builder.store_atomic(args[2], pointer, "release", 8)
+        builder.store_atomic(args[2], _item_pointer(context, builder, signature, args), "release", 8)
         return context.get_dummy_value()
 
     return sig, codegen

@@ -197,8 +197,8 @@ class _Pool:
                     while self.posted[slot] == seen and not self.stopping:
                         self.wake.wait()
                     self.sleeping[worker] = False
-            if self.stopping:
-                return
+            if self.posted[slot] == seen:  # woken to stop, with nothing posted (a chunk posted still runs: its
+                return                     # caller, on another thread, may be using this pool as it is replaced)
             seen = int(self.posted[slot])
             task, self.tasks[worker] = self.tasks[worker], None  # the pool keeps no chunk's arrays alive
             if task is not None and task[0] == seen:  # (not a run its caller left, interrupted, for a newer one)
