@@ -60,11 +60,6 @@ def _linear_ticks(low: float, high: float, height: int) -> dict[int, str]:
     return labels
 
 
-def _narrow_log_tick(exponent: float, digits: int) -> str:
-    """A label on a log axis narrower than a decade: 10**exponent to `digits` significant digits (0.97, 1.03)."""
-    return f"{10**exponent:.{digits}g}"
-
-
 # A braille character (U+2800 + bits) is a 2 x 4 grid of dots: the bit of the dot in row r, column c.
 BRAILLE_BLANK = 0x2800
 _BRAILLE_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]])
@@ -330,16 +325,15 @@ def line_plot(
 
     # Label the top, the bottom and a few rows between with the value each row stands for.
     label_rows = sorted({0, height - 1, (height - 1) // 2} | set(range(0, height, 3 if height > 8 else 2)))
-    # On a whole-decade axis every label is a power-of-ten form (1e-2, 2e-5), not 0.014 beside 2e-5.
-    decimal = not (log_y and decades)
-    labels = {row: _format_tick(value_at(row), log_y, decimal) for row in label_rows}
     if not log_y:  # round values (0.02, 0.04, ...), evenly spaced, on the rows nearest to them
         labels = _linear_ticks(y_low, y_high, height)
-    if log_y and not decades and y_high - y_low < 1:  # a narrow log axis: as many digits as the rows need
+    elif not decades and y_high - y_low < 1:  # a narrow log axis: as many digits as the rows need to differ
         for digits in (2, 3, 4):
-            labels = {row: _narrow_log_tick(value_at(row), digits) for row in label_rows}
+            labels = {row: f"{10 ** value_at(row):.{digits}g}" for row in label_rows}
             if len(set(labels.values())) == len(labels):
                 break
+    else:  # on a whole-decade axis every label is a power-of-ten form (1e-2, 2e-5), not 0.014 beside 2e-5
+        labels = {row: _format_tick(value_at(row), True, not decades) for row in label_rows}
     if log_y and floor_clipped:
         labels[height - 1] = "≤" + _format_tick(y_low, True)
     # Thin out labels so neighbours do not touch on short plots.
