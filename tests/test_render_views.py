@@ -213,6 +213,7 @@ def test_every_view_has_a_note_and_notes_print_under_their_views():
     (0.17, 1.19, 16, ["1.0", "0.8", "0.6", "0.4", "0.2"]),
     (0.0, 1e-4, 10, ["0.0001", "7.5e-05", "5e-05", "2.5e-05", "0"]),
     (-0.5, 2.3, 10, ["2", "1", "0"]),
+    (0.1, 0.35, 4, ["0.3", "0.2", "0.1"]),  # a short plot: a finer step rather than one label alone
 ])
 def test_a_linear_axis_is_labelled_with_round_evenly_spaced_values(low, high, height, expected):
     from rnnsim.render.lineplot import _linear_ticks

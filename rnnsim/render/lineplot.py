@@ -40,13 +40,19 @@ def _linear_ticks(low: float, high: float, height: int) -> dict[int, str]:
         return {0: _format_tick(high, False), height - 1: _format_tick(low, False)}
     wanted = max(2, height // 3 + 1)
     magnitude = 10.0 ** math.floor(math.log10(span / wanted))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if span / (m * magnitude) <= wanted)
-    decimals = max(0, -math.floor(math.log10(step) + 1e-9) + (1 if round(step / magnitude, 3) == 2.5 else 0))
-    ticks = {}
-    tick = math.ceil(low / step - 1e-9) * step
-    while tick <= high + 1e-9 * span:
-        ticks[int(round((high - tick) / span * (height - 1)))] = 0.0 if abs(tick) < 1e-9 * step else tick
-        tick += step
+    steps = [m * magnitude * scale for scale in (1.0, 0.1) for m in (10, 5, 2.5, 2, 1)]  # largest first
+    # the finest step that gives at most `wanted` labels
+    first = next(k for k in range(len(steps) - 1, -1, -1) if span / steps[k] <= wanted)
+    for step in steps[first:]:  # then smaller, until at least two labels fall on different rows
+        ticks = {}
+        tick = math.ceil(low / step - 1e-9) * step
+        while tick <= high + 1e-9 * span:
+            ticks[int(round((high - tick) / span * (height - 1)))] = 0.0 if abs(tick) < 1e-9 * step else tick
+            tick += step
+        if len(ticks) >= 2:
+            break
+    mantissa = step / 10.0 ** math.floor(math.log10(step) + 1e-9)
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9) + (1 if round(mantissa, 3) == 2.5 else 0))
     tiny = max(abs(value) for value in ticks.values()) < 1e-3  # 2.5e-05, not 0.000025
     huge = max(abs(value) for value in ticks.values()) >= 1e5
     labels = {}
