@@ -342,10 +342,11 @@ def line_plot(
         labels = {row: _format_tick(value_at(row), True, not decades) for row in label_rows}
     if log_y and floor_clipped:
         labels[height - 1] = "≤" + _format_tick(y_low, True)
-    # Thin out labels so neighbours do not touch on short plots.
+    # Thin out labels so neighbours do not touch on short plots (a linear axis's round ticks are spaced
+    # already: on a plot of 3 or 4 rows two of them may sit on neighbouring rows, and both are wanted).
     kept, last = {}, -2
     for row in sorted(labels):
-        if row - last >= 2 or row in (0, height - 1):
+        if row - last >= 2 or row in (0, height - 1) or not log_y:
             kept[row] = labels[row]
             last = row
     gutter = max((len(label) for label in kept.values()), default=1) + 1
