@@ -225,3 +225,15 @@ def test_a_linear_axis_is_labelled_with_round_evenly_spaced_values(low, high, he
     assert max(steps) - min(steps) <= 1  # as even as whole rows allow
     for row, label in labels.items():  # each on the row nearest to its value
         assert abs((high - float(label)) / (high - low) * (height - 1) - row) <= 0.5
+
+
+@pytest.mark.parametrize("height", [20, 30, 32])
+def test_a_log_axis_never_shows_one_label_twice(height):
+    # 1e-3 on the bottom row and on the row at 1.3e-3 (both round to 1e-3): kept on the bottom one only
+    from rnnsim.render.lineplot import line_plot
+
+    text = line_plot({"g": np.geomspace(4e-3, 0.1, 60)}, width=40, height=height, log_y=True, colour=False,
+                     whole_decades=True).plain
+    rows = [line.split("┤")[0].strip() for line in text.splitlines() if "┤" in line]
+    assert len(rows) == len(set(rows)) and rows[0] == "1e-1" and rows[-1] == "1e-3"
+    assert text.splitlines()[height - 1].lstrip().startswith("1e-3┤")  # on its own row, the bottom one

@@ -349,6 +349,15 @@ def line_plot(
         if row - last >= 2 or row in (0, height - 1) or not log_y:
             kept[row] = labels[row]
             last = row
+    if log_y:  # one label twice (1e-3 on the bottom row and on the row at 1.3e-3): only on the row nearer to it
+        for label in set(kept.values()):
+            rows = [row for row, text in kept.items() if text == label]
+            if len(rows) > 1 and label[0].isdigit():
+                target = math.log10(float(label))
+                nearest = min(rows, key=lambda row: abs(value_at(row) - target))
+                for row in rows:
+                    if row != nearest:
+                        del kept[row]
     gutter = max((len(label) for label in kept.values()), default=1) + 1
 
     text = Text(no_wrap=True, overflow="crop")
