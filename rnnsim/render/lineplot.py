@@ -32,9 +32,15 @@ def _format_tick(value: float, log: bool, decimal: bool = True) -> str:
     return f"{value:.2f}" if magnitude < 10 else f"{value:.1f}"
 
 
-def _linear_ticks(low: float, high: float, height: int) -> dict[int, str]:
-    """Row -> label of round values a step of 1, 2, 2.5 or 5 times a power of ten apart on a linear axis from
-    `low` (bottom row) to `high` (top row): about one label every three rows, each on the row nearest to it."""
+def _linear_ticks(low: float, high: float, height: int, log: bool = False) -> dict[int, str]:
+    """Row -> label of round values a step of 1, 2, 2.5 or 5 times a power of ten apart on an axis from `low`
+    (bottom row) to `high` (top row): about one label every three rows, each on the row nearest to it.
+
+    With `log`, low and high are exponents (a log axis narrower than a decade): the round values are
+    taken between 10**low and 10**high (0.98, 1, 1.02) and placed by their logarithm."""
+    if log:
+        axis_low, axis_high = low, high
+        low, high = 10.0**low, 10.0**high
     span = high - low
     if not (span > 0 and math.isfinite(span)):
         return {0: _format_tick(high, False), height - 1: _format_tick(low, False)}
@@ -47,7 +53,8 @@ def _linear_ticks(low: float, high: float, height: int) -> dict[int, str]:
         ticks = {}
         tick = math.ceil(low / step - 1e-9) * step
         while tick <= high + 1e-9 * span:
-            ticks[int(round((high - tick) / span * (height - 1)))] = 0.0 if abs(tick) < 1e-9 * step else tick
+            where = ((axis_high - math.log10(tick)) / (axis_high - axis_low)) if log else (high - tick) / span
+            ticks[int(round(where * (height - 1)))] = 0.0 if abs(tick) < 1e-9 * step else tick
             tick += step
         if len(ticks) >= 2:
             break
@@ -333,11 +340,8 @@ def line_plot(
     label_rows = sorted({0, height - 1, (height - 1) // 2} | set(range(0, height, 3 if height > 8 else 2)))
     if not log_y:  # round values (0.02, 0.04, ...), evenly spaced, on the rows nearest to them
         labels = _linear_ticks(y_low, y_high, height)
-    elif not decades and y_high - y_low < 1:  # a narrow log axis: as many digits as the rows need to differ
-        for digits in (2, 3, 4):
-            labels = {row: f"{10 ** value_at(row):.{digits}g}" for row in label_rows}
-            if len(set(labels.values())) == len(labels):
-                break
+    elif not decades and y_high - y_low < 1:  # a narrow log axis: round values, as on a linear one
+        labels = _linear_ticks(y_low, y_high, height, log=True)
     else:  # on a whole-decade axis every label is a power-of-ten form (1e-2, 2e-5), not 0.014 beside 2e-5
         labels = {row: _format_tick(value_at(row), True, not decades) for row in label_rows}
     if log_y and floor_clipped:
