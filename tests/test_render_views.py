@@ -238,3 +238,13 @@ def test_a_log_axis_never_shows_one_label_twice(height):
     rows = [line.split("┤")[0].strip() for line in text.splitlines() if "┤" in line]
     assert len(rows) == len(set(rows)) and rows[0] == "1e-1" and rows[-1] == "1e-3"
     assert text.splitlines()[height - 1].lstrip().startswith("1e-3┤")  # on its own row, the bottom one
+
+
+def test_a_three_row_linear_plot_keeps_both_of_its_round_labels():
+    # the Train tab's metric at 80x24: 1.0 and 0.5 on neighbouring rows, neither thinned away
+    from rnnsim.render.lineplot import line_plot
+
+    values = np.linspace(1.19, 0.34, 50)
+    text = line_plot({"smoothed": values}, bands={"smoothed": values - 0.15 * np.abs(np.sin(np.arange(50)))},
+                     width=60, height=3, colour=False).plain
+    assert [line.split("┤")[0].strip() for line in text.splitlines() if "┤" in line] == ["1.0", "0.5"]
