@@ -272,19 +272,43 @@ def test_the_pool_grows_when_more_threads_are_asked_for_and_the_old_workers_end(
     assert sorted(seen) == [0, 1, 2, 3] and threads._pool is not old and old.stopping
 
 
-def test_a_chunk_posted_to_a_pool_that_is_being_replaced_still_runs(monkeypatch):
-    # another thread may grow the pool (stop this one) while a caller is still using it: a worker that finds a
-    # chunk posted runs it before it ends, or that caller would wait for it forever
+def test_a_run_on_a_pool_that_another_thread_replaced_runs_its_chunks_itself(monkeypatch):
+    # another thread may grow the pool (stop this one) while a caller still holds it: that caller's run must not
+    # post chunks to workers that have ended, or it would wait for them forever (CI once hung here)
     monkeypatch.setattr(threads, "_cpus", lambda: 64)
     pool = threads._Pool(1)
     pool.run(lambda chunk, n_chunks: None, 2, ())  # the worker is polling now
     pool.stop()
+    for thread in pool.threads:
+        thread.join(timeout=10)
+        assert not thread.is_alive()
     seen = []
-    caller = threading.Thread(target=pool.run, args=(lambda chunk, n_chunks, out: out.append(chunk), 2, (seen,)),
-                              daemon=True)
+
+    def kernel(chunk, n_chunks, out):
+        out.append((chunk, threading.get_ident()))
+
+    caller = threading.Thread(target=pool.run, args=(kernel, 2, (seen,)), daemon=True)
     caller.start()
     caller.join(timeout=10)
-    assert not caller.is_alive() and sorted(seen) == [0, 1]
+    assert not caller.is_alive() and [chunk for chunk, _ in seen] == [0, 1] and seen[0][1] == seen[1][1] == caller.ident
+
+
+def test_a_pool_stopped_during_a_run_ends_its_workers_when_that_run_is_done(monkeypatch):
+    monkeypatch.setattr(threads, "_cpus", lambda: 64)
+    pool = threads._Pool(1)
+    seen, barrier = [], threading.Barrier(2, timeout=10)
+
+    def kernel(chunk, n_chunks, out):
+        if chunk == 0:
+            pool.stop()  # as another thread growing the pool would, while this run needs the worker
+        barrier.wait()  # chunk 1 runs on the worker, after the stop
+        out.append(chunk)
+
+    pool.run(kernel, 2, (seen,))
+    assert sorted(seen) == [0, 1] and pool.stopping and not pool.running
+    for thread in pool.threads:
+        thread.join(timeout=10)
+        assert not thread.is_alive()
 
 
 def test_with_more_threads_than_cpus_the_workers_sleep_instead_of_polling(monkeypatch):

@@ -141,14 +141,24 @@ class _Pool:
         self.errors = [None] * size
         self.sleeping = [False] * (size + 1)  # the workers', and the caller's (last)
         self.wake = threading.Condition()
-        self.busy = threading.Lock()  # one run at a time: a second caller runs its chunks itself
+        # one run at a time (a second caller runs its chunks itself), and no run once the pool is stopping:
+        # `guard` orders the two, so a worker never ends while a run may still post it a chunk
+        self.guard = threading.Lock()
+        self.running = False
+        self.stop_after_run = False
         self.stopping = False
-        for worker in range(size):
-            threading.Thread(target=self._work, args=(worker,), name=f"rnnsim-{worker + 1}", daemon=True).start()
+        self.threads = [threading.Thread(target=self._work, args=(worker,), name=f"rnnsim-{worker + 1}", daemon=True)
+                        for worker in range(size)]
+        for thread in self.threads:
+            thread.start()
 
     def run(self, kernel, n_chunks, args):
-        if not self.busy.acquire(blocking=False):  # another thread's run holds the workers, or a chunk
-            for chunk in range(n_chunks):          # called run_chunks: the same chunks, here, in order
+        with self.guard:
+            serial = self.running or self.stopping
+            if not serial:
+                self.running = True
+        if serial:  # another thread's run holds the workers, a chunk called run_chunks, or another thread
+            for chunk in range(n_chunks):  # has replaced this pool: the same chunks, here, in order
                 kernel(chunk, n_chunks, *args)
             return
         try:
@@ -170,7 +180,11 @@ class _Pool:
                     self.errors[worker] = None
                     raise error
         finally:
-            self.busy.release()
+            with self.guard:
+                self.running = False
+                stop, self.stopping = self.stop_after_run, self.stopping or self.stop_after_run
+            if stop:
+                self._end_workers()
 
     def _notify(self, workers):
         if any(self.sleeping[worker] for worker in workers):
@@ -197,8 +211,8 @@ class _Pool:
                     while self.posted[slot] == seen and not self.stopping:
                         self.wake.wait()
                     self.sleeping[worker] = False
-            if self.posted[slot] == seen:  # woken to stop, with nothing posted (a chunk posted still runs: its
-                return                     # caller, on another thread, may be using this pool as it is replaced)
+            if self.posted[slot] == seen:  # woken to stop: no run is in progress, and none will post again
+                return
             seen = int(self.posted[slot])
             task, self.tasks[worker] = self.tasks[worker], None  # the pool keeps no chunk's arrays alive
             if task is not None and task[0] == seen:  # (not a run its caller left, interrupted, for a newer one)
@@ -213,9 +227,17 @@ class _Pool:
                     self.wake.notify_all()
 
     def stop(self):
-        """Let the workers end (a larger pool replaces this one)."""
-        with self.wake:
+        """Let the workers end (a larger pool replaces this one): now, or when the run in progress ends (its
+        caller, on another thread, is waiting for them). A run that starts later runs its chunks itself."""
+        with self.guard:
+            if self.running:
+                self.stop_after_run = True
+                return
             self.stopping = True
+        self._end_workers()
+
+    def _end_workers(self):
+        with self.wake:
             self.wake.notify_all()
 
 
