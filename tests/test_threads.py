@@ -347,3 +347,22 @@ def test_a_worker_error_leaves_the_pool_working():
     seen = []
     threads.run_chunks(lambda chunk, n_chunks, o: o.append(chunk), 2, seen)
     assert sorted(seen) == [0, 1]
+
+
+def test_single_threaded_blas_puts_numpys_blas_on_one_thread_and_restores_it_after_an_error():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        assert before and before == [2] * len(before)
+        with pytest.raises(RuntimeError):
+            with threads.single_threaded_blas():
+                assert blas_threads() == [1] * len(before)
+                with threads.single_threaded_blas():  # nested: still one, and the outer block restores
+                    assert blas_threads() == [1] * len(before)
+                assert blas_threads() == [1] * len(before)
+                raise RuntimeError("inside")
+        assert blas_threads() == before
