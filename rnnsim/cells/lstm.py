@@ -320,10 +320,29 @@ def _lstm_backward_rows(
             grad_cell_norm[b, t] = norm_of(dc_row)
             dz[:] = 0.0
             continue
+        c_prev_row = c0[b] if s == 0 else cell_state[previous, b]
+        if fast and act == TANH and recurrent_act == SIGMOID:
+            # the defaults in float32: dc_t and the gate gradients in one pass, indexed in 2-D (as
+            # _lstm_predict_rows); tanh(c_t) recomputed with the forward's function; the same arithmetic
+            # as the loops below, so the same bits
+            for u in range(units):
+                tanh_c = fast_tanh(cell_state[t, b, u])
+                i = gates[t, b, u]
+                f = gates[t, b, units + u]
+                g = gates[t, b, 2 * units + u]
+                o = gates[t, b, 3 * units + u]
+                dc_u = dc[r, u] + dh[r, u] * o * (ONE - tanh_c * tanh_c)
+                dc_buf[u] = dc_u
+                grad_preact[t, b, u] = dc_u * g * (i * (ONE - i))
+                grad_preact[t, b, units + u] = dc_u * c_prev_row[u] * (f * (ONE - f))
+                grad_preact[t, b, 2 * units + u] = dc_u * i * (ONE - g * g)
+                grad_preact[t, b, 3 * units + u] = dh[r, u] * tanh_c * (o * (ONE - o))
+                dc[r, u] = dc_u * f  # the cell-state path back in time
+            grad_cell_norm[b, t] = norm_of(dc_buf)
+            continue
         copy_into(tanh_buf, cell_state[t, b])
         activate(act, fast, tanh_buf, ZERO, units)
         gate_row = gates[t, b]
-        c_prev_row = c0[b] if s == 0 else cell_state[previous, b]
         # dc_t in dc_buf first (its norm is a separate, vectorized sum), then the gate gradients
         if act == TANH:  # the default, derivative written out: no branch in the loop, so it vectorizes
             for u in range(units):
