@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_cpu.py --json /tmp/bench.json --markdown /tmp/bench.md   # everything
     .venv/bin/python benchmarks/bench_cpu.py --cases a,b_rnn,b_lstm,c256,c512 --steps 20 --rounds 2 --threads 2
     .venv/bin/python benchmarks/bench_cpu.py --skip-extras --no-shared   # only each framework alone
+    .venv/bin/python benchmarks/bench_cpu.py --cap-isa avx2 --skip-extras --no-shared   # AVX2 paths on an AVX-512 CPU
 
 PyTorch is a benchmark-only dependency (pip install torch==2.13.0 into the venv); rnnsim never imports it.
 
@@ -401,6 +402,9 @@ def machine_info(threads):
     model, isa = cpu_model_and_isa()
     return {
         "cpu": model, "isa": isa, "llvm_cpu": llvmlite.binding.get_host_cpu_name(), "rnnsim_simd": simd.ISA,
+        # what each framework was told to compile or dispatch for (an ISA-capped run sets these)
+        "numba_cpu": numba.config.CPU_NAME or "(host)", "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "onednn_max_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", os.environ.get("DNNL_MAX_CPU_ISA", "(unset)")),
         "logical_cpus": os.cpu_count(), "threads": threads,
         "python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
         "torch": torch.__version__, "blas": blas_kernels(), "torch_mkldnn": bool(torch.backends.mkldnn.is_available()),
@@ -414,13 +418,30 @@ def machine_info(threads):
 
 OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
+# --cap-isa: every framework held to a narrower vector ISA than the CPU has, to measure that ISA's paths on
+# this machine (not another CPU's microarchitecture): rnnsim's kernels through what Numba compiles for,
+# PyTorch's own kernels (ATen) and oneDNN's, and numpy's BLAS (OpenBLAS's kernel for that ISA).
+ISA_CAPS = {
+    "avx2": {
+        "NUMBA_CPU_NAME": "haswell",
+        "NUMBA_CPU_FEATURES": "+64bit,+avx,+avx2,+fma,+sse,+sse2,+sse3,+sse4.1,+sse4.2,+ssse3,+popcnt,+cx16,+bmi,"
+                              "+bmi2,+f16c,+movbe,+lzcnt,-avx512f",
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "OPENBLAS_CORETYPE": "Haswell",
+    },
+}
+CAPPED = "RNNSIM_BENCH_ISA_CAP"  # set in the re-executed process of a --cap-isa run
+
 
 def environments(threads):
     """The environment as given, and with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset (as users' machines have
     them, where the goals are judged); one entry when they are the same. Each with its BLAS kernel and
     numpy's matmul rate, measured in a fresh process with that environment."""
     unset = {key: value for key, value in USER_ENV.items() if key not in OPENBLAS_OVERRIDES}
-    if unset == USER_ENV:
+    if USER_ENV.get(CAPPED):  # the cap includes OpenBLAS's kernel: one environment, the capped one
+        chosen = [(f"capped at {USER_ENV[CAPPED].upper()}", USER_ENV)]
+    elif unset == USER_ENV:
         chosen = [("as given = OPENBLAS_* unset", USER_ENV)]
     else:
         chosen = [("as given", USER_ENV), ("OPENBLAS_* unset", unset)]
@@ -453,7 +474,15 @@ def main(argv=None):
     parser.add_argument("--no-token-fold", action="store_true",
                         help="rnnsim models embed the tokens first instead of folding the Embedding into the "
                              "recurrent layer's input projection (to see what the fold is worth)")
+    parser.add_argument("--cap-isa", choices=sorted(ISA_CAPS), default=None,
+                        help="hold rnnsim (Numba), PyTorch (ATen, oneDNN) and numpy's BLAS to this vector ISA, "
+                             "to measure its paths on a CPU that has a wider one")
     args = parser.parse_args(argv)
+    if args.cap_isa and os.environ.get(CAPPED) != args.cap_isa:
+        # the caps must be in the environment before Numba, torch and OpenBLAS load: run again with them
+        arguments = sys.argv[1:] if argv is None else list(argv)
+        os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *arguments],
+                  {**os.environ, **ISA_CAPS[args.cap_isa], CAPPED: args.cap_isa})
     if args.no_token_fold:
         from rnnsim.layers import RNN
 

@@ -13,11 +13,24 @@ def machine_line(machine, environment):
     blas = "; ".join(environment.get("blas", [])) or "?"
     return (f"Machine: {machine['cpu']} ({machine['logical_cpus']} logical CPUs, {machine['threads']} threads used), "
             f"vector ISA {machine['isa']} (llvmlite CPU name `{machine.get('llvm_cpu', '?')}`, rnnsim's micro-kernel "
-            f"path `{environment.get('rnnsim_simd', machine.get('rnnsim_simd', '?'))}`). "
+            f"path `{environment.get('rnnsim_simd', machine.get('rnnsim_simd', '?'))}`"
+            f"{_capped(machine)}). "
             f"Environment **{environment['name']}**: OPENBLAS_CORETYPE={environment['OPENBLAS_CORETYPE']}, "
             f"OPENBLAS_L2_SIZE={environment['OPENBLAS_L2_SIZE']}; BLAS (threadpoolctl): {blas}; numpy float32 "
             f"2048² matmul {environment['matmul_gflops']:.0f} GFLOP/s. Load average at the start "
             f"{machine['load_average'][0]:.2f}.")
+
+
+def _capped(machine):
+    """', Numba compiling for haswell, PyTorch AVX2, oneDNN capped at AVX2' when a run capped the ISAs."""
+    parts = []
+    if machine.get("numba_cpu", "(host)") != "(host)":
+        parts.append(f"Numba compiling for `{machine['numba_cpu']}`")
+    if machine.get("torch_cpu_capability"):
+        parts.append(f"PyTorch's CPU capability {machine['torch_cpu_capability']}")
+    if machine.get("onednn_max_isa", "(unset)") != "(unset)":
+        parts.append(f"oneDNN capped at {machine['onednn_max_isa']}")
+    return "; " + ", ".join(parts) if parts else ""
 
 
 def _cell(timing):
