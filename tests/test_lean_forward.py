@@ -126,3 +126,64 @@ def test_predict_of_an_embedding_and_a_bidirectional_lstm_matches_the_ordinary_f
     lean = model.predict_on_batch(ids)
     ordinary = model(ids)
     np.testing.assert_array_equal(lean, ordinary)
+
+
+def _lstm_model(dtype="float32", first=None):
+    model = Sequential([first or LSTM(6, input_shape=(None, 3)), Dense(1)], dtype=dtype)
+    model.compile(loss="mse")
+    return model
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_an_lstm_first_model_checks_its_input_for_nan_inside_the_pass_with_the_models_message(
+        threads, dtype, monkeypatch):
+    from rnnsim import threads as rnnsim_threads
+    from rnnsim.cells import checks
+
+    monkeypatch.setattr(rnnsim_threads, "_threads", threads)
+    model = _lstm_model(dtype)
+    x = np.random.default_rng(0).standard_normal((7, 5, 3)).astype(dtype)
+    assert model._checks_inputs_in_pass()
+    clean = model.predict_on_batch(x)
+    passes = []
+    real = checks.all_finite
+    monkeypatch.setattr("rnnsim.models.training.all_finite", lambda v: passes.append(v.shape) or real(v))
+    np.testing.assert_array_equal(model.predict_on_batch(x), clean)
+    assert passes == []  # the model read x for NaN in no pass of its own
+    for sample, step, feature in ((0, 0, 0), (4, 2, 1), (6, 4, 2)):
+        for value in (np.nan, np.inf, -np.inf):
+            bad = x.copy()
+            bad[sample, step, feature] = value
+            with pytest.raises(InputError, match=rf"^x contains NaN or infinity \(first in sample {sample}\); "
+                                                 "clean or impute the data$"):
+                model.predict_on_batch(bad)
+    bad = x.copy()
+    bad[5, 1, 1] = np.nan
+    with pytest.raises(InputError, match=r"first in sample 5\)"):  # numbered in x, not in its batch of 2
+        model.predict(bad, batch_size=2)
+    with pytest.raises(InputError, match=r"first in sample 5\)"):
+        model.evaluate(bad, np.zeros((7, 1)), batch_size=2)
+
+
+def test_when_no_kernel_checked_the_input_the_model_does_after_the_pass(monkeypatch):
+    from rnnsim.cells import lstm
+
+    model = _lstm_model()
+    bad = np.random.default_rng(1).standard_normal((4, 5, 3)).astype(np.float32)
+    bad[2, 3, 0] = np.nan
+    monkeypatch.setattr(lstm, "pending_check", lambda array: None)  # as if the array had been copied on the way
+    with pytest.raises(InputError, match=r"^x contains NaN or infinity \(first in sample 2\)"):
+        model.predict_on_batch(bad)
+
+
+def test_models_whose_first_layer_cannot_check_in_the_pass_check_before_it():
+    from rnnsim.layers import GRU
+
+    for first in (GRU(4, input_shape=(None, 3)), Bidirectional(LSTM(4), input_shape=(None, 3))):
+        model = _lstm_model(first=first)
+        assert not model._checks_inputs_in_pass()
+        bad = np.zeros((3, 4, 3), np.float32)
+        bad[1, 0, 2] = np.inf
+        with pytest.raises(InputError, match=r"^x contains NaN or infinity \(first in sample 1\)"):
+            model.predict_on_batch(bad)

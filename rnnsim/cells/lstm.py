@@ -29,6 +29,7 @@ from numba import njit
 from rnnsim.cells import kernel_parts
 from rnnsim.cells.activations import SIGMOID, TANH, activate, derivative_scalar, fast_sigmoid, fast_tanh
 from rnnsim.cells.base import RecurrentCell, trace_buffer
+from rnnsim.cells.checks import nonfinite_input, pending_check, sum_of_zeros
 from rnnsim.cells.embedding_lookup import TokenSequence, gather_step, token_steps
 from rnnsim.cells.kernel_parts import (
     FALSE,
@@ -254,6 +255,8 @@ def _lstm_predict_fused(
     store_sequence,
     h_final,  # out (B, U)
     c_final,  # out (B, U)
+    check_inputs,  # check the dense inputs for NaN and infinity on the way (checks.checked_in_pass)
+    nonfinite,  # out (n_chunks,): the sum of x * 0 over the chunk's inputs, 0 when all are finite
 ):
     timesteps = step_mask.shape[0]
     batch, units = h0.shape
@@ -266,20 +269,23 @@ def _lstm_predict_fused(
     tanh_buf = np.empty(units, h0.dtype)
     product = np.empty((rows, 4 * units), h0.dtype)  # (R, 4U), stays in cache
     x_rows = np.empty((rows if from_tokens else 0, table.shape[1]), h0.dtype)  # x_t looked up
+    zeros_sum = h0.dtype.type(0)  # x * 0 summed: NaN once one x is NaN or infinite
     for s in range(timesteps):
         t = timesteps - 1 - s if go_backwards else s
         # [x_t, h_{t-1}] [W; U]: one product
         if from_tokens:
             gather_step(table, token_ids[t, start:stop], x_rows)
             matmul_joined_into(x_rows, h_prev, kernel, product, ZERO, rows, FALSE)
-        elif time_major:
-            matmul_joined_into(x_time[t, start:stop], h_prev, kernel, product, ZERO, rows, FALSE)
         else:
-            matmul_joined_into(x_batch[start:stop, t], h_prev, kernel, product, ZERO, rows, FALSE)
+            x_t = x_time[t, start:stop] if time_major else x_batch[start:stop, t]
+            if check_inputs:  # the rows the product reads next, from cache
+                zeros_sum += sum_of_zeros(x_t)
+            matmul_joined_into(x_t, h_prev, kernel, product, ZERO, rows, FALSE)
         _lstm_predict_rows(0, rows, start, t, product, input_bias, step_mask, act, recurrent_act, fast, h_prev,
                            c_prev, tanh_buf, hidden, store_sequence)
     copy_rows(h_final, h_prev, start)
     copy_rows(c_final, c_prev, start)
+    nonfinite[chunk] = zeros_sum
 
 
 # -- backward ----------------------------------------------------------------------------
@@ -446,6 +452,7 @@ class LSTMCell(RecurrentCell):
     name = spec.key
     n_blocks = 4
     projects_inputs_in_loop = True
+    checks_inputs_in_predict = True  # _lstm_predict_fused checks x for NaN as it reads it (checks.checked_in_pass)
     state_names = ("hidden", "cell")
 
     def init_weights(self, input_dim, rng, dtype=np.float32, kernel_initializer="glorot_uniform",
@@ -489,6 +496,7 @@ class LSTMCell(RecurrentCell):
         hidden = self._kept_buffer((timesteps, batch, units), dtype) if return_sequences else np.empty((1, 1, 1), dtype)
         h_final, c_final = np.empty((batch, units), dtype), np.empty((batch, units), dtype)
         dummy_x = np.empty((1, 1, 1), dtype)
+        pending = None if isinstance(x, TokenSequence) else pending_check(x)  # the model left x's check to us
         if isinstance(x, TokenSequence):  # x_t looked up in the loop
             sources = (dummy_x, dummy_x, False, *_token_args(x, token_steps(x), dtype))
         else:  # x read where it lies
@@ -498,11 +506,18 @@ class LSTMCell(RecurrentCell):
             sources = (dummy_x if time_major else x, x.transpose(1, 0, 2) if time_major else dummy_x, time_major,
                        *_token_args(None, None, dtype))
         kernel = self._packed(weights["kernel"], weights["recurrent_kernel"])
-        run_chunks(_lstm_predict_fused, kernel_parts.thread_chunks(batch), kernel,
-                   states[0], states[1], step_mask, go_backwards, self.activation_code,
-                   self.recurrent_activation_code, fast, *sources, self._bias_or_zeros(weights, dtype), hidden,
-                   return_sequences, h_final, c_final)
+        n_chunks = kernel_parts.thread_chunks(batch)
+        nonfinite = np.zeros(n_chunks, dtype)
+        run_chunks(_lstm_predict_fused, n_chunks, kernel, states[0], states[1], step_mask, go_backwards,
+                   self.activation_code, self.recurrent_activation_code, fast, *sources,
+                   self._bias_or_zeros(weights, dtype), hidden, return_sequences, h_final, c_final,
+                   pending is not None, nonfinite)
         self._release_buffers(kernel)
+        if pending is not None:
+            if any(value != 0.0 for value in nonfinite.tolist()):  # NaN != 0 (a numpy reduction here costs
+                # 0.1 ms, its code out of cache after the pass)
+                raise nonfinite_input(pending.array)
+            pending.done = True
         return (hidden if return_sequences else None), (h_final, c_final)
 
     def _bias_or_zeros(self, weights, dtype):

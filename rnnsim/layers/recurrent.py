@@ -206,6 +206,11 @@ class RNN(Layer):
             recurrent_mask /= dtype.type(1.0 - self.recurrent_dropout)
         return input_mask, recurrent_mask
 
+    def checks_inputs_in_pass(self) -> bool:
+        """Does this layer's predict check its dense input for NaN and infinity as it reads it (the LSTM on the
+        CPU: `cells.checks.checked_in_pass`), so that a model with it first need not read x for that first?"""
+        return self.device_weights is None and getattr(self.cell, "checks_inputs_in_predict", False)
+
     def accepts_tokens(self, training) -> bool:
         """Can this layer take an Embedding's output as a `TokenSequence` (the lookup folded into its
         input projection)? Yes on the CPU, unless input dropout has to drop embedded values."""

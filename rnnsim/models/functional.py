@@ -285,8 +285,9 @@ class Model(Trainer, DevicePlacement):
                              f"{len(tensors)} arrays or a dict by name, got {got}")
         return list(value)
 
-    def _check_x(self, x):
-        """x as the model takes it: one checked array, or an ArrayGroup for several inputs."""
+    def _check_x(self, x, finite=True):
+        """x as the model takes it: one checked array, or an ArrayGroup for several inputs. (Its forward pass
+        never checks its inputs itself, so `finite` is always True here: see `Trainer._checks_inputs_in_pass`.)"""
         if find_symbolic(x if not isinstance(x, dict) else list(x.values())) is not None:
             raise InputError("calling a model on symbolic tensors (a model inside a model) is not supported; "
                              "call its layers instead")

@@ -238,9 +238,10 @@ class Sequential(Trainer, DevicePlacement):
 
     # -- data checks -----------------------------------------------------------------------
 
-    def _check_x(self, x) -> np.ndarray:
-        """x as a checked array the model can take; the first data builds an unbuilt model."""
-        x = check_input_values(x)
+    def _check_x(self, x, finite=True) -> np.ndarray:
+        """x as a checked array the model can take; the first data builds an unbuilt model. finite=False leaves
+        the check for NaN and infinity to the forward pass (`Trainer._infer`)."""
+        x = check_input_values(x, finite)
         if not self.built:
             if not self.layers:
                 raise InputError("the model has no layers; add some first")
@@ -257,6 +258,9 @@ class Sequential(Trainer, DevicePlacement):
         if not isinstance(self.layers[0], Embedding) and x.dtype.name != self.dtype:
             x = x.astype(self.dtype)
         return x
+
+    def _checks_inputs_in_pass(self) -> bool:
+        return bool(self.layers) and getattr(self.layers[0], "checks_inputs_in_pass", lambda: False)()
 
     # -- forward and backward --------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from rnnsim import losses as losses_module
 from rnnsim import metrics as metrics_module
 from rnnsim import optimizers as optimizers_module
 from rnnsim.callbacks import CallbackList, History, Observer, ProgressBar
-from rnnsim.cells.checks import all_finite
+from rnnsim.cells.checks import all_finite, checked_in_pass, nonfinite_input
 from rnnsim.errors import InputError
 from rnnsim.layers.base import find_symbolic, inference_only
 from rnnsim.models.batches import BatchStream, array_batches, is_batch_source
@@ -29,8 +29,9 @@ from rnnsim.reports import BatchReport, EpochReport, ProbeReport
 from rnnsim.sparse import SparseRows
 
 
-def check_input_values(x) -> np.ndarray:
-    """x as an array, or InputError: rectangular, numeric, a batch axis and one more, non-empty, finite.
+def check_input_values(x, finite=True) -> np.ndarray:
+    """x as an array, or InputError: rectangular, numeric, a batch axis and one more, non-empty, finite
+    (finite=False: all but the last, which the forward pass then checks, see `Trainer._infer`).
 
     What every model checks before it looks at shapes (which it checks itself, see `_check_x`).
     """
@@ -44,9 +45,8 @@ def check_input_values(x) -> np.ndarray:
         raise InputError(f"x must have a batch axis and at least one more, got shape {x.shape}")
     if x.shape[0] == 0:
         raise InputError("x is empty")
-    if x.dtype.kind == "f" and not all_finite(x):
-        bad = int(np.argmax(~np.isfinite(x).reshape(x.shape[0], -1).all(axis=1)))
-        raise InputError(f"x contains NaN or infinity (first in sample {bad}); clean or impute the data")
+    if finite and x.dtype.kind == "f" and not all_finite(x):
+        raise nonfinite_input(x)
     return x
 
 
@@ -216,15 +216,30 @@ class Trainer:
         value = self._loss_value(y, output, mask)
         return self._batch_result(value, self._metric_sums(y, output, mask), return_dict)
 
-    def _infer(self, x):
+    def _infer(self, x, unchecked=False):
         """(output, mask) of a forward pass that no backward will read: the layers keep only what the
-        outputs need (`layers.base.inference_only`)."""
+        outputs need (`layers.base.inference_only`).
+
+        unchecked: x has not been checked for NaN and infinity yet (`_check_x(x, finite=False)`, where
+        `_checks_inputs_in_pass` said so): the first layer's kernel checks it as it reads it, or this does.
+        """
         with inference_only():
-            return self._forward(x, training=False)
+            if not unchecked:
+                return self._forward(x, training=False)
+            with checked_in_pass(x) as check:
+                result = self._forward(x, training=False)
+            if not check.done and x.dtype.kind == "f" and not all_finite(x):
+                raise nonfinite_input(x)
+            return result
+
+    def _checks_inputs_in_pass(self) -> bool:
+        """Can the forward pass check the input for NaN itself (see `cells.checks.checked_in_pass`)?"""
+        return False
 
     def predict_on_batch(self, x):
         """The model's outputs for one batch x."""
-        return self._infer(self._check_x(x))[0]
+        deferred = self._checks_inputs_in_pass()
+        return self._infer(self._check_x(x, finite=not deferred), unchecked=deferred)[0]
 
     def __call__(self, x, training=False):
         """The model's outputs for x, all at once (dropout only with training=True)."""
@@ -247,9 +262,16 @@ class Trainer:
         if is_batch_source(x):
             return self._join_batches([self.predict_on_batch(batch)
                                        for batch in BatchStream(x, steps, "x", "steps").inputs()])
-        x = self._check_x(x)
+        deferred = self._checks_inputs_in_pass()
+        x = self._check_x(x, finite=not deferred)
         batch_size = self._check_batch_size(batch_size)
-        return self._join_batches([self._infer(batch)[0] for batch in array_batches(x, None, batch_size)])
+        try:
+            return self._join_batches([self._infer(batch, unchecked=deferred)[0]
+                                       for batch in array_batches(x, None, batch_size)])
+        except InputError:
+            if deferred and x.dtype.kind == "f" and not all_finite(x):  # named by its sample in x, not in the batch
+                raise nonfinite_input(x) from None
+            raise
 
     def _join_batches(self, outputs):
         """One result from the outputs of consecutive batches (a model with several outputs joins each)."""
@@ -268,10 +290,11 @@ class Trainer:
         """Sample-weighted mean loss and metrics over an iterable of (x, y) batches."""
         loss_total, count = 0.0, 0
         metric_totals = [[0.0, 0.0] for _ in self.metric_names]
+        deferred = self._checks_inputs_in_pass()
         for xb, yb in batches:
-            xb = self._check_x(xb)
+            xb = self._check_x(xb, finite=not deferred)
             yb = self._check_y(yb, xb.shape[0])
-            output, mask = self._infer(xb)
+            output, mask = self._infer(xb, unchecked=deferred)
             loss_total += self._loss_value(yb, output, mask) * xb.shape[0]
             count += xb.shape[0]
             for totals, (total, seen) in zip(metric_totals, self._metric_sums(yb, output, mask)):
