@@ -216,3 +216,55 @@ def test_the_books_timeseries_and_imdb_models_build_and_count_keras_parameters()
     outputs = layers.Dense(1, activation="sigmoid")(x)
     model = keras.Model(inputs, outputs)
     assert model.count_params() == 5_194_049  # Keras 3: 5,120,000 + 2 x 36,992 + 65
+
+
+# ---------------------------------------------------------------------------------------
+# Sequential([keras.Input(shape), ...]): Keras 3's way to give a Sequential model its input shape
+# (Keras 3.15, side by side: the model is built at once, model.layers leaves the input out, the summary
+# counts LSTM(4) on 3 features as 128 parameters and Dense(1) as 5; an Input after a layer or a second one
+# is refused by Keras 3 too, or accepted in a state no later call can use)
+
+
+def test_a_sequential_model_takes_keras_input_first_and_is_built_as_keras_3_builds_it(capsys):
+    keras = rnnsim
+    model = keras.Sequential([keras.Input(shape=(None, 3)), keras.layers.LSTM(4), keras.layers.Dense(1)])
+    assert model.built and model.input_shape == (None, None, 3)
+    assert [type(layer).__name__ for layer in model.layers] == ["LSTM", "Dense"]
+    assert [layer.count_params() for layer in model.layers] == [128, 5]
+    model.summary()
+    assert "Total params: 133" in capsys.readouterr().out
+    x = np.random.default_rng(0).standard_normal((2, 7, 3)).astype("float32")
+    assert model.predict(x).shape == (2, 1)
+
+    added = keras.Sequential()
+    added.add(keras.Input(shape=(5, 3), batch_size=2))  # rnnsim's batches may be of any size
+    added.add(keras.layers.Dense(2))
+    assert added.input_shape == (None, 5, 3) and added.count_params() == 8
+    from_layer = keras.Sequential([keras.layers.InputLayer(shape=(7,)), keras.layers.Dense(2)])
+    assert from_layer.input_shape == (None, 7) and len(from_layer.layers) == 1
+
+
+def test_a_keras_input_for_token_ids_starts_an_embedding_model_that_trains_saves_and_loads(tmp_path):
+    keras = rnnsim
+    model = keras.Sequential([keras.Input(shape=(None,), dtype="int64"), keras.layers.Embedding(50, 8),
+                              keras.layers.LSTM(4), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(1)
+    x, y = rng.integers(0, 50, (16, 9)), rng.integers(0, 2, (16, 1))
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert len(history.history["loss"]) == 2
+    model.save(tmp_path / "model.npz")
+    loaded = keras.models.load_model(tmp_path / "model.npz")
+    assert loaded.input_shape == (None, None) and [type(layer).__name__ for layer in loaded.layers] == \
+        ["Embedding", "LSTM", "Dense"]
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_an_input_anywhere_but_first_is_one_line_that_says_where_it_goes():
+    keras = rnnsim
+    with pytest.raises(InputError, match=r"^Input\(shape=\(3,\)\) goes first in a Sequential model"):
+        keras.Sequential([keras.layers.Dense(2), keras.Input(shape=(3,))])
+    with pytest.raises(InputError, match=r"already has the input shape \(None, 3\); a second Input"):
+        keras.Sequential([keras.Input(shape=(3,)), keras.Input(shape=(3,))])
+    with pytest.raises(InputError, match="belongs in a functional model"):
+        keras.Sequential([keras.layers.Dense(2)(keras.Input(shape=(3,)))])

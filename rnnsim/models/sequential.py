@@ -23,7 +23,7 @@ import numpy as np
 
 from rnnsim.cells.checks import known_finite
 from rnnsim.errors import InputError
-from rnnsim.layers import Dense, Embedding, Layer, layer_from_config, serialize
+from rnnsim.layers import Dense, Embedding, InputLayer, Layer, SymbolicTensor, layer_from_config, serialize
 from rnnsim.layers.base import shape_text
 from rnnsim.models.device import DevicePlacement, runs_on_device
 from rnnsim.models.saving import register_model_class, save_model
@@ -80,8 +80,18 @@ class Sequential(Trainer, DevicePlacement):
         """Append a layer; builds it at once when the input shape is known.
 
         Args:
-            layer: a Layer, not yet in this model; unnamed layers get 'dense', 'dense_1', ...
+            layer: a Layer, not yet in this model; unnamed layers get 'dense', 'dense_1', ... Or, first,
+                `Input(shape=...)` (or an InputLayer), as Keras 3 writes it: it gives the model its input
+                shape and builds it, and is not one of `layers` (Keras 3 the same).
         """
+        if isinstance(layer, SymbolicTensor) and isinstance(getattr(layer.node, "layer", None), InputLayer):
+            layer = layer.node.layer  # Input(shape=...) is the InputLayer's output
+        if isinstance(layer, InputLayer):
+            self._add_input(layer)
+            return
+        if isinstance(layer, SymbolicTensor):
+            raise InputError("Sequential takes layers (and Input(shape=...) first); a tensor from calling a layer "
+                             "belongs in a functional model: rnnsim.Model(inputs, outputs)")
         if not isinstance(layer, Layer):
             raise InputError(f"Sequential.add expects a layer (Dense, LSTM, ...), got {type(layer).__name__}")
         if getattr(layer, "return_state", False):  # a recurrent layer, or Bidirectional over one
@@ -109,6 +119,17 @@ class Sequential(Trainer, DevicePlacement):
                 self.build((None,) + tuple(layer.input_shape))
             elif isinstance(layer, Embedding):
                 self.build((None, None))  # token ids: (batch, timesteps), both open
+
+    def _add_input(self, input_layer: InputLayer) -> None:
+        """Sequential([Input(shape=(None, 14)), GRU(32), ...]): the model built for that input shape."""
+        shape = (None,) + tuple(input_layer.sample_shape)
+        if self.layers:
+            raise InputError(f"Input(shape={shape_text(shape[1:])}) goes first in a Sequential model, before its "
+                             "layers: it gives the model its input shape")
+        if self.built:
+            raise InputError(f"this model already has the input shape {shape_text(self.input_shape)}; "
+                             f"a second Input(shape={shape_text(shape[1:])}) cannot change it")
+        self.build(shape)
 
     def build(self, input_shape) -> None:
         """Create every layer's weights for inputs of `input_shape`.
