@@ -225,8 +225,13 @@ class Optimizer:
         if len(gradients) != len(variables) or len(self.slots) != len(variables):
             raise InputError(
                 f"optimizer was built for {len(self.slots)} variables, got {len(variables)} variables "
-                f"and {len(gradients)} gradients"
+                f"and {len(gradients)} gradients; compile the model again after adding or removing layers"
             )
+        for index, (slots, variable) in enumerate(zip(self.slots, variables)):
+            for slot in slots.values():  # the kernels index the slots as the variable: never past their end
+                if slot.shape != variable.shape:
+                    raise InputError(f"optimizer was built for a variable {index} of shape {slot.shape}, got "
+                                     f"{variable.shape}; compile the model again after adding or removing layers")
         gradients = self._clip(gradients)
         for index, (gradient, variable) in enumerate(zip(gradients, variables)):
             if gradient is None:

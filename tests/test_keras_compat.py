@@ -268,3 +268,86 @@ def test_an_input_anywhere_but_first_is_one_line_that_says_where_it_goes():
         keras.Sequential([keras.Input(shape=(3,)), keras.Input(shape=(3,))])
     with pytest.raises(InputError, match="belongs in a functional model"):
         keras.Sequential([keras.layers.Dense(2)(keras.Input(shape=(3,)))])
+
+
+def test_sequential_pop_takes_the_head_off_a_trained_model_and_a_new_head_trains_after_compile():
+    keras = rnnsim
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((16, 6, 3)).astype("float32"), rng.standard_normal((16, 1)).astype("float32")
+    model = keras.Sequential([keras.Input(shape=(None, 3)), keras.layers.GRU(4), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y, epochs=1, verbose=0)
+    head = model.pop()
+    assert isinstance(head, keras.layers.Dense) and [type(layer).__name__ for layer in model.layers] == ["GRU"]
+    assert model.predict(x).shape == (16, 4) and model.count_params() == 108  # Keras 3: GRU(4) on 3 features
+    model.add(keras.layers.Dense(3, activation="softmax"))
+    with pytest.raises(InputError, match="compile the model again after adding or removing layers"):
+        model.fit(x, np.eye(3)[rng.integers(0, 3, 16)], epochs=1, verbose=0)
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    model.fit(x, np.eye(3)[rng.integers(0, 3, 16)], epochs=1, verbose=0)
+    assert model.predict(x).shape == (16, 3)
+    model.pop(), model.pop()
+    with pytest.raises(InputError, match="^the model has no layers to pop$"):
+        model.pop()
+
+
+def test_repeat_vector_and_activation_match_their_keras_definitions_and_gradients():
+    keras = rnnsim
+    rng = np.random.default_rng(3)
+    repeat = keras.layers.RepeatVector(3)
+    x = rng.standard_normal((2, 4))
+    out = repeat.forward(x)
+    assert out.shape == (2, 3, 4) and all(np.array_equal(out[:, k], x) for k in range(3))
+    grad = rng.standard_normal((2, 3, 4))
+    np.testing.assert_allclose(repeat.backward(grad), grad.sum(axis=1))
+    with pytest.raises(InputError, match="RepeatVector takes \\(batch, features\\) input"):
+        keras.Sequential([keras.Input(shape=(5, 4)), keras.layers.RepeatVector(2)])
+    with pytest.raises(InputError, match="positive integer"):
+        keras.layers.RepeatVector(0)
+    for name in ("tanh", "sigmoid", "relu", "softmax", "linear"):
+        layer = keras.layers.Activation(name)
+        layer.build((None, 5), "float64")
+        z = rng.standard_normal((3, 5))
+        y = layer.forward(z)
+        upstream = rng.standard_normal((3, 5))
+        analytic = layer.backward(upstream)
+        numeric = np.zeros_like(z)
+        for index in np.ndindex(z.shape):  # central differences of sum(upstream * activation(z))
+            step = np.zeros_like(z)
+            step[index] = 1e-6
+            above, below = layer.forward(z + step), layer.forward(z - step)
+            numeric[index] = (np.sum(upstream * above) - np.sum(upstream * below)) / 2e-6
+        np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-7, err_msg=name)
+        expected = {"tanh": np.tanh(z), "sigmoid": 1 / (1 + np.exp(-z)), "relu": np.maximum(z, 0),
+                    "softmax": np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True), "linear": z}[name]
+        np.testing.assert_allclose(y, expected, rtol=1e-12)
+
+
+def test_keras_addition_example_runs_as_written_and_learns(tmp_path):
+    # keras.io's "Sequence to sequence learning for performing number addition": Input in a Sequential
+    # model, an LSTM encoder, RepeatVector, an LSTM decoder returning sequences, a softmax Dense per step
+    keras = rnnsim
+    layers = keras.layers
+    chars, digits = "0123456789+ ", 2
+    maxlen = digits + 1 + digits
+    rng = np.random.default_rng(4)
+    a, b = rng.integers(0, 10 ** digits, 600), rng.integers(0, 10 ** digits, 600)
+    questions = [f"{p}+{q}".ljust(maxlen) for p, q in zip(a, b)]
+    answers = [str(p + q).ljust(digits + 1) for p, q in zip(a, b)]
+    index = {c: i for i, c in enumerate(chars)}
+    x = np.zeros((600, maxlen, len(chars)), dtype=bool)
+    y = np.zeros((600, digits + 1, len(chars)), dtype=bool)
+    for i, (question, answer) in enumerate(zip(questions, answers)):
+        x[i, np.arange(maxlen), [index[c] for c in question]] = True
+        y[i, np.arange(digits + 1), [index[c] for c in answer]] = True
+    model = keras.Sequential()
+    model.add(layers.Input((maxlen, len(chars))))
+    model.add(layers.LSTM(32))
+    model.add(layers.RepeatVector(digits + 1))
+    model.add(layers.LSTM(32, return_sequences=True))
+    model.add(layers.Dense(len(chars), activation="softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    assert model.count_params() == 5760 + 8320 + 396  # Keras 3: LSTM(32) on 12, LSTM(32) on 32, Dense(12)
+    history = model.fit(x, y, batch_size=32, epochs=8, validation_split=0.1, verbose=0)
+    assert history.history["loss"][-1] < 0.8 * history.history["loss"][0]
+    assert model.predict(x[:5]).shape == (5, digits + 1, len(chars))

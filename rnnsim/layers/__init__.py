@@ -1,9 +1,10 @@
-"""Keras-style layers: Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense, Dropout, Masking, the merges,
-and the chapters' baselines and preprocessing: Flatten, Reshape, Conv1D, the 1-D poolings, TextVectorization.
+"""Keras-style layers: Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense, Activation, Dropout, Masking, the
+merges, and the chapters' baselines and preprocessing: Flatten, Reshape, RepeatVector, Conv1D, the 1-D poolings,
+TextVectorization.
 
 One module per family: `base` (Layer and the shared argument checks), `embedding`, `recurrent`
-(SimpleRNN, LSTM, GRU over the cells of rnnsim.cells), `bidirectional`, `core` (Dense, Dropout,
-Masking), `merge` (Concatenate, Add, ...), `reshaping` (Flatten, Reshape), `conv` (Conv1D,
+(SimpleRNN, LSTM, GRU over the cells of rnnsim.cells), `bidirectional`, `core` (Dense, Activation,
+Dropout, Masking), `merge` (Concatenate, Add, ...), `reshaping` (Flatten, Reshape, RepeatVector), `conv` (Conv1D,
 MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D), `text`
 (TextVectorization); `input_layer` holds `Input` and the symbolic tensors of functional models
 (rnnsim.Model); `registry` maps class names to classes for configs and saved files. See `base` for
@@ -14,7 +15,7 @@ from rnnsim.layers import bidirectional, conv, core, embedding, merge, recurrent
 from rnnsim.layers.base import FLOAT_DTYPES, Layer
 from rnnsim.layers.bidirectional import Bidirectional
 from rnnsim.layers.conv import AveragePooling1D, Conv1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
-from rnnsim.layers.core import Dense, Dropout, Masking
+from rnnsim.layers.core import Activation, Dense, Dropout, Masking
 from rnnsim.layers.embedding import Embedding
 from rnnsim.layers.input_layer import Input, InputLayer, KerasTensor, SymbolicTensor
 from rnnsim.layers.merge import (
@@ -31,7 +32,7 @@ from rnnsim.layers.merge import (
 )
 from rnnsim.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from rnnsim.layers.registry import LAYER_CLASSES, layer_from_config, register, serialize
-from rnnsim.layers.reshaping import Flatten, Reshape
+from rnnsim.layers.reshaping import Flatten, RepeatVector, Reshape
 from rnnsim.layers.text import TextVectorization
 
 # Every family's layers, loadable by name. A new family: its module's LAYERS here, and its classes above.
@@ -41,6 +42,7 @@ del _family
 
 __all__ = [
     "FLOAT_DTYPES",
+    "Activation",
     "Add",
     "Average",
     "Concatenate",
@@ -71,6 +73,7 @@ __all__ = [
     "Layer",
     "Masking",
     "MaxPooling1D",
+    "RepeatVector",
     "Reshape",
     "SimpleRNN",
     "TextVectorization",

@@ -1,4 +1,4 @@
-"""The core layers that run on the host for every device: Dense, Dropout, Masking."""
+"""The core layers that run on the host for every device: Dense, Activation, Dropout, Masking."""
 
 from __future__ import annotations
 
@@ -8,6 +8,33 @@ from rnnsim import initializers
 from rnnsim.cells import activations
 from rnnsim.errors import InputError
 from rnnsim.layers.base import Layer, check_positive_int, check_rate, shape_text
+
+
+def _check_activation(activation):
+    """The activation's name as the layers keep it (None for linear), or InputError."""
+    name = None if activation in (None, "linear") else str(activation).lower()
+    if name != "softmax":
+        activations.code(name)
+    return name
+
+
+def _activate(name, z):
+    """activation(z) for Dense and Activation; softmax over the last axis."""
+    if name == "softmax":
+        shifted = np.exp(z - z.max(axis=-1, keepdims=True))
+        return shifted / shifted.sum(axis=-1, keepdims=True)
+    if name is None:
+        return z
+    return activations.apply(name, z)
+
+
+def _activation_backward(name, output, grad_output):
+    """dL/dz from dL/d(activation(z)), written in terms of the output."""
+    if name == "softmax":
+        return output * (grad_output - (grad_output * output).sum(axis=-1, keepdims=True))
+    if name is None:
+        return grad_output
+    return grad_output * activations.derivative_from_output(name, output)
 
 
 class Dense(Layer):
@@ -28,9 +55,7 @@ class Dense(Layer):
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
         self.units = check_positive_int(units, "Dense units")
-        self.activation = None if activation in (None, "linear") else str(activation).lower()
-        if self.activation != "softmax":
-            activations.code(self.activation)
+        self.activation = _check_activation(activation)
         self.use_bias = bool(use_bias)
         initializers.get(kernel_initializer)
         initializers.get(bias_initializer)
@@ -53,12 +78,7 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def _activate(self, z):
-        if self.activation == "softmax":
-            shifted = np.exp(z - z.max(axis=-1, keepdims=True))
-            return shifted / shifted.sum(axis=-1, keepdims=True)
-        if self.activation is None:
-            return z
-        return activations.apply(self.activation, z)
+        return _activate(self.activation, z)
 
     def forward(self, x, mask=None, training=False, record_trace=False):
         x = np.asarray(x, dtype=self.weights[0].dtype)
@@ -71,13 +91,7 @@ class Dense(Layer):
 
     def backward(self, grad_output):
         _, _, output = self._cache
-        if self.activation == "softmax":
-            grad_logits = output * (grad_output - (grad_output * output).sum(axis=-1, keepdims=True))
-        elif self.activation is None:
-            grad_logits = grad_output
-        else:
-            grad_logits = grad_output * activations.derivative_from_output(self.activation, output)
-        return self.backward_from_logits(grad_logits)
+        return self.backward_from_logits(_activation_backward(self.activation, output, grad_output))
 
     def last_logits(self) -> np.ndarray:
         """x W + b from the last forward pass (..., U): what a loss fused with the activation reads."""
@@ -97,6 +111,33 @@ class Dense(Layer):
         return {**super().get_config(), "units": self.units, "activation": self.activation,
                 "use_bias": self.use_bias, "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer)}
+
+
+class Activation(Layer):
+    """y = activation(x), element by element (softmax: over the last axis), as keras.layers.Activation.
+
+    Args:
+        activation: 'linear' (None), 'tanh', 'sigmoid', 'relu', 'hard_sigmoid' or 'softmax'.
+        **kwargs: see `Layer`.
+    """
+
+    default_name = "activation"
+    has_weights = False
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = _check_activation(activation)
+
+    def forward(self, x, mask=None, training=False, record_trace=False):
+        output = _activate(self.activation, np.asarray(x, dtype=self.dtype))
+        self._cache = output
+        return output
+
+    def backward(self, grad_output):
+        return _activation_backward(self.activation, self._cache, np.asarray(grad_output))
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation or "linear"}
 
 
 class Dropout(Layer):
@@ -167,4 +208,4 @@ class Masking(Layer):
         return {**super().get_config(), "mask_value": self.mask_value}
 
 
-LAYERS = (Dense, Dropout, Masking)
+LAYERS = (Dense, Activation, Dropout, Masking)

@@ -1,4 +1,5 @@
-"""Layers that only rearrange values: Flatten, Reshape (no weights; backward reshapes the gradient back).
+"""Layers that only rearrange values: Flatten, Reshape, RepeatVector (no weights; backward reshapes the gradient
+back, or sums the copies).
 
 Both need every dimension of one sample to be known when a layer with weights follows them (a Dense
 after Flatten has one kernel row per input value), so a Sequential model built from data keeps the
@@ -115,4 +116,47 @@ class Reshape(Layer):
         return {**super().get_config(), "target_shape": list(self.target_shape)}
 
 
-LAYERS = (Flatten, Reshape)
+class RepeatVector(Layer):
+    """(batch, features) -> (batch, n, features): the input repeated n times, as keras.layers.RepeatVector
+    (the encoder-decoder of Keras's addition example feeds an LSTM's final state to a decoder this way).
+
+    Args:
+        n: how many times.
+        **kwargs: see `Layer`.
+    """
+
+    default_name = "repeat_vector"
+    has_weights = False
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+            raise InputError(f"RepeatVector n must be a positive integer, got {n!r}")
+        self.n = int(n)
+
+    def _build(self, input_shape):
+        self.compute_output_shape(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 2:
+            raise InputError(f"RepeatVector takes (batch, features) input, got input shape {tuple(input_shape)}; "
+                             "a recurrent layer before it returns its last output only (return_sequences=False)")
+        return (input_shape[0], self.n, input_shape[1])
+
+    def compute_mask(self, mask):
+        return None
+
+    def forward(self, x, mask=None, training=False, record_trace=False):
+        x = np.asarray(x, dtype=self.dtype)
+        if x.ndim != 2:
+            raise InputError(f"RepeatVector takes (batch, features) input, got an array of shape {x.shape}")
+        return np.repeat(x[:, None, :], self.n, axis=1)
+
+    def backward(self, grad_output):
+        return np.asarray(grad_output).sum(axis=1)  # each copy's gradient reaches the one input
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
+
+
+LAYERS = (Flatten, Reshape, RepeatVector)

@@ -120,6 +120,13 @@ class Sequential(Trainer, DevicePlacement):
             elif isinstance(layer, Embedding):
                 self.build((None, None))  # token ids: (batch, timesteps), both open
 
+    def pop(self) -> Layer:
+        """Remove the last layer and return it, as Keras's Sequential.pop: to put another head on a trained
+        model, say (compile again before training it: the optimizer's state is per weight)."""
+        if not self.layers:
+            raise InputError("the model has no layers to pop")
+        return self.layers.pop()
+
     def _add_input(self, input_layer: InputLayer) -> None:
         """Sequential([Input(shape=(None, 14)), GRU(32), ...]): the model built for that input shape."""
         shape = (None,) + tuple(input_layer.sample_shape)
