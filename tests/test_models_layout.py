@@ -43,9 +43,9 @@ def test_modules_import_in_either_order_in_a_fresh_interpreter(first, then):
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == str(sorted(["Embedding", "Dense", "Dropout", "Masking", "SimpleRNN", "LSTM",
-                                              "GRU", "Bidirectional", "Concatenate", "Add", "Subtract",
-                                              "Multiply", "Average", "Flatten", "Reshape", "Conv1D",
+    assert done.stdout.strip() == str(sorted(["Embedding", "Dense", "Activation", "Dropout", "Masking", "SimpleRNN",
+                                              "LSTM", "GRU", "Bidirectional", "Concatenate", "Add", "Subtract",
+                                              "Multiply", "Average", "Flatten", "Reshape", "RepeatVector", "Conv1D",
                                               "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
                                               "GlobalAveragePooling1D", "TextVectorization"]))
 
@@ -59,9 +59,9 @@ def test_public_import_paths_still_work():
 
     assert SparseRows is SparseRowsHome
     assert issubclass(LSTM, RNN) and issubclass(Dropout, Layer) and issubclass(Masking, Layer)
-    assert list(LAYER_CLASSES) == ["Embedding", "Dense", "Dropout", "Masking", "SimpleRNN", "LSTM", "GRU",
-                                   "Bidirectional", "Concatenate", "Add", "Subtract", "Multiply", "Average",
-                                   "Flatten", "Reshape", "Conv1D", "MaxPooling1D", "AveragePooling1D",
+    assert list(LAYER_CLASSES) == ["Embedding", "Dense", "Activation", "Dropout", "Masking", "SimpleRNN", "LSTM",
+                                   "GRU", "Bidirectional", "Concatenate", "Add", "Subtract", "Multiply", "Average",
+                                   "Flatten", "Reshape", "RepeatVector", "Conv1D", "MaxPooling1D", "AveragePooling1D",
                                    "GlobalMaxPooling1D", "GlobalAveragePooling1D", "TextVectorization"]
     assert FLOAT_DTYPES == ("float32", "float64")
     assert callable(layer_from_config) and callable(serialize) and callable(set_seed) and callable(save_model)
