@@ -87,19 +87,17 @@ def all_finite(values) -> bool:
     return bool(_sum_of_zeros(values.ravel(order="K")) == 0)  # ravel: a view when the memory is one block
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc"})
 def _sum_of_zeros(flat):
-    """The sum of v * 0 over the array: 0 when every v is finite, NaN when one is NaN or infinite (inf * 0 is
-    NaN, and NaN stays NaN in any order of the sum: `reassoc` lets the loop vectorize, and keeps NaNs)."""
-    total = flat.dtype.type(0)
-    for i in range(flat.size):
-        total += flat[i] * flat.dtype.type(0)
-    return total
+    """The sum of v * 0 over a 1-D array: 0 when every v is finite, NaN when one is NaN or infinite
+    (`sum_of_zeros` of it as one row)."""
+    return sum_of_zeros(flat.reshape(1, -1))
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
 def sum_of_zeros(rows):
-    """`_sum_of_zeros` of a 2-D array whose rows may lie apart (a step's inputs x[:, t]), for the kernels."""
+    """The sum of v * 0 over a 2-D array whose rows may lie apart (a step's inputs x[:, t]): 0 when every v is
+    finite, NaN when one is NaN or infinite (inf * 0 is NaN, and NaN stays NaN in any order of the sum:
+    `reassoc` lets the loop vectorize, and keeps NaNs)."""
     total = rows.dtype.type(0)
     for r in range(rows.shape[0]):
         row = rows[r]

@@ -45,9 +45,15 @@ def check_input_values(x, finite=True) -> np.ndarray:
         raise InputError(f"x must have a batch axis and at least one more, got shape {x.shape}")
     if x.shape[0] == 0:
         raise InputError("x is empty")
-    if finite and x.dtype.kind == "f" and not all_finite(x):
-        raise nonfinite_input(x)
+    if finite:
+        require_finite(x)
     return x
+
+
+def require_finite(x) -> None:
+    """InputError (naming the first bad sample) when the array x holds NaN or infinity."""
+    if x.dtype.kind == "f" and not all_finite(x):
+        raise nonfinite_input(x)
 
 
 class Trainer:
@@ -228,8 +234,8 @@ class Trainer:
                 return self._forward(x, training=False)
             with checked_in_pass(x) as check:
                 result = self._forward(x, training=False)
-            if not check.done and x.dtype.kind == "f" and not all_finite(x):
-                raise nonfinite_input(x)
+            if not check.done:
+                require_finite(x)
             return result
 
     def _checks_inputs_in_pass(self) -> bool:
@@ -269,8 +275,8 @@ class Trainer:
             return self._join_batches([self._infer(batch, unchecked=deferred)[0]
                                        for batch in array_batches(x, None, batch_size)])
         except InputError:
-            if deferred and x.dtype.kind == "f" and not all_finite(x):  # named by its sample in x, not in the batch
-                raise nonfinite_input(x) from None
+            if deferred:
+                require_finite(x)  # a bad value named by its sample in x, not in its batch
             raise
 
     def _join_batches(self, outputs):
